@@ -1,0 +1,131 @@
+namespace Vicreg.Engine.Autograd;
+
+/// <summary>
+/// The per-thread record of differentiable ops, in the order they ran. <see cref="Backward"/> walks it
+/// in reverse (a valid topological order, since an op runs after the ops that made its inputs), calls
+/// each node whose output received a gradient, frees intermediate gradients and saved tensors as it
+/// goes, and leaves the tape empty. Gradients of leaves accumulate across calls, as in PyTorch.
+/// </summary>
+public static class Tape
+{
+    [ThreadStatic] private static List<Node>? t_nodes;
+    [ThreadStatic] private static int t_noGradDepth;
+
+    private static List<Node> Nodes => t_nodes ??= new List<Node>(1024);
+
+    /// <summary>True when ops should record nodes (not inside a no-grad scope).</summary>
+    public static bool IsEnabled => t_noGradDepth == 0;
+
+    /// <summary>Number of nodes recorded and not yet consumed by a backward pass.</summary>
+    public static int Count => t_nodes?.Count ?? 0;
+
+    /// <summary>True when any of the inputs needs a gradient and recording is on.</summary>
+    public static bool NeedsGrad(Tensor a) => IsEnabled && a.RequiresGrad;
+    public static bool NeedsGrad(Tensor a, Tensor b) => IsEnabled && (a.RequiresGrad || b.RequiresGrad);
+    public static bool NeedsGrad(params ReadOnlySpan<Tensor?> inputs)
+    {
+        if (!IsEnabled) return false;
+        foreach (var t in inputs) if (t is { RequiresGrad: true }) return true;
+        return false;
+    }
+
+    /// <summary>Records <paramref name="node"/> as the producer of <paramref name="output"/>. Ops call this only
+    /// when <see cref="NeedsGrad(ReadOnlySpan{Tensor?})"/> held; the output then requires a gradient too.</summary>
+    public static Tensor Record(Node node, Tensor output)
+    {
+        node.Output = output;
+        output.GradFn = node;
+        output.RequiresGrad = true;
+        Nodes.Add(node);
+        return output;
+    }
+
+    /// <summary>Adds <paramref name="grad"/> into input.Grad and takes ownership of <paramref name="grad"/>
+    /// (it is either adopted as the gradient or disposed). A leaf's adopted gradient leaves the current
+    /// tensor scope, so it outlives the step that made it.</summary>
+    public static void Accumulate(Tensor input, Tensor grad)
+    {
+        if (!input.RequiresGrad)
+        {
+            grad.Dispose();
+            return;
+        }
+        if (grad.Shape != input.Shape)
+            throw new ShapeMismatchException($"autograd: gradient {grad.Shape} does not match its tensor {input.Shape}" +
+                (input.GradFn is { } fn ? $" (made by {fn.Name})" : ""));
+        if (input.Grad is null)
+        {
+            if (input.IsLeaf) TensorScope.Detach(grad);
+            input.Grad = grad;
+        }
+        else
+        {
+            input.Backend.Axpy(1, grad, input.Grad);
+            grad.Dispose();
+        }
+    }
+
+    /// <summary>Back-propagates from a one-element tensor (seeded with gradient 1).</summary>
+    public static void Backward(Tensor root)
+    {
+        if (root.Numel != 1) throw new InvalidOperationException($"Backward() needs a one-element tensor, got {root.Shape}");
+        if (!root.RequiresGrad) throw new InvalidOperationException("Backward(): the tensor does not depend on anything that requires a gradient");
+        root.Grad?.Dispose();
+        root.Grad = Tensor.Full(root.Shape, 1, root.DType, root.Backend);
+        var nodes = Nodes;
+        try
+        {
+            for (int i = nodes.Count - 1; i >= 0; i--)
+            {
+                var node = nodes[i];
+                var output = node.Output!;
+                var grad = output.Grad;
+                if (grad is not null)
+                {
+                    node.Backward(grad);
+                    if (!output.IsLeaf)
+                    {
+                        output.Grad = null;
+                        grad.Dispose();
+                    }
+                }
+                node.ReleaseSaved();
+                output.GradFn = null;
+            }
+        }
+        finally
+        {
+            nodes.Clear();
+        }
+    }
+
+    /// <summary>Forgets every recorded node without running it (e.g. after an evaluation that recorded by mistake).</summary>
+    public static void Clear()
+    {
+        var nodes = Nodes;
+        foreach (var n in nodes)
+        {
+            n.ReleaseSaved();
+            if (n.Output is { } o) o.GradFn = null;
+        }
+        nodes.Clear();
+    }
+
+    /// <summary>Within the returned scope, ops record nothing (evaluation, optimiser updates).</summary>
+    public static NoGradScope NoGrad()
+    {
+        t_noGradDepth++;
+        return new NoGradScope();
+    }
+
+    public readonly struct NoGradScope : IDisposable
+    {
+        public void Dispose() => t_noGradDepth--;
+    }
+}
+
+public static class TensorAutogradExtensions
+{
+    /// <summary>Back-propagates from this one-element tensor.</summary>
+    public static void Backward(this Tensor root) => Tape.Backward(root);
+}

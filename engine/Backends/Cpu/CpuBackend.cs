@@ -1,0 +1,69 @@
+using System.Runtime.InteropServices;
+
+namespace Vicreg.Engine.Backends.Cpu;
+
+/// <summary>
+/// Managed kernels on the host: Vector256 + FMA where the machine has them (portable Vector code
+/// elsewhere), fanned out over the cores by <see cref="CpuParallel"/>. Float32 for training; Float64
+/// runs the same generic kernels so that gradient checks can use double precision.
+/// The kernel families live in the partial files beside this one.
+/// </summary>
+public sealed unsafe partial class CpuBackend : IBackend
+{
+    public static CpuBackend Instance { get; } = new();
+
+    private readonly HostAllocator _allocator = new();
+
+    private CpuBackend() { }
+
+    public string Name => "cpu";
+    public bool IsHostMemory => true;
+    public bool Supports(DType dtype) => true;
+
+    public nint Allocate(long bytes) => _allocator.Allocate(bytes);
+    public void Free(nint pointer, long bytes) => _allocator.Free(pointer, bytes);
+    public AllocatorStatistics MemoryStatistics => _allocator.Statistics;
+
+    public void CopyFromHost(ReadOnlySpan<byte> source, Tensor destination)
+    {
+        if (source.Length != destination.Bytes) throw new ArgumentException($"CopyFromHost: {source.Length} bytes into a tensor of {destination.Bytes}");
+        source.CopyTo(new Span<byte>((void*)destination.Data, source.Length));
+    }
+
+    public void CopyToHost(Tensor source, Span<byte> destination)
+    {
+        if (destination.Length != source.Bytes) throw new ArgumentException($"CopyToHost: a tensor of {source.Bytes} bytes into {destination.Length}");
+        new ReadOnlySpan<byte>((void*)source.Data, destination.Length).CopyTo(destination);
+    }
+
+    public void Copy(Tensor source, long sourceOffset, Tensor destination, long destinationOffset, long count)
+    {
+        int size = source.DType.SizeInBytes();
+        Buffer.MemoryCopy((byte*)source.Data + sourceOffset * size, (byte*)destination.Data + destinationOffset * size,
+            (destination.Numel - destinationOffset) * size, count * size);
+    }
+
+    public void Fill(Tensor tensor, double value)
+    {
+        int n = checked((int)tensor.Numel);
+        switch (tensor.DType)
+        {
+            case DType.Float32: new Span<float>((void*)tensor.Data, n).Fill((float)value); break;
+            case DType.Float64: new Span<double>((void*)tensor.Data, n).Fill(value); break;
+            default: new Span<int>((void*)tensor.Data, n).Fill((int)value); break;
+        }
+    }
+
+    public void Synchronize() { }
+
+    public void Dispose() => _allocator.ReleaseCached();
+
+    /// <summary>Reinterprets a tensor's data as a typed pointer (the caller has checked the type).</summary>
+    internal static T* Ptr<T>(Tensor t) where T : unmanaged => (T*)t.Data;
+    internal static T* PtrOrNull<T>(Tensor? t) where T : unmanaged => t is null ? null : (T*)t.Data;
+    internal static int Count(Tensor t) => checked((int)t.Numel);
+    internal static bool IsDouble(Tensor t) => t.DType == DType.Float64;
+
+    internal static Span<T> SpanOf<T>(Tensor t) where T : unmanaged => new((void*)t.Data, checked((int)t.Numel));
+    internal static ReadOnlySpan<T> ReadOnlySpanOf<T>(Tensor t) where T : unmanaged => MemoryMarshal.CreateReadOnlySpan(ref *(T*)t.Data, checked((int)t.Numel));
+}

@@ -1,0 +1,161 @@
+using System.Runtime.InteropServices;
+using Vicreg.Engine.Autograd;
+
+namespace Vicreg.Engine;
+
+/// <summary>
+/// A dense, contiguous, row-major tensor (NCHW for images, as PyTorch) living on one backend.
+/// A reshape or a slice along the first axis is a view that shares the storage; a tensor's buffer
+/// returns to the backend's cache when the tensor and all its views are disposed.
+/// </summary>
+public sealed class Tensor : IDisposable
+{
+    public Shape Shape { get; private set; }
+    public DType DType { get; }
+    public Storage Storage { get; }
+    /// <summary>Offset of the first element within the storage, in elements.</summary>
+    public long Offset { get; }
+    private bool _disposed;
+
+    /// <summary>Set on leaves (parameters) whose gradient is wanted, and on every result computed from one.</summary>
+    public bool RequiresGrad { get; set; }
+    /// <summary>Accumulated gradient, same shape as this tensor; for leaves it persists until zeroed.</summary>
+    public Tensor? Grad { get; set; }
+    /// <summary>The tape node that produced this tensor, or null for a leaf.</summary>
+    public Node? GradFn { get; internal set; }
+    public bool IsLeaf => GradFn is null;
+    /// <summary>Optional name (parameters carry their torchvision-style name for messages).</summary>
+    public string? Name { get; set; }
+
+    public IBackend Backend => Storage.Backend;
+    public long Numel => Shape.Numel;
+    public int Rank => Shape.Rank;
+    public long Bytes => Numel * DType.SizeInBytes();
+    /// <summary>Address of the first element (host memory on the CPU, device memory on CUDA).</summary>
+    public nint Data
+    {
+        get
+        {
+            if (_disposed || Storage.IsReleased) throw new ObjectDisposedException(nameof(Tensor), $"tensor {Shape} was used after it was disposed");
+            return Storage.Pointer + (nint)(Offset * DType.SizeInBytes());
+        }
+    }
+
+    private Tensor(Shape shape, DType dtype, Storage storage, long offset)
+    {
+        Shape = shape;
+        DType = dtype;
+        Storage = storage;
+        Offset = offset;
+        TensorScope.Register(this);
+    }
+
+    /// <summary>A new tensor with undefined contents on the given backend (the default backend when null).</summary>
+    public static Tensor Empty(Shape shape, DType dtype = DType.Float32, IBackend? backend = null)
+    {
+        backend ??= Device.Default;
+        if (!backend.Supports(dtype)) throw new NotSupportedException($"the {backend.Name} backend does not hold {dtype.Name()} tensors");
+        long bytes = Math.Max(1, shape.Numel) * dtype.SizeInBytes();
+        return new Tensor(shape, dtype, new Storage(backend, bytes), 0);
+    }
+
+    public static Tensor Empty(params ReadOnlySpan<int> dims) => Empty(new Shape(dims));
+
+    public static Tensor Zeros(Shape shape, DType dtype = DType.Float32, IBackend? backend = null) => Full(shape, 0, dtype, backend);
+
+    public static Tensor Full(Shape shape, double value, DType dtype = DType.Float32, IBackend? backend = null)
+    {
+        var t = Empty(shape, dtype, backend);
+        t.Backend.Fill(t, value);
+        return t;
+    }
+
+    public static Tensor EmptyLike(Tensor t) => Empty(t.Shape, t.DType, t.Backend);
+    public static Tensor ZerosLike(Tensor t) => Zeros(t.Shape, t.DType, t.Backend);
+
+    public static Tensor FromArray<T>(ReadOnlySpan<T> values, Shape shape, IBackend? backend = null) where T : unmanaged
+    {
+        var dtype = DTypeOf<T>();
+        if (values.Length != shape.Numel)
+            throw new ShapeMismatchException($"FromArray: {values.Length} values do not fill shape {shape}");
+        var t = Empty(shape, dtype, backend);
+        t.Backend.CopyFromHost(MemoryMarshal.AsBytes(values), t);
+        return t;
+    }
+
+    public static Tensor Scalar(double value, DType dtype = DType.Float32, IBackend? backend = null) => Full(new Shape(), value, dtype, backend);
+
+    public static DType DTypeOf<T>() where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return DType.Float32;
+        if (typeof(T) == typeof(double)) return DType.Float64;
+        if (typeof(T) == typeof(int)) return DType.Int32;
+        throw new NotSupportedException($"no tensor element type for {typeof(T).Name}");
+    }
+
+    /// <summary>Copies the contents to a new host array (for tests, logging and I/O; not for the hot path).</summary>
+    public T[] ToArray<T>() where T : unmanaged
+    {
+        if (DTypeOf<T>() != DType) throw new InvalidOperationException($"ToArray<{typeof(T).Name}> on a {DType.Name()} tensor");
+        var a = new T[Numel];
+        Backend.CopyToHost(this, MemoryMarshal.AsBytes(a.AsSpan()));
+        return a;
+    }
+
+    /// <summary>The single value of a one-element tensor, as a double.</summary>
+    public double Item()
+    {
+        if (Numel != 1) throw new InvalidOperationException($"Item() needs one element, tensor has shape {Shape}");
+        return DType switch
+        {
+            DType.Float32 => ToArray<float>()[0],
+            DType.Float64 => ToArray<double>()[0],
+            _ => ToArray<int>()[0],
+        };
+    }
+
+    public void CopyFrom<T>(ReadOnlySpan<T> values) where T : unmanaged
+    {
+        if (DTypeOf<T>() != DType || values.Length != Numel)
+            throw new ShapeMismatchException($"CopyFrom: {values.Length} {typeof(T).Name} values into a {DType.Name()} tensor {Shape}");
+        Backend.CopyFromHost(MemoryMarshal.AsBytes(values), this);
+    }
+
+    /// <summary>Host memory of a CPU tensor, without copying.</summary>
+    public unsafe Span<T> AsSpan<T>() where T : unmanaged
+    {
+        if (!Backend.IsHostMemory) throw new InvalidOperationException($"AsSpan on a {Backend.Name} tensor: copy it to the host first");
+        if (DTypeOf<T>() != DType) throw new InvalidOperationException($"AsSpan<{typeof(T).Name}> on a {DType.Name()} tensor");
+        return new Span<T>((void*)Data, checked((int)Numel));
+    }
+
+    /// <summary>A view with another shape of the same number of elements (no copy). Reshaping does
+    /// not record a tape node; use <see cref="Ops.Reshape"/> for a differentiable reshape.</summary>
+    public Tensor View(Shape shape)
+    {
+        if (shape.Numel != Numel) throw new ShapeMismatchException($"View: cannot view {Shape} as {shape}");
+        Storage.AddReference();
+        return new Tensor(shape, DType, Storage, Offset);
+    }
+
+    /// <summary>A view of rows [start, start+count) along the first axis (contiguous, so no copy).</summary>
+    public Tensor NarrowView(int start, int count)
+    {
+        if (Rank == 0 || start < 0 || count < 0 || start + count > Shape[0])
+            throw new ShapeMismatchException($"Narrow: rows [{start}, {start + count}) of {Shape}");
+        long rowElements = Rank == 0 ? 1 : Shape.Product(1, Rank);
+        Storage.AddReference();
+        return new Tensor(Shape.With(0, count), DType, Storage, Offset + start * rowElements);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Storage.Release();
+    }
+
+    public bool IsDisposed => _disposed;
+
+    public override string ToString() => $"Tensor{Shape} {DType.Name()} on {Backend.Name}";
+}

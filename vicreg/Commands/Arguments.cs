@@ -1,0 +1,126 @@
+using System.Globalization;
+
+namespace Vicreg.Commands;
+
+/// <summary>
+/// The flags of one command, parsed as the official scripts spell them (<c>--batch-size 256</c> or
+/// <c>--batch-size=256</c>; boolean flags stand alone). Each command declares its flags with a default
+/// and a help line; anything undeclared, malformed or out of range is a <see cref="UsageException"/>.
+/// </summary>
+public sealed class Arguments
+{
+    private readonly string _command;
+    private readonly Dictionary<string, string?> _given = new(StringComparer.Ordinal);
+    private readonly List<(string Flag, string Default, string Help)> _declared = [];
+    private readonly HashSet<string> _switches = new(StringComparer.Ordinal);
+
+    public Arguments(string command, IReadOnlyList<string> args)
+    {
+        _command = command;
+        for (int i = 0; i < args.Count; i++)
+        {
+            string a = args[i];
+            if (!a.StartsWith("--", StringComparison.Ordinal) || a.Length == 2)
+                throw new UsageException($"{command}: unexpected argument '{a}' (flags start with --; see 'vicreg {command} --help')");
+            string name = a[2..];
+            string? value = null;
+            int eq = name.IndexOf('=');
+            if (eq >= 0)
+            {
+                value = name[(eq + 1)..];
+                name = name[..eq];
+            }
+            else if (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+            {
+                value = args[++i];
+            }
+            if (!_given.TryAdd(name, value)) throw new UsageException($"{command}: --{name} given twice");
+        }
+    }
+
+    public bool HelpRequested => _given.ContainsKey("help") || _given.ContainsKey("h");
+
+    /// <summary>The whole command line as typed, for the head of stats.txt.</summary>
+    public static string CommandLine(string[] args) => "vicreg " + string.Join(' ', args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
+
+    public string String(string flag, string defaultValue, string help)
+    {
+        Declare(flag, defaultValue, help);
+        if (!_given.TryGetValue(flag, out var v)) return defaultValue;
+        return v ?? throw new UsageException($"{_command}: --{flag} needs a value");
+    }
+
+    public string? OptionalString(string flag, string help)
+    {
+        Declare(flag, "", help);
+        if (!_given.TryGetValue(flag, out var v)) return null;
+        return v ?? throw new UsageException($"{_command}: --{flag} needs a value");
+    }
+
+    public int Int(string flag, int defaultValue, string help, int min = int.MinValue, int max = int.MaxValue)
+    {
+        string s = String(flag, defaultValue.ToString(CultureInfo.InvariantCulture), help);
+        if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v))
+            throw new UsageException($"{_command}: --{flag} wants a whole number, got '{s}'");
+        if (v < min || v > max)
+            throw new UsageException($"{_command}: --{flag} must be {Range(min, max)}, got {v}");
+        return v;
+    }
+
+    public double Double(string flag, double defaultValue, string help, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
+    {
+        string s = String(flag, defaultValue.ToString("R", CultureInfo.InvariantCulture), help);
+        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
+            throw new UsageException($"{_command}: --{flag} wants a number, got '{s}'");
+        if (v < min || v > max)
+            throw new UsageException($"{_command}: --{flag} must be {Range(min, max)}, got {v.ToString(CultureInfo.InvariantCulture)}");
+        return v;
+    }
+
+    public bool Switch(string flag, string help)
+    {
+        Declare(flag, "off", help);
+        _switches.Add(flag);
+        if (!_given.TryGetValue(flag, out var v)) return false;
+        if (v is not null) throw new UsageException($"{_command}: --{flag} takes no value (got '{v}')");
+        return true;
+    }
+
+    /// <summary>Call after reading every flag: rejects flags the command does not know.</summary>
+    public void RejectUnknown()
+    {
+        foreach (var name in _given.Keys)
+        {
+            if (name is "help" or "h") continue;
+            if (!_declared.Any(d => d.Flag == name))
+                throw new UsageException($"{_command}: unknown flag --{name} (see 'vicreg {_command} --help')");
+        }
+    }
+
+    /// <summary>The declared flags with defaults and help lines, for --help.</summary>
+    public string Usage(string summary)
+    {
+        var w = new System.Text.StringBuilder();
+        w.AppendLine($"usage: vicreg {_command} [flags]");
+        w.AppendLine();
+        w.AppendLine(summary);
+        w.AppendLine();
+        int width = _declared.Count == 0 ? 0 : _declared.Max(d => d.Flag.Length) + 4;
+        foreach (var (flag, def, help) in _declared)
+        {
+            string left = ("--" + flag).PadRight(width);
+            string defText = _switches.Contains(flag) || def.Length == 0 ? "" : $" (default {def})";
+            w.AppendLine($"  {left}{help}{defText}");
+        }
+        return w.ToString();
+    }
+
+    private void Declare(string flag, string defaultValue, string help)
+    {
+        if (!_declared.Any(d => d.Flag == flag)) _declared.Add((flag, defaultValue, help));
+    }
+
+    private static string Range(double min, double max) =>
+        double.IsNegativeInfinity(min) ? $"at most {max}" :
+        double.IsPositiveInfinity(max) || max == int.MaxValue ? $"at least {min}" : $"between {min} and {max}";
+}

@@ -1,0 +1,60 @@
+using System.Reflection;
+using Vicreg.Commands;
+
+namespace Vicreg;
+
+public static class Program
+{
+    /// <summary>Every command the program knows, in the order --help lists them.</summary>
+    internal static readonly ICommand[] Commands =
+    [
+        new DemoCommand(),
+    ];
+
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+        {
+            Console.WriteLine(Help());
+            return 0;
+        }
+        if (args[0] is "--version" or "version")
+        {
+            Console.WriteLine($"vicreg {Version}");
+            return 0;
+        }
+        var command = Commands.FirstOrDefault(c => c.Name == args[0]);
+        if (command is null)
+        {
+            Console.Error.WriteLine($"vicreg: unknown command '{args[0]}' (see 'vicreg --help')");
+            return 2;
+        }
+        try
+        {
+            return command.Run(new Arguments(command.Name, args[1..]), Arguments.CommandLine(args));
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"vicreg: {e.Message}");
+            return 2;
+        }
+    }
+
+    public static string Version =>
+        typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    private static string Help()
+    {
+        var w = new System.Text.StringBuilder();
+        w.AppendLine($"vicreg {Version}: self-supervised VICReg pretraining on a from-scratch C# engine");
+        w.AppendLine();
+        w.AppendLine("usage: vicreg <command> [flags]      (vicreg <command> --help for its flags)");
+        w.AppendLine();
+        w.AppendLine("commands:");
+        int width = Commands.Max(c => c.Name.Length) + 2;
+        foreach (var c in Commands) w.AppendLine($"  {c.Name.PadRight(width)}{c.Summary}");
+        w.AppendLine();
+        w.AppendLine("  --version    print the version");
+        return w.ToString().TrimEnd();
+    }
+}
