@@ -5,6 +5,8 @@ namespace Vicreg.Tests.Engine;
 
 public class AutogradTests
 {
+    public AutogradTests() => Tape.Clear();
+
     /// <summary>A user-defined op with its own forward and hand-written backward: y = x³.</summary>
     private sealed class CubeNode(Tensor x) : Node
     {

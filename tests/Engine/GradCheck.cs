@@ -32,6 +32,7 @@ public static class GradCheck
     /// <summary>Checks d(sum(f(inputs) * w))/d(input) for every input that requires a gradient.</summary>
     public static void Check(Func<Tensor[], Tensor> f, Tensor[] inputs, double step = 1e-6, double tolerance = 1e-6, ulong seed = 99)
     {
+        Tape.Clear(); // a failed test on this thread must not leave nodes behind for this one
         foreach (var t in inputs) t.Grad = null;
         Tensor projection;
         double analyticLoss;
