@@ -85,23 +85,26 @@ public sealed class DataLoader : IDisposable
 
     /// <summary>
     /// The batches of one epoch, produced by the workers while the caller uses the previous one. Enumerate
-    /// one epoch at a time; stopping early (break or dispose) stops the workers.
+    /// one epoch at a time; stopping early (break or dispose) stops the workers. Starting at
+    /// <paramref name="firstBatch"/> skips the earlier batches without decoding them (resuming a run
+    /// mid-epoch): the batches that follow are the same as in a run that started at batch 0.
     /// </summary>
-    public IEnumerable<Batch> Epoch(int epoch)
+    public IEnumerable<Batch> Epoch(int epoch, int firstBatch = 0)
     {
         if (epoch < 0) throw new ArgumentOutOfRangeException(nameof(epoch));
-        return RunEpoch(epoch);
+        if (firstBatch < 0 || firstBatch > BatchesPerEpoch) throw new ArgumentOutOfRangeException(nameof(firstBatch));
+        return RunEpoch(epoch, firstBatch);
     }
 
-    private IEnumerable<Batch> RunEpoch(int epoch)
+    private IEnumerable<Batch> RunEpoch(int epoch, int firstBatch)
     {
         if (_epochRunning) throw new InvalidOperationException("a DataLoader runs one epoch at a time: finish or dispose the previous enumeration first");
         _epochRunning = true;
-        var run = new EpochRun(this, epoch);
+        var run = new EpochRun(this, epoch, firstBatch);
         try
         {
             run.Start();
-            for (int k = 0; k < run.Batches; k++)
+            for (int k = firstBatch; k < run.Batches; k++) // EpochRun starts its workers at firstBatch too
             {
                 var batch = run.WaitFor(k);
                 yield return batch;
@@ -230,15 +233,15 @@ public sealed class DataLoader : IDisposable
     }
 
     /// <summary>The coordination of one epoch: which batch each ring slot holds, the workers, errors.</summary>
-    private sealed class EpochRun(DataLoader loader, int epoch)
+    private sealed class EpochRun(DataLoader loader, int epoch, int firstBatch)
     {
         private readonly object _gate = new();
         private readonly int _samples = loader.SamplesPerEpoch;
         private readonly int _batchSize = loader.BatchSize;
         private readonly Slot[] _ring = loader._ring;
         private Thread[] _threads = [];
-        private int _nextPosition;   // next epoch position a worker claims
-        private int _released;       // batches the consumer has finished with
+        private int _nextPosition = firstBatch * loader.BatchSize; // next epoch position a worker claims
+        private int _released = firstBatch;                         // batches the consumer has finished with
         private volatile bool _stop;
         private ExceptionDispatchInfo? _error;
         private Batch? _current;
@@ -250,10 +253,11 @@ public sealed class DataLoader : IDisposable
         public void Start()
         {
             loader.FillEpochOrder(epoch, loader._order);
-            for (int s = 0; s < _ring.Length; s++)
+            for (int k = _released; k < _released + _ring.Length; k++)
             {
-                _ring[s].ReadyBatch = -1;
-                _ring[s].Remaining = s < Batches ? BatchCount(s) : 0;
+                var slot = _ring[k % _ring.Length];
+                slot.ReadyBatch = -1;
+                slot.Remaining = k < Batches ? BatchCount(k) : 0;
             }
             int workers = loader._options.NumWorkers;
             if (workers == 0) return;

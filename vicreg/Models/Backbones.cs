@@ -9,7 +9,7 @@ public static class Backbones
 
     /// <summary>A ResNet with torchvision's initialisation and zero_init_residual (as VICReg's backbone).
     /// Throws <see cref="ArgumentException"/> naming the valid choices for an unknown arch.</summary>
-    public static ResNet Create(string arch, ResNetStem stem, int width, int inChannels, ref Rng rng,
+    public static ResNet Create(string arch, ResNetStem stem, double width, int inChannels, ref Rng rng,
         bool zeroInitResidual = true, DType dtype = DType.Float32, IBackend? backend = null) => arch switch
     {
         "resnet18" => new ResNet(arch, false, [2, 2, 2, 2], stem, width, inChannels, zeroInitResidual, ref rng, dtype, backend),
@@ -20,10 +20,10 @@ public static class Backbones
     };
 
     /// <summary>The representation size of an architecture without building it (512 or 2048, times the width).</summary>
-    public static int RepresentationSize(string arch, int width) => arch switch
+    public static int RepresentationSize(string arch, double width) => arch switch
     {
-        "resnet18" or "resnet34" => 512 * width,
-        "resnet50" or "resnet101" => 2048 * width,
+        "resnet18" or "resnet34" => 8 * (int)Math.Round(64 * width),
+        "resnet50" or "resnet101" => 32 * (int)Math.Round(64 * width),
         _ => throw new ArgumentException($"unknown arch '{arch}' ({string.Join(", ", Architectures)})"),
     };
 }

@@ -8,7 +8,8 @@ namespace Vicreg.Models;
 /// [N, 512·width] (BasicBlock) or [N, 2048·width] (Bottleneck). Parameter and buffer names and their
 /// order are torchvision's (conv1, bn1, layer1.0.conv1, ..., layer4.1.bn2), so a torchvision state dict
 /// without fc.* loads with no renaming. The width multiplier scales every stage's channels as the
-/// official VICReg resnet.py does (resnet50x2: 128 stem channels, 4096-d representation).
+/// official VICReg resnet.py does (resnet50x2: 128 stem channels, 4096-d representation); a fraction
+/// narrows it (width 0.25: 16 stem channels, a 128-d ResNet-18 representation) for small data on a CPU.
 /// </summary>
 public sealed class ResNet : Module
 {
@@ -19,21 +20,21 @@ public sealed class ResNet : Module
 
     public string Arch { get; }
     public ResNetStem Stem { get; }
-    public int Width { get; }
+    public double Width { get; }
     public int InChannels { get; }
     /// <summary>Size of the representation the forward returns.</summary>
     public int RepresentationSize { get; }
 
-    internal ResNet(string arch, bool bottleneck, ReadOnlySpan<int> blocksPerStage, ResNetStem stem, int width, int inChannels,
+    internal ResNet(string arch, bool bottleneck, ReadOnlySpan<int> blocksPerStage, ResNetStem stem, double width, int inChannels,
         bool zeroInitResidual, ref Rng rng, DType dtype, IBackend? backend)
     {
-        if (width < 1) throw new ArgumentException($"ResNet width multiplier must be at least 1, got {width}");
+        int stemChannels = (int)Math.Round(64 * width);
+        if (stemChannels < 1 || width > 64) throw new ArgumentException($"ResNet width multiplier must give 1 to 4096 stem channels, got {width}");
         if (inChannels < 1) throw new ArgumentException($"ResNet input channels must be at least 1, got {inChannels}");
         Arch = arch;
         Stem = stem;
         Width = width;
         InChannels = inChannels;
-        int stemChannels = 64 * width;
         _conv1 = RegisterModule("conv1", stem == ResNetStem.Imagenet
             ? ResNetLayers.Conv(inChannels, stemChannels, 7, 2, ref rng, dtype, backend)
             : ResNetLayers.Conv(inChannels, stemChannels, 3, 1, ref rng, dtype, backend));
