@@ -94,7 +94,7 @@ public sealed unsafe partial class CpuBackend
                 int o = task / Blocks, i0 = task % Blocks * ColumnBlock;
                 int width = Math.Min(ColumnBlock, Inner - i0);
                 new Span<double>(acc, width).Clear();
-                VectorMath.AccumulateColumns(X + (long)o * Mid * Inner + i0, Mid, Inner, width, acc);
+                ColumnMath.Sum(X + (long)o * Mid * Inner + i0, Mid, Inner, width, acc);
                 T* y = Y + (long)o * Inner + i0;
                 for (int j = 0; j < width; j++) y[j] = VectorMath.FromDouble<T>(Alpha * acc[j]);
             }

@@ -160,23 +160,4 @@ internal static unsafe class VectorMath
             Vector256.Store(Fma(Vector256.Load(dy + i), va, Fma(Vector256.Load(x + i) - m, vb, vc)), dx + i);
         for (; i < n; i++) dx[i] = T.FusedMultiplyAdd(dy[i], a, T.FusedMultiplyAdd(x[i] - center, b, c));
     }
-
-    /// <summary>acc[j] += sum over r &lt; rows of x[r * stride + j] for j &lt; width: column sums of a strided
-    /// block, vectorised along the row (a row-major [rows, width] panel).</summary>
-    public static void AccumulateColumns<T>(T* x, int rows, long stride, int width, double* acc) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int w = Vector256<T>.Count;
-        for (int r = 0; r < rows; r++)
-        {
-            T* row = x + r * stride;
-            int j = 0;
-            for (; j + w <= width; j += w)
-            {
-                var v = Vector256.Load(row + j);
-                Vector256.Store(Vector256.Load(acc + j) + WidenLower(v), acc + j);
-                if (IsFloat<T>()) Vector256.Store(Vector256.Load(acc + j + 4) + WidenUpper(v), acc + j + 4);
-            }
-            for (; j < width; j++) acc[j] += ToDouble(row[j]);
-        }
-    }
 }
