@@ -73,6 +73,7 @@ public sealed unsafe partial class CpuBackend
         private readonly double Row(T* x, T* p, int label)
         {
             int k = Classes, w = Vector256<T>.Count, i = 0;
+            double target = VectorMath.ToDouble(x[label]); // read first: p may be x (in place)
             T max = T.NegativeInfinity;
             if (k >= w)
             {
@@ -86,7 +87,7 @@ public sealed unsafe partial class CpuBackend
             Elementwise.UnaryRange(p, p, 0, k, new ExpOp<T>());
             double sum = VectorMath.Sum(p, k);
             Elementwise.UnaryRange(p, p, 0, k, new ScaleOp<T>(VectorMath.FromDouble<T>(1.0 / sum)));
-            return Math.Log(sum) + VectorMath.ToDouble(max) - VectorMath.ToDouble(x[label]);
+            return Math.Log(sum) + VectorMath.ToDouble(max) - target;
         }
     }
 
@@ -101,10 +102,7 @@ public sealed unsafe partial class CpuBackend
     private static void CrossEntropyBackward<T>(T* p, int* labels, T scale, T* d, int rows, int classes) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Elementwise.Unary(p, d, rows * classes, new ScaleOp<T>(scale));
-        for (int r = 0; r < rows; r++)
-        {
-            long at = (long)r * classes + labels[r];
-            d[at] = scale * (p[at] - T.One);
-        }
+        // scale p - scale at the label, from d alone, so d may be p (in place).
+        for (int r = 0; r < rows; r++) d[(long)r * classes + labels[r]] -= scale;
     }
 }

@@ -97,3 +97,16 @@ public sealed class CpuThreadCountCollection
 {
     public const string Name = "CPU thread count";
 }
+
+internal static class AllocationCheck
+{
+    /// <summary>Managed bytes allocated on this thread by <paramref name="kernel"/> after a warm-up (which
+    /// lets the JIT settle): the kernels promise none per call.</summary>
+    public static long BytesAllocated(Action kernel)
+    {
+        for (int i = 0; i < 3; i++) kernel();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) kernel();
+        return GC.GetAllocatedBytesForCurrentThread() - before;
+    }
+}

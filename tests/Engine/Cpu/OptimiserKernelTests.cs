@@ -129,4 +129,23 @@ public class OptimiserKernelTests
         Assert.Throws<ShapeMismatchException>(() => Host.SgdUpdate(a, b, a, 0.1, 0, 0.9));
         Assert.Throws<ShapeMismatchException>(() => Host.LarsUpdate(a, a, d, 0.1, 0, 0.9, 0.001, true));
     }
+
+    [Theory]
+    [InlineData(33, 1)]
+    [InlineData(50_001, 2)]
+    public void UpdatesAllocateNothing(int n, int threads)
+    {
+        using var _ = Threads(threads);
+        using var scope = TensorScope.Begin();
+        var rng = new Rng(107);
+        var (w, _) = Random(ref rng, new Shape(n), DType.Float32);
+        var (g, _) = Random(ref rng, new Shape(n), DType.Float32, 1e-3);
+        var m = Tensor.Zeros(new Shape(n), DType.Float32, Host);
+        Assert.Equal(0, AllocationCheck.BytesAllocated(() =>
+        {
+            Host.SgdUpdate(w, g, m, 1e-3, 1e-4, 0.9);
+            Host.LarsUpdate(w, g, m, 1e-3, 1e-4, 0.9, 0.001, true);
+            Host.LarsUpdate(w, g, m, 1e-3, 1e-4, 0.9, 0.001, false);
+        }));
+    }
 }

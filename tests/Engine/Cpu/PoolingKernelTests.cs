@@ -138,4 +138,24 @@ public class PoolingKernelTests
         var bad = Tensor.Full(g.OutputShape, 16, DType.Int32, Host);
         Assert.Throws<ArgumentException>(() => Host.MaxPool2dBackward(g, y, bad, x));
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void PoolingAllocatesNothing(int threads)
+    {
+        using var _ = Threads(threads);
+        using var scope = TensorScope.Begin();
+        var g = new Pool2dGeometry(4, 8, 33, 35, 3, 3, 2, 2, 1, 1);
+        var rng = new Rng(101);
+        var (x, _) = Random(ref rng, g.InputShape, DType.Float32);
+        var y = Garbage(g.OutputShape, DType.Float32);
+        var argmax = Tensor.Full(g.OutputShape, 0, DType.Int32, Host);
+        var dx = Garbage(g.InputShape, DType.Float32);
+        Assert.Equal(0, AllocationCheck.BytesAllocated(() =>
+        {
+            Host.MaxPool2dForward(g, x, y, argmax);
+            Host.MaxPool2dBackward(g, y, argmax, dx);
+        }));
+    }
 }

@@ -122,4 +122,26 @@ public class ReductionKernelTests
         Assert.Throws<ShapeMismatchException>(() => Host.ReduceSum(x, 2, 3, 4, 1, y3));
         Assert.Throws<ShapeMismatchException>(() => Host.SumOfSquares(x, r2));
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void ReductionsAllocateNothing(int threads)
+    {
+        using var _ = Threads(threads);
+        using var scope = TensorScope.Begin();
+        var rng = new Rng(89);
+        var (x, _) = Random(ref rng, new Shape(7, 33, 301), DType.Float32);
+        var c = Garbage(new Shape(33), DType.Float32);
+        var r = Garbage(new Shape(7, 301), DType.Float32);
+        var s = Garbage(new Shape(1), DType.Float32);
+        var columns = Garbage(new Shape(301), DType.Float32);
+        Assert.Equal(0, AllocationCheck.BytesAllocated(() =>
+        {
+            Host.ChannelSum(x, 7, 33, 301, 1, c);
+            Host.ChannelSum(x, 7 * 33, 301, 1, 1, columns);
+            Host.ReduceSum(x, 7, 33, 301, 1, r);
+            Host.SumOfSquares(x, s);
+        }));
+    }
 }
