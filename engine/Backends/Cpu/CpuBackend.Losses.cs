@@ -5,7 +5,7 @@ using Vicreg.Engine.Backends.Cpu.Kernels;
 namespace Vicreg.Engine.Backends.Cpu;
 
 // Softmax cross-entropy, one row per task: log-sum-exp shifted by the row maximum (stable for any
-// logits), the row sums in double; the mean loss adds per-chunk partials in chunk order.
+// logits), the row sums in double; the mean loss adds per-block partials in block order.
 public sealed unsafe partial class CpuBackend
 {
     private static (int Rows, int Classes) CheckCrossEntropy(string name, Tensor logits, Tensor labels, Tensor probabilities)
@@ -41,7 +41,8 @@ public sealed unsafe partial class CpuBackend
     private static double SoftmaxCrossEntropy<T>(T* logits, int* labels, T* probabilities, int rows, int classes) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (rows == 0) return double.NaN; // the mean of nothing, as PyTorch
-        int chunks = (long)rows * classes < VectorMath.ParallelThreshold ? 1 : Math.Min(CpuParallel.ThreadCount, rows);
+        // Row blocks fixed by the shape alone, so the mean has the same bits whatever the thread count.
+        int chunks = (long)rows * classes < VectorMath.ParallelThreshold ? 1 : Math.Min(rows, VectorMath.ReductionBlocks((long)rows * classes));
         double* partials = stackalloc double[chunks];
         var body = new SoftmaxCrossEntropyBody<T> { Logits = logits, Labels = labels, Probabilities = probabilities, Rows = rows, Classes = classes, Chunks = chunks, Partials = partials };
         if (chunks == 1) body.Run(0, 1);

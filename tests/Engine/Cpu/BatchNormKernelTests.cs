@@ -353,4 +353,32 @@ public class BatchNormKernelTests
             Assert.Equal(expectedY, Read(x));
         }
     }
+
+    [Theory]
+    [InlineData(64, 700, 0)]
+    [InlineData(7, 17, 300)]
+    public void BatchNormGivesTheSameBitsOnOneThreadOrTwo(int n, int c, int inner)
+    {
+        using var scope = TensorScope.Begin();
+        var shape = InputShape(n, c, inner);
+        var rng = new Rng(137);
+        var (x, _) = Random(ref rng, shape, DType.Float32);
+        var (dy, _) = Random(ref rng, shape, DType.Float32);
+        var (gamma, _) = Random(ref rng, new Shape(c), DType.Float32);
+        float[] Run(int threads)
+        {
+            using var _ = Threads(threads);
+            using var innerScope = TensorScope.Begin();
+            var y = Garbage(shape, DType.Float32);
+            var dx = Garbage(shape, DType.Float32);
+            var m = Garbage(new Shape(c), DType.Float32);
+            var s = Garbage(new Shape(c), DType.Float32);
+            var dg = Garbage(new Shape(c), DType.Float32);
+            var db = Garbage(new Shape(c), DType.Float32);
+            Host.BatchNormTraining(x, gamma, null, null, null, 0.1, 1e-5, y, m, s);
+            Host.BatchNormBackward(x, dy, gamma, m, s, dx, dg, db);
+            return [.. y.ToArray<float>(), .. dx.ToArray<float>(), .. dg.ToArray<float>(), .. db.ToArray<float>()];
+        }
+        Assert.Equal(Run(1), Run(2));
+    }
 }

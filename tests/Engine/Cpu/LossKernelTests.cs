@@ -107,4 +107,25 @@ public class LossKernelTests
             Host.SoftmaxCrossEntropyBackward(p, labels, 1.0 / 300, d);
         }));
     }
+
+    [Fact]
+    public void TheMeanLossHasTheSameBitsOnOneThreadOrTwo()
+    {
+        using var scope = TensorScope.Begin();
+        var rng = new Rng(127);
+        var (logits, _) = Random(ref rng, new Shape(301, 257), DType.Float32, 10);
+        var labelValues = new int[301];
+        for (int r = 0; r < 301; r++) labelValues[r] = rng.NextInt(257);
+        var labels = Tensor.FromArray<int>(labelValues, new Shape(301), Host);
+        double Run(int threads)
+        {
+            using var _ = Threads(threads);
+            using var inner = TensorScope.Begin();
+            var p = Garbage(logits.Shape, DType.Float32);
+            var loss = Garbage(new Shape(1), DType.Float32);
+            Host.SoftmaxCrossEntropy(logits, labels, p, loss);
+            return loss.Item();
+        }
+        Assert.Equal(Run(1), Run(2));
+    }
 }

@@ -148,4 +148,25 @@ public class OptimiserKernelTests
             Host.LarsUpdate(w, g, m, 1e-3, 1e-4, 0.9, 0.001, false);
         }));
     }
+
+    [Fact]
+    public void LarsGivesTheSameBitsOnOneThreadOrTwo()
+    {
+        using var scope = TensorScope.Begin();
+        const int n = 100_003;
+        var rng = new Rng(131);
+        var wv = RandomValues(ref rng, n);
+        var gv = RandomValues(ref rng, n, 0.01);
+        float[] Run(int threads)
+        {
+            using var _ = Threads(threads);
+            using var inner = TensorScope.Begin();
+            var w = Make(wv, new Shape(n), DType.Float32);
+            var g = Make(gv, new Shape(n), DType.Float32);
+            var m = Tensor.Zeros(new Shape(n), DType.Float32, Host);
+            Host.LarsUpdate(w, g, m, 0.3, 1e-4, 0.9, 0.02, true);
+            return w.ToArray<float>();
+        }
+        Assert.Equal(Run(1), Run(2));
+    }
 }

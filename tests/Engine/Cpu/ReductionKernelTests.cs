@@ -144,4 +144,25 @@ public class ReductionKernelTests
             Host.SumOfSquares(x, s);
         }));
     }
+
+    [Fact]
+    public void ReductionsGiveTheSameBitsOnOneThreadOrTwo()
+    {
+        using var scope = TensorScope.Begin();
+        var rng = new Rng(113);
+        var (x, _) = Random(ref rng, new Shape(5, 37, 1001), DType.Float32);
+        float[] Run(int threads)
+        {
+            using var _ = Threads(threads);
+            using var inner = TensorScope.Begin();
+            var s = Garbage(new Shape(1), DType.Float32);
+            var c = Garbage(new Shape(37), DType.Float32);
+            var r = Garbage(new Shape(5, 1001), DType.Float32);
+            Host.SumOfSquares(x, s);
+            Host.ChannelSum(x, 5, 37, 1001, 1, c);
+            Host.ReduceSum(x, 5, 37, 1001, 1, r);
+            return [.. s.ToArray<float>(), .. c.ToArray<float>(), .. r.ToArray<float>()];
+        }
+        Assert.Equal(Run(1), Run(2));
+    }
 }

@@ -19,6 +19,15 @@ internal static unsafe class VectorMath
     /// falls on a whole vector (no scalar tails in the middle of a tensor).</summary>
     public const int ElementBlock = 4096;
 
+    /// <summary>Most partial sums a whole-tensor reduction splits into (their doubles sit on the stack).</summary>
+    public const int MaxReductionBlocks = 256;
+
+    /// <summary>How many partial sums a reduction over <paramref name="n"/> elements adds up: a function of n
+    /// alone (never of the thread count), so a sum has the same bits on one core or many, and a run resumed
+    /// on another machine continues exactly. Enough blocks to share among the threads when n is large.</summary>
+    public static int ReductionBlocks(long n)
+        => n < ParallelThreshold ? 1 : (int)Math.Min(MaxReductionBlocks, n / (ParallelThreshold / 2));
+
     public static bool IsFloat<T>() => typeof(T) == typeof(float);
 
     /// <summary>Lower and upper halves of a vector of T as doubles (for T = double: the vector and zero).</summary>
