@@ -9,6 +9,7 @@ public static class Program
     internal static readonly ICommand[] Commands =
     [
         new DemoCommand(),
+        new DevicesCommand(),
     ];
 
     public static int Main(string[] args)

@@ -1,4 +1,6 @@
 using Vicreg.Engine.Backends.Cpu;
+using Vicreg.Engine.Backends.Cuda;
+using Vicreg.Engine.Backends.Cuda.Native;
 
 namespace Vicreg.Engine;
 
@@ -6,11 +8,28 @@ namespace Vicreg.Engine;
 public static class BackendSelector
 {
     /// <summary>Creates the CUDA backend when a device and the libraries are present; otherwise false and why.</summary>
+    /// <remarks>Never throws: a missing library, a failing cuInit or an empty device list all become the
+    /// reason, e.g. "libcuda.so.1 not found" or "cuInit failed: CUDA_ERROR_NO_DEVICE".</remarks>
     public static bool TryCreateCuda(out IBackend? backend, out string reason)
     {
         backend = null;
-        reason = "the CUDA backend is not built yet";
-        return false;
+        var probe = CudaProbe.Run();
+        if (probe.Unavailable is { } why)
+        {
+            reason = why;
+            return false;
+        }
+        try
+        {
+            backend = new CudaBackend(0);
+            reason = "";
+            return true;
+        }
+        catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException or OutOfMemoryException)
+        {
+            reason = e.Message;
+            return false;
+        }
     }
 
     public static IBackend Resolve(string device, Action<string> say)
@@ -23,7 +42,7 @@ public static class BackendSelector
                 if (TryCreateCuda(out var cuda, out var why)) return cuda!;
                 throw new InvalidOperationException($"no CUDA device found: {why}");
             case "auto":
-                if (TryCreateCuda(out var auto, out var whyNot)) { say($"device: cuda ({auto!.Name})"); return auto; }
+                if (TryCreateCuda(out var auto, out var whyNot)) { say($"device: {auto!.Name} ({((CudaBackend)auto).Description})"); return auto; }
                 say($"device: cpu ({CpuParallel.ThreadCount} threads; no CUDA: {whyNot})");
                 return CpuBackend.Instance;
             default:
