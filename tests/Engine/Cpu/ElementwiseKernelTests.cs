@@ -3,7 +3,7 @@ using static Vicreg.Tests.Engine.Cpu.KernelTestSupport;
 
 namespace Vicreg.Tests.Engine.Cpu;
 
-[Collection(CpuThreadCountCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class ElementwiseKernelTests
 {
     // Awkward lengths: one element, below one vector, around it, and above the parallel threshold.

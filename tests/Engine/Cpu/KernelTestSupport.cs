@@ -71,31 +71,8 @@ internal static class KernelTestSupport
         }
     }
 
+    /// <summary>Runs the rest of a test on <paramref name="count"/> kernel threads (restored on dispose).</summary>
     public static ThreadCountScope Threads(int count) => new(count);
-
-    public sealed class ThreadCountScope : IDisposable
-    {
-        private readonly int _previous;
-
-        public ThreadCountScope(int count)
-        {
-            _previous = CpuParallel.ThreadCount;
-            if (count != _previous) CpuParallel.ThreadCount = count;
-        }
-
-        public void Dispose()
-        {
-            if (CpuParallel.ThreadCount != _previous) CpuParallel.ThreadCount = _previous;
-        }
-    }
-}
-
-/// <summary>The kernel tests change the process-wide <see cref="CpuParallel.ThreadCount"/>, so they run
-/// alone rather than beside other tests that would see the count change under them.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class CpuThreadCountCollection
-{
-    public const string Name = "CPU thread count";
 }
 
 internal static class AllocationCheck

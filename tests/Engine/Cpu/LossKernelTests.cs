@@ -3,7 +3,7 @@ using static Vicreg.Tests.Engine.Cpu.KernelTestSupport;
 
 namespace Vicreg.Tests.Engine.Cpu;
 
-[Collection(CpuThreadCountCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class LossKernelTests
 {
     public static TheoryData<int, int, double, int> Cases()

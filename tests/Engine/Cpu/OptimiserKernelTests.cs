@@ -3,7 +3,7 @@ using static Vicreg.Tests.Engine.Cpu.KernelTestSupport;
 
 namespace Vicreg.Tests.Engine.Cpu;
 
-[Collection(CpuThreadCountCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class OptimiserKernelTests
 {
     public static TheoryData<int, int> SizesAndThreads()
