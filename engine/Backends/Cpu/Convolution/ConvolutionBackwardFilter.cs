@@ -61,7 +61,7 @@ internal static unsafe class ConvolutionBackwardFilter
             nint imageIn = (nint)g.InChannels * g.InHeight * g.InWidth, imageOut = (nint)k * hw;
             int n0 = CpuParallel.ChunkStart(chunk, g.Batch, Chunks), n1 = CpuParallel.ChunkEnd(chunk, g.Batch, Chunks);
             T* target = chunk == 0 ? Dweight : Partials + (chunk - 1) * (nint)k * crs;
-            int tile = Math.Clamp((TargetDepth + hw - 1) / hw, 1, Math.Max(1, n1 - n0));
+            int tile = ImageTile.ImagesPerTile(hw, TargetDepth, n1 - n0);
 
             T* col = g.IsPointwise && tile == 1 ? null : ThreadScratch.Get<T>(ScratchSlot.ConvColumns, (long)crs * hw * tile);
             T* dyTile = tile > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvGradOutputTile, (long)k * hw * tile) : null;
@@ -77,13 +77,7 @@ internal static unsafe class ConvolutionBackwardFilter
                 }
                 else
                 {
-                    // dY of the tile's images side by side: row c of the tile is [dy_n[c,:], dy_n+1[c,:], ...].
-                    for (int i = 0; i < images; i++)
-                    {
-                        T* src = Dy + (n + i) * imageOut;
-                        for (int c = 0; c < k; c++)
-                            new ReadOnlySpan<T>(src + (nint)c * hw, hw).CopyTo(new Span<T>(dyTile + c * depth + (nint)i * hw, hw));
-                    }
+                    ImageTile.Gather(Dy + n * imageOut, imageOut, images, k, hw, dyTile);
                     a = dyTile;
                 }
                 T* b = col;
@@ -93,19 +87,9 @@ internal static unsafe class ConvolutionBackwardFilter
                 }
                 else
                 {
-                    for (int i = 0; i < images; i++)
-                    {
-                        T* xn = X + (n + i) * imageIn;
-                        if (g.IsPointwise)
-                        {
-                            for (int c = 0; c < crs; c++)
-                                new ReadOnlySpan<T>(xn + (nint)c * hw, hw).CopyTo(new Span<T>(col + c * depth + (nint)i * hw, hw));
-                        }
-                        else
-                        {
-                            Im2Col.Lower(g, xn, col + (nint)i * hw, depth);
-                        }
-                    }
+                    if (g.IsPointwise) ImageTile.Gather(X + n * imageIn, imageIn, images, crs, hw, col);
+                    else
+                        for (int i = 0; i < images; i++) Im2Col.Lower(g, X + (n + i) * imageIn, col + (nint)i * hw, depth);
                 }
                 // target (+)= a [K x depth] · col^T, col being [CRS x depth].
                 T beta = first ? T.Zero : T.One;
