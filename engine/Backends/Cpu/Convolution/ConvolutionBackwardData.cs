@@ -46,7 +46,10 @@ internal static unsafe class ConvolutionBackwardData
             int k = g.OutChannels, crs = g.InChannels * g.KernelHeight * g.KernelWidth, hw = g.OutHeight * g.OutWidth;
             nint imageIn = (nint)g.InChannels * g.InHeight * g.InWidth, imageOut = (nint)k * hw;
             int tile = ImageTile.ImagesPerTile(hw, ConvolutionForward.TargetColumns, end - start);
-            T* col = g.IsPointwise && tile == 1 ? null : ThreadScratch.Get<T>(ScratchSlot.ConvColumns, (long)crs * hw * tile);
+            int blockRows = Im2Col.RowsPerBlock(g);
+            bool blocked = tile == 1 && !g.IsPointwise && blockRows < g.OutHeight;
+            long colSize = blocked ? (long)crs * blockRows * g.OutWidth : (long)crs * hw * tile;
+            T* col = g.IsPointwise && tile == 1 ? null : ThreadScratch.Get<T>(ScratchSlot.ConvColumns, colSize);
             T* dyTile = tile > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvGradOutputTile, (long)k * hw * tile) : null;
             for (int n = start; n < end; n += tile)
             {
@@ -54,6 +57,18 @@ internal static unsafe class ConvolutionBackwardData
                 int width = images * hw;
                 T* dxn = Dx + n * imageIn;
                 T* dyn = Dy + n * imageOut;
+                if (blocked)
+                {
+                    // A large image a band of output rows at a time: col(band) = W^T dy_n[:, band], scattered at once.
+                    new Span<T>(dxn, checked((int)imageIn)).Clear();
+                    for (int oh0 = 0; oh0 < g.OutHeight; oh0 += blockRows)
+                    {
+                        int oh1 = Math.Min(g.OutHeight, oh0 + blockRows), pixels = (oh1 - oh0) * g.OutWidth;
+                        GemmKernel.RunPackedA(crs, pixels, k, PackedWeightT, false, dyn + (nint)oh0 * g.OutWidth, hw, default, col, pixels, ParallelGemm);
+                        Im2Col.Raise(g, oh0, oh1, col, pixels, dxn);
+                    }
+                    continue;
+                }
                 T* b = dyn;
                 if (images > 1)
                 {

@@ -46,13 +46,28 @@ internal static unsafe class ConvolutionForward
             nint imageIn = (nint)g.InChannels * g.InHeight * g.InWidth, imageOut = (nint)k * hw;
             int tile = ImageTile.ImagesPerTile(hw, TargetColumns, end - start);
             bool lower = !g.IsPointwise || tile > 1;
-            T* col = lower ? ThreadScratch.Get<T>(ScratchSlot.ConvColumns, (long)crs * hw * tile) : null;
+            int blockRows = Im2Col.RowsPerBlock(g);
+            bool blocked = tile == 1 && !g.IsPointwise && blockRows < g.OutHeight;
+            long colSize = blocked ? (long)crs * blockRows * g.OutWidth : (long)crs * hw * tile;
+            T* col = lower ? ThreadScratch.Get<T>(ScratchSlot.ConvColumns, colSize) : null;
             T* output = tile > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvGradOutputTile, (long)k * hw * tile) : null;
             for (int n = start; n < end; n += tile)
             {
                 int images = Math.Min(tile, end - n);
                 int width = images * hw;
                 T* xn = X + n * imageIn;
+                if (blocked)
+                {
+                    // A large image a band of output rows at a time: y_n[:, band] = W · col(band).
+                    for (int oh0 = 0; oh0 < g.OutHeight; oh0 += blockRows)
+                    {
+                        int oh1 = Math.Min(g.OutHeight, oh0 + blockRows), pixels = (oh1 - oh0) * g.OutWidth;
+                        Im2Col.Lower(g, xn, oh0, oh1, col, pixels);
+                        GemmKernel.RunPackedA(k, pixels, crs, PackedWeight, false, col, pixels, default,
+                            Y + n * imageOut + (nint)oh0 * g.OutWidth, hw, ParallelGemm);
+                    }
+                    continue;
+                }
                 T* b = xn;
                 if (g.IsPointwise && images > 1) ImageTile.Gather(xn, imageIn, images, crs, hw, col);
                 if (!g.IsPointwise)
