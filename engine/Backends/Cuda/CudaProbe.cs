@@ -35,7 +35,7 @@ public static unsafe class CudaProbe
             else
             {
                 try { detail = Version(library) ?? "loaded"; }
-                catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException) { detail = $"unusable: {e.Message}"; }
+                catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException or CudaException) { detail = $"unusable: {e.Message}"; }
             }
             libraries.Add((library, loaded, detail));
         }
