@@ -24,6 +24,9 @@ public sealed class Tensor : IDisposable
     /// <summary>The tape node that produced this tensor, or null for a leaf.</summary>
     public Node? GradFn { get; internal set; }
     public bool IsLeaf => GradFn is null;
+
+    /// <summary>Back-propagates from this one-element tensor through the tape (see <see cref="Tape.Backward"/>).</summary>
+    public void Backward() => Tape.Backward(this);
     /// <summary>Optional name (parameters carry their torchvision-style name for messages).</summary>
     public string? Name { get; set; }
 

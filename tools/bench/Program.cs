@@ -1,10 +1,58 @@
 namespace Vicreg.Bench;
 
+/// <summary>
+/// `dotnet run -c Release --project tools/bench -- &lt;section&gt;|all [--quick] [--repeats N]`.
+/// Every figure is printed beside an anchor measured in the same run (the machine is shared and noisy).
+/// </summary>
 public static class Program
 {
+    public static readonly IBenchmark[] Benchmarks =
+    [
+        new GemmBenchmark(),
+        new ConvolutionBenchmark(),
+    ];
+
     public static int Main(string[] args)
     {
-        Console.WriteLine("benchmarks are being written");
+        if (args.Length == 0 || args[0] is "-h" or "--help")
+        {
+            PrintUsage();
+            return args.Length == 0 ? 2 : 0;
+        }
+        bool quick = false;
+        int repeats = 7;
+        for (int i = 1; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--quick": quick = true; break;
+                case "--repeats" when i + 1 < args.Length && int.TryParse(args[i + 1], out repeats) && repeats > 0: i++; break;
+                default:
+                    Console.Error.WriteLine($"bench: unknown flag '{args[i]}'");
+                    return 2;
+            }
+        }
+        var options = new BenchOptions(quick, repeats);
+        var selected = args[0] == "all" ? Benchmarks : Benchmarks.Where(b => b.Name == args[0]).ToArray();
+        if (selected.Length == 0)
+        {
+            Console.Error.WriteLine($"bench: unknown section '{args[0]}' (try --help)");
+            return 2;
+        }
+        Console.WriteLine($"# {Environment.ProcessorCount} cores, .NET {Environment.Version}, {DateTime.UtcNow:u}");
+        foreach (var b in selected)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"== {b.Name}: {b.Description}");
+            b.Run(options);
+        }
         return 0;
+    }
+
+    private static void PrintUsage()
+    {
+        Console.WriteLine("usage: Vicreg.Bench <section>|all [--quick] [--repeats N]");
+        foreach (var b in Benchmarks) Console.WriteLine($"  {b.Name,-8} {b.Description}");
+        Console.WriteLine("  all      every section in turn");
     }
 }

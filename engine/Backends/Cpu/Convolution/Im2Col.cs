@@ -1,0 +1,103 @@
+using System.Numerics;
+
+namespace Vicreg.Engine.Backends.Cpu;
+
+/// <summary>
+/// Lowering of one image to and from the column matrix of a convolution: row (c, kh, kw), column
+/// (oh, ow) holds the input pixel that kernel tap meets at that output position (zero in the padding).
+/// The column matrix is written with a row stride, so several images can sit side by side in one matrix.
+/// </summary>
+internal static unsafe class Im2Col
+{
+    /// <summary>col[(c,kh,kw), (oh,ow)] = x[c, oh*sh - ph + kh, ow*sw - pw + kw] (0 outside the image),
+    /// for one image <paramref name="x"/> [C, H, W]; rows of <paramref name="col"/> are <paramref name="ldCol"/> apart.</summary>
+    public static void Lower<T>(in Conv2dGeometry g, T* x, T* col, nint ldCol) where T : unmanaged
+    {
+        int oh = g.OutHeight, ow = g.OutWidth, h = g.InHeight, w = g.InWidth;
+        int sh = g.StrideHeight, sw = g.StrideWidth;
+        for (int c = 0; c < g.InChannels; c++)
+        {
+            T* plane = x + (nint)c * h * w;
+            for (int kh = 0; kh < g.KernelHeight; kh++)
+            {
+                for (int kw = 0; kw < g.KernelWidth; kw++)
+                {
+                    T* row = col + ((nint)(c * g.KernelHeight + kh) * g.KernelWidth + kw) * ldCol;
+                    // Output columns whose input column lies inside the image: [owStart, owEnd).
+                    int iw0 = kw - g.PadWidth;
+                    int owStart = iw0 >= 0 ? 0 : Math.Min(ow, (-iw0 + sw - 1) / sw);
+                    int owEnd = Math.Max(owStart, Math.Min(ow, (w - iw0 + sw - 1) / sw));
+                    for (int y = 0; y < oh; y++, row += ow)
+                    {
+                        int ih = y * sh - g.PadHeight + kh;
+                        if ((uint)ih >= (uint)h)
+                        {
+                            new Span<T>(row, ow).Clear();
+                            continue;
+                        }
+                        T* src = plane + (nint)ih * w + iw0;
+                        for (int xo = 0; xo < owStart; xo++) row[xo] = default;
+                        if (sw == 1)
+                            new ReadOnlySpan<T>(src + owStart, owEnd - owStart).CopyTo(new Span<T>(row + owStart, owEnd - owStart));
+                        else
+                            for (int xo = owStart; xo < owEnd; xo++) row[xo] = src[xo * sw];
+                        for (int xo = owEnd; xo < ow; xo++) row[xo] = default;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The adjoint of <see cref="Lower{T}"/>: dx[c, ih, iw] += every column entry that read that
+    /// pixel. <paramref name="dx"/> [C, H, W] must be initialised (usually zeroed) by the caller.</summary>
+    public static void Raise<T>(in Conv2dGeometry g, T* col, nint ldCol, T* dx) where T : unmanaged, INumberBase<T>
+    {
+        int oh = g.OutHeight, ow = g.OutWidth, h = g.InHeight, w = g.InWidth;
+        int sh = g.StrideHeight, sw = g.StrideWidth;
+        for (int c = 0; c < g.InChannels; c++)
+        {
+            T* plane = dx + (nint)c * h * w;
+            for (int kh = 0; kh < g.KernelHeight; kh++)
+            {
+                for (int kw = 0; kw < g.KernelWidth; kw++)
+                {
+                    T* row = col + ((nint)(c * g.KernelHeight + kh) * g.KernelWidth + kw) * ldCol;
+                    int iw0 = kw - g.PadWidth;
+                    int owStart = iw0 >= 0 ? 0 : Math.Min(ow, (-iw0 + sw - 1) / sw);
+                    int owEnd = Math.Max(owStart, Math.Min(ow, (w - iw0 + sw - 1) / sw));
+                    for (int y = 0; y < oh; y++, row += ow)
+                    {
+                        int ih = y * sh - g.PadHeight + kh;
+                        if ((uint)ih >= (uint)h) continue;
+                        T* dst = plane + (nint)ih * w + iw0;
+                        if (sw == 1)
+                        {
+                            int count = owEnd - owStart;
+                            var d = new Span<T>(dst + owStart, count);
+                            var s = new ReadOnlySpan<T>(row + owStart, count);
+                            AddInPlace(d, s);
+                        }
+                        else
+                        {
+                            for (int xo = owStart; xo < owEnd; xo++) dst[xo * sw] += row[xo];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void AddInPlace<T>(Span<T> destination, ReadOnlySpan<T> source) where T : unmanaged, INumberBase<T>
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            for (; i + Vector<T>.Count <= destination.Length; i += Vector<T>.Count)
+            {
+                var sum = new Vector<T>(destination[i..]) + new Vector<T>(source[i..]);
+                sum.CopyTo(destination[i..]);
+            }
+        }
+        for (; i < destination.Length; i++) destination[i] += source[i];
+    }
+}

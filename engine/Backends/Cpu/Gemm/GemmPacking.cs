@@ -1,0 +1,213 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Vicreg.Engine.Backends.Cpu;
+
+/// <summary>
+/// Copies blocks of A and B into the panel layouts the micro-kernel streams through: A as micro-panels of
+/// <see cref="GemmMicroKernel.Rows"/> rows stored [k][rows], B as micro-panels of two vectors' worth of
+/// columns stored [k][columns]. Panels are zero-padded past the matrix edge so the kernel never branches
+/// on the tile size inside its loop. Alpha is folded into A here, once per element, instead of into
+/// every tile of C.
+/// </summary>
+internal static unsafe class GemmPacking
+{
+    /// <summary>Packs rows [i0, i0+rows) and depth [p0, p0+depth) of op(A) (scaled by alpha) into
+    /// micro-panels that start <paramref name="panelStride"/> elements apart.</summary>
+    public static void PackA<T>(bool transpose, T* a, nint lda, int i0, int rows, int p0, int depth, T alpha, T* dst, nint panelStride)
+        where T : unmanaged
+    {
+        const int R = GemmMicroKernel.Rows;
+        bool unitAlpha = IsOne(alpha);
+        for (int ir = 0; ir < rows; ir += R)
+        {
+            int mr = Math.Min(R, rows - ir);
+            T* panel = dst + ir / R * panelStride;
+            if (typeof(T) == typeof(float) && unitAlpha && mr == R && Avx.IsSupported)
+            {
+                if (transpose) PackTransposedFloatRowPanel((float*)a + (nint)p0 * lda + i0 + ir, lda, depth, (float*)panel);
+                else PackFloatRowPanel((float*)a + (nint)(i0 + ir) * lda + p0, lda, depth, (float*)panel);
+            }
+            else if (transpose)
+            {
+                // op(A)(i, p) = a[p * lda + i]: the panel's rows sit side by side in memory.
+                T* src = a + (nint)p0 * lda + i0 + ir;
+                for (int p = 0; p < depth; p++, src += lda, panel += R)
+                {
+                    int r = 0;
+                    for (; r < mr; r++) panel[r] = unitAlpha ? src[r] : Multiply(alpha, src[r]);
+                    for (; r < R; r++) panel[r] = default;
+                }
+            }
+            else
+            {
+                // op(A)(i, p) = a[i * lda + p]: walk each row contiguously, writing with a stride of R.
+                int r = 0;
+                for (; r < mr; r++)
+                {
+                    T* src = a + (nint)(i0 + ir + r) * lda + p0;
+                    T* d = panel + r;
+                    if (unitAlpha) for (int p = 0; p < depth; p++) d[p * R] = src[p];
+                    else for (int p = 0; p < depth; p++) d[p * R] = Multiply(alpha, src[p]);
+                }
+                for (; r < R; r++)
+                {
+                    T* d = panel + r;
+                    for (int p = 0; p < depth; p++) d[p * R] = default;
+                }
+            }
+        }
+    }
+
+    /// <summary>Slack, in elements, that a packed-A buffer needs past its last panel: the vector paths
+    /// store 8 floats where a k step holds 6, the next step overwriting the 2 extra.</summary>
+    public const int PackedASlack = 8;
+
+    /// <summary>A full 6-row float panel from row-major A: eight k steps at a time, the six rows (plus two
+    /// zero rows) go through an 8x8 register transpose and each k step's column is stored with one vector.</summary>
+    private static void PackFloatRowPanel(float* src, nint lda, int depth, float* panel)
+    {
+        int p = 0;
+        var zero = Vector256<float>.Zero;
+        for (; p + 8 <= depth; p += 8)
+        {
+            var r0 = Vector256.Load(src + p);
+            var r1 = Vector256.Load(src + lda + p);
+            var r2 = Vector256.Load(src + 2 * lda + p);
+            var r3 = Vector256.Load(src + 3 * lda + p);
+            var r4 = Vector256.Load(src + 4 * lda + p);
+            var r5 = Vector256.Load(src + 5 * lda + p);
+            var r6 = zero;
+            var r7 = zero;
+            VectorTranspose.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+            float* d = panel + p * 6;
+            r0.Store(d);
+            r1.Store(d + 6);
+            r2.Store(d + 12);
+            r3.Store(d + 18);
+            r4.Store(d + 24);
+            r5.Store(d + 30);
+            r6.Store(d + 36);
+            r7.Store(d + 42);
+        }
+        for (; p < depth; p++)
+            for (int r = 0; r < 6; r++) panel[p * 6 + r] = src[r * lda + p];
+    }
+
+    /// <summary>A full 6-row float panel from column-major (transposed) A: each k step's six values are
+    /// contiguous, copied with one 8-wide vector whose two extra lanes the next step overwrites.</summary>
+    private static void PackTransposedFloatRowPanel(float* src, nint lda, int depth, float* panel)
+    {
+        int p = 0;
+        for (; p + 1 < depth; p++, src += lda) Vector256.Load(src).Store(panel + p * 6);
+        for (int r = 0; r < 6; r++) panel[p * 6 + r] = src[r];
+    }
+
+    /// <summary>Packs depth [p0, p0+depth) and columns [j0, j0+columns) of op(B) into micro-panels that
+    /// start <paramref name="panelStride"/> elements apart.</summary>
+    public static void PackB<T>(bool transpose, T* b, nint ldb, int p0, int depth, int j0, int columns, T* dst, nint panelStride)
+        where T : unmanaged
+    {
+        int nr = GemmMicroKernel.Columns<T>();
+        int v = Vector256<T>.Count;
+        for (int jr = 0; jr < columns; jr += nr)
+        {
+            int width = Math.Min(nr, columns - jr);
+            T* panel = dst + jr / nr * panelStride;
+            if (!transpose)
+            {
+                // op(B)(p, j) = b[p * ldb + j]: each k step is a contiguous run of the panel's columns.
+                T* src = b + (nint)p0 * ldb + j0 + jr;
+                if (width == nr)
+                {
+                    for (int p = 0; p < depth; p++, src += ldb, panel += nr)
+                    {
+                        Vector256.Load(src).StoreAligned(panel);
+                        Vector256.Load(src + v).StoreAligned(panel + v);
+                    }
+                }
+                else
+                {
+                    for (int p = 0; p < depth; p++, src += ldb, panel += nr)
+                    {
+                        int j = 0;
+                        for (; j < width; j++) panel[j] = src[j];
+                        for (; j < nr; j++) panel[j] = default;
+                    }
+                }
+            }
+            else if (width == nr && typeof(T) == typeof(float) && Avx.IsSupported)
+            {
+                PackTransposedFloatPanel((float*)b + (nint)(j0 + jr) * ldb + p0, ldb, depth, (float*)panel);
+            }
+            else
+            {
+                // op(B)(p, j) = b[j * ldb + p]: walk each column's source row contiguously.
+                int j = 0;
+                for (; j < width; j++)
+                {
+                    T* src = b + (nint)(j0 + jr + j) * ldb + p0;
+                    T* d = panel + j;
+                    for (int p = 0; p < depth; p++) d[p * nr] = src[p];
+                }
+                for (; j < nr; j++)
+                {
+                    T* d = panel + j;
+                    for (int p = 0; p < depth; p++) d[p * nr] = default;
+                }
+            }
+        }
+    }
+
+    /// <summary>Transposed packing of a full 16-column float panel: sixteen source rows (one per output
+    /// column, contiguous in p) become [p][16]. Done 8x8 at a time with register transposes, which is
+    /// several times faster than the scalar gather; it matters where B is read transposed with a short
+    /// m, e.g. the weight gradient of a convolution.</summary>
+    private static void PackTransposedFloatPanel(float* src, nint ld, int depth, float* panel)
+    {
+        int p = 0;
+        for (; p + 8 <= depth; p += 8)
+        {
+            Transpose8x8(src + p, ld, panel + p * 16);
+            Transpose8x8(src + 8 * ld + p, ld, panel + p * 16 + 8);
+        }
+        for (; p < depth; p++)
+            for (int j = 0; j < 16; j++) panel[p * 16 + j] = src[j * ld + p];
+    }
+
+    /// <summary>Reads 8 rows of 8 floats (row stride <paramref name="ld"/>) and writes their transpose
+    /// as 8 rows with a stride of 16 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, nint ld, float* dst)
+    {
+        var r0 = Vector256.Load(src);
+        var r1 = Vector256.Load(src + ld);
+        var r2 = Vector256.Load(src + 2 * ld);
+        var r3 = Vector256.Load(src + 3 * ld);
+        var r4 = Vector256.Load(src + 4 * ld);
+        var r5 = Vector256.Load(src + 5 * ld);
+        var r6 = Vector256.Load(src + 6 * ld);
+        var r7 = Vector256.Load(src + 7 * ld);
+        VectorTranspose.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+        r0.StoreAligned(dst);
+        r1.StoreAligned(dst + 16);
+        r2.StoreAligned(dst + 32);
+        r3.StoreAligned(dst + 48);
+        r4.StoreAligned(dst + 64);
+        r5.StoreAligned(dst + 80);
+        r6.StoreAligned(dst + 96);
+        r7.StoreAligned(dst + 112);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsOne<T>(T x) where T : unmanaged
+        => typeof(T) == typeof(float) ? (float)(object)x == 1f : (double)(object)x == 1.0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T Multiply<T>(T x, T y) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return (T)(object)((float)(object)x * (float)(object)y);
+        return (T)(object)((double)(object)x * (double)(object)y);
+    }
+}

@@ -1,0 +1,141 @@
+using Vicreg.Engine;
+using Vicreg.Engine.Backends.Cpu;
+
+namespace Vicreg.Tests.Engine.Cpu;
+
+[Collection(ThreadCountCollection.Name)]
+public sealed class ConvolutionTests
+{
+    /// <summary>Kernels 1, 3, 5, 7 (and a non-square one); strides 1, 2; pads 0, 1, 3; odd sizes; batch 1
+    /// and 3; channels 1, 3, 5, 16; plus batches whose small outputs make the weight gradient group images
+    /// into tiles, and 1x1 convolutions with and without the no-lowering path.</summary>
+    public static readonly Conv2dGeometry[] Geometries =
+    [
+        new(1, 1, 5, 5, 1, 1, 1, 1, 1, 0, 0),
+        new(3, 16, 7, 7, 16, 1, 1, 1, 1, 0, 0),
+        new(3, 16, 9, 9, 5, 1, 1, 2, 2, 0, 0),
+        new(3, 3, 7, 7, 5, 3, 3, 1, 1, 1, 1),
+        new(3, 5, 9, 11, 16, 3, 3, 2, 2, 1, 1),
+        new(1, 16, 11, 9, 3, 5, 5, 1, 1, 0, 0),
+        new(3, 1, 9, 7, 3, 5, 5, 2, 2, 1, 1),
+        new(3, 3, 11, 11, 5, 7, 7, 2, 2, 3, 3),
+        new(1, 5, 5, 5, 16, 7, 7, 1, 1, 3, 3),
+        new(1, 3, 7, 5, 5, 3, 1, 1, 2, 1, 0),
+        new(3, 3, 5, 5, 4, 3, 3, 1, 1, 3, 3),
+        new(1, 1, 1, 1, 3, 1, 1, 1, 1, 0, 0),
+        new(35, 3, 4, 4, 5, 3, 3, 1, 1, 1, 1),
+        new(20, 5, 3, 3, 4, 1, 1, 1, 1, 0, 0),
+        new(3, 13, 5, 7, 7, 3, 3, 1, 1, 0, 0),
+    ];
+
+    public static TheoryData<int, int> Cases()
+    {
+        var data = new TheoryData<int, int>();
+        for (int i = 0; i < Geometries.Length; i++)
+        {
+            data.Add(i, 1);
+            data.Add(i, 2);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Float32MatchesDirectLoops(int geometry, int threads) => CheckAll<float>(Geometries[geometry], threads, (ulong)geometry * 10);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Float64MatchesDirectLoops(int geometry, int threads) => CheckAll<double>(Geometries[geometry], threads, (ulong)geometry * 10 + 5);
+
+    private static void CheckAll<T>(Conv2dGeometry g, int threads, ulong seed) where T : unmanaged
+    {
+        using var _ = new ThreadCountScope(threads);
+        var backend = CpuBackend.Instance;
+        double[] x = TestData.Uniform((int)g.InputShape.Numel, seed);
+        double[] w = TestData.Uniform((int)g.WeightShape.Numel, seed + 1);
+        double[] dy = TestData.Uniform((int)g.OutputShape.Numel, seed + 2);
+        using var xt = Tensor.FromArray<T>(TestData.Convert<T>(x), g.InputShape, backend);
+        using var wt = Tensor.FromArray<T>(TestData.Convert<T>(w), g.WeightShape, backend);
+        using var dyt = Tensor.FromArray<T>(TestData.Convert<T>(dy), g.OutputShape, backend);
+        // Outputs start as NaN: every kernel must overwrite, never accumulate into, its output.
+        using var y = Tensor.Full(g.OutputShape, double.NaN, Tensor.DTypeOf<T>(), backend);
+        using var dx = Tensor.Full(g.InputShape, double.NaN, Tensor.DTypeOf<T>(), backend);
+        using var dw = Tensor.Full(g.WeightShape, double.NaN, Tensor.DTypeOf<T>(), backend);
+
+        // The reference sees the values the kernel sees (rounded to T).
+        double[] xr = TestData.ToDouble(TestData.Convert<T>(x)), wr = TestData.ToDouble(TestData.Convert<T>(w)), dyr = TestData.ToDouble(TestData.Convert<T>(dy));
+
+        backend.Conv2dForward(g, xt, wt, y);
+        Compare<T>("forward", g, ConvolutionReference.Forward(g, xr, wr), y);
+        backend.Conv2dBackwardData(g, dyt, wt, dx);
+        Compare<T>("backward-data", g, ConvolutionReference.BackwardData(g, dyr, wr), dx);
+        backend.Conv2dBackwardFilter(g, xt, dyt, dw);
+        Compare<T>("backward-filter", g, ConvolutionReference.BackwardFilter(g, xr, dyr), dw);
+    }
+
+    private static void Compare<T>(string what, Conv2dGeometry g, ConvolutionReference.Result expected, Tensor actualTensor) where T : unmanaged
+    {
+        double[] actual = TestData.ToDouble(actualTensor.ToArray<T>());
+        Assert.Equal(expected.Value.Length, actual.Length);
+        for (int i = 0; i < actual.Length; i++)
+        {
+            double error = Math.Abs(actual[i] - expected.Value[i]);
+            double bound = TestData.Bound<T>(expected.Terms, expected.Magnitude[i]);
+            if (!(error <= bound))
+                Assert.Fail($"{typeof(T).Name} {what} {g} threads={CpuParallel.ThreadCount}: element {i} = {actual[i]}, " +
+                    $"expected {expected.Value[i]} (error {error:E2}, bound {bound:E2})");
+        }
+    }
+
+    [Fact]
+    public void WeightGradientIsBitIdenticalRunToRunAndForwardAcrossThreadCounts()
+    {
+        var g = new Conv2dGeometry(9, 7, 6, 6, 11, 3, 3, 1, 1, 1, 1);
+        var backend = CpuBackend.Instance;
+        using var x = Tensor.FromArray<float>(TestData.Convert<float>(TestData.Uniform((int)g.InputShape.Numel, 41)), g.InputShape, backend);
+        using var w = Tensor.FromArray<float>(TestData.Convert<float>(TestData.Uniform((int)g.WeightShape.Numel, 42)), g.WeightShape, backend);
+        using var dy = Tensor.FromArray<float>(TestData.Convert<float>(TestData.Uniform((int)g.OutputShape.Numel, 43)), g.OutputShape, backend);
+        using var dw = Tensor.Empty(g.WeightShape, DType.Float32, backend);
+        using var y = Tensor.Empty(g.OutputShape, DType.Float32, backend);
+        float[] Filter(int threads)
+        {
+            using var _ = new ThreadCountScope(threads);
+            backend.Conv2dBackwardFilter(g, x, dy, dw);
+            return dw.ToArray<float>();
+        }
+        float[] Forward(int threads)
+        {
+            using var _ = new ThreadCountScope(threads);
+            backend.Conv2dForward(g, x, w, y);
+            return y.ToArray<float>();
+        }
+        Assert.Equal(Filter(2), Filter(2));
+        Assert.Equal(Filter(1), Filter(1));
+        // Forward and backward-data run each image's GEMM whole on one thread: no cross-thread reduction.
+        Assert.Equal(Forward(1), Forward(2));
+    }
+
+    [Fact]
+    public void SteadyStateConvolutionAllocatesNothing()
+    {
+        using var _ = new ThreadCountScope(2);
+        var g = new Conv2dGeometry(4, 8, 10, 10, 12, 3, 3, 2, 2, 1, 1);
+        var backend = CpuBackend.Instance;
+        using var x = Tensor.FromArray<float>(TestData.Convert<float>(TestData.Uniform((int)g.InputShape.Numel, 51)), g.InputShape, backend);
+        using var w = Tensor.FromArray<float>(TestData.Convert<float>(TestData.Uniform((int)g.WeightShape.Numel, 52)), g.WeightShape, backend);
+        using var y = Tensor.Empty(g.OutputShape, DType.Float32, backend);
+        using var dx = Tensor.Empty(g.InputShape, DType.Float32, backend);
+        using var dw = Tensor.Empty(g.WeightShape, DType.Float32, backend);
+        void Step()
+        {
+            backend.Conv2dForward(g, x, w, y);
+            backend.Conv2dBackwardData(g, y, w, dx);
+            backend.Conv2dBackwardFilter(g, x, y, dw);
+        }
+        Step();
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+    }
+}

@@ -1,0 +1,50 @@
+namespace Vicreg.Bench;
+
+/// <summary>A GEMM to time: row-major C[m x n] = op(A) op(B), with the transposes as the caller uses them.</summary>
+public readonly record struct GemmShape(string Label, int M, int N, int K, bool TransA, bool TransB)
+{
+    public double Flops => 2.0 * M * N * K;
+    public int Lda => TransA ? M : K;
+    public int Ldb => TransB ? K : N;
+}
+
+/// <summary>The convolutions of ResNet-18 with the CIFAR stem (3x3 stride-1 first conv, no max-pool), on
+/// 32x32 inputs, and the per-image GEMMs the CPU convolution lowers them to.</summary>
+public static class ResNet18
+{
+    /// <summary>One distinct conv layer and how many times it occurs in the network.</summary>
+    public readonly record struct ConvLayer(string Label, int InChannels, int OutChannels, int Kernel, int Stride, int Pad, int InSize, int Count)
+    {
+        public int OutSize => (InSize + 2 * Pad - Kernel) / Stride + 1;
+        public int Crs => InChannels * Kernel * Kernel;
+        public int Hw => OutSize * OutSize;
+    }
+
+    public static readonly ConvLayer[] Layers =
+    [
+        new("stem 3->64 @32", 3, 64, 3, 1, 1, 32, 1),
+        new("64->64 @32", 64, 64, 3, 1, 1, 32, 4),
+        new("64->128 s2 @16", 64, 128, 3, 2, 1, 32, 1),
+        new("128->128 @16", 128, 128, 3, 1, 1, 16, 3),
+        new("1x1 64->128 s2", 64, 128, 1, 2, 0, 32, 1),
+        new("128->256 s2 @8", 128, 256, 3, 2, 1, 16, 1),
+        new("256->256 @8", 256, 256, 3, 1, 1, 8, 3),
+        new("1x1 128->256 s2", 128, 256, 1, 2, 0, 16, 1),
+        new("256->512 s2 @4", 256, 512, 3, 2, 1, 8, 1),
+        new("512->512 @4", 512, 512, 3, 1, 1, 4, 3),
+        new("1x1 256->512 s2", 256, 512, 1, 2, 0, 8, 1),
+    ];
+
+    /// <summary>The stage shapes the brief names (stem, then one 3x3 stride-1 conv per stage), as the three
+    /// per-image GEMMs: forward W[K x CRS] col[CRS x HW]; backward-data W^T dY; backward-weights dY col^T.</summary>
+    public static IEnumerable<GemmShape> PerImageGemms()
+    {
+        foreach (var l in Layers)
+        {
+            if (l.Stride != 1) continue;
+            yield return new GemmShape($"{l.Label} fwd", l.OutChannels, l.Hw, l.Crs, false, false);
+            yield return new GemmShape($"{l.Label} bwd-data", l.Crs, l.Hw, l.OutChannels, true, false);
+            yield return new GemmShape($"{l.Label} bwd-wt", l.OutChannels, l.Crs, l.Hw, false, true);
+        }
+    }
+}

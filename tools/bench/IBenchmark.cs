@@ -1,0 +1,15 @@
+namespace Vicreg.Bench;
+
+/// <summary>One section of the benchmark program, selected by name on the command line. To add a section,
+/// implement this and list it in <see cref="Program.Benchmarks"/>.</summary>
+public interface IBenchmark
+{
+    /// <summary>The subcommand (e.g. "gemm").</summary>
+    string Name { get; }
+    /// <summary>One line for the usage text.</summary>
+    string Description { get; }
+    void Run(BenchOptions options);
+}
+
+/// <summary>Flags shared by all sections.</summary>
+public sealed record BenchOptions(bool Quick, int Repeats);
