@@ -89,6 +89,12 @@ public static unsafe class CudaProbe
         CudaLibrary.Cublas => Cublas.VersionText(),
         CudaLibrary.Cudnn => Cudnn.VersionText(),
         CudaLibrary.Nccl => Nccl.VersionText(),
-        _ => null,
+        _ => DriverVersionText(),
     };
+
+    private static string? DriverVersionText()
+    {
+        int version;
+        return CudaDriver.cuDriverGetVersion(&version) == CudaDriver.Success ? $"CUDA {version / 1000}.{version % 1000 / 10}" : null;
+    }
 }
