@@ -87,7 +87,7 @@ public class TransformTests
         var wide = RandomResizedCropSampler.Sample(ref r2, 400, 100, 2.0, 3.0, 3.0 / 4, 4.0 / 3);
         Assert.Equal(new CropBox(133, 0, 133, 100), wide); // w = round(100 * 4/3) = 133, left = (400-133)//2
         var tall = RandomResizedCropSampler.Sample(ref r2, 90, 301, 2.0, 3.0, 3.0 / 4, 4.0 / 3);
-        Assert.Equal(new CropBox(0, 30, 90, 120), tall);
+        Assert.Equal(new CropBox(0, 90, 90, 120), tall); // h = round(90 / 0.75), top = (301-120)//2
         var square = RandomResizedCropSampler.Sample(ref r2, 64, 60, 2.0, 3.0, 3.0 / 4, 4.0 / 3);
         Assert.Equal(new CropBox(0, 0, 64, 60), square);
     }
