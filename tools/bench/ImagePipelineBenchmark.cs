@@ -33,6 +33,7 @@ public static class ImagePipelineBenchmark
         GenerateImages(root, images);
         Console.WriteLine($"images: {images} JPEGs (ImageNet-like sizes) in {root}; {workers} worker(s), batch {batch}, {epochs - 1} timed epoch(s), {size}x{size} two views{(dct ? "" : ", no DCT scaling")}");
 
+        MeasureSmallImages(workers);
         double ours = MeasureOurs(root, workers, batch, epochs, size, dct);
         Console.WriteLine($"images: vicreg decode+2-view augmentation  {ours,8:F1} images/s  ({ours / workers:F1} per worker)");
         if (!anchor) return 0;
@@ -93,6 +94,20 @@ public static class ImagePipelineBenchmark
             if (e > 0) { n += count; seconds += sw.Elapsed.TotalSeconds; }
         }
         return n / seconds;
+    }
+
+    /// <summary>The default run's data path: Fashion-MNIST two views (28x28 gray), for scale (no anchor).</summary>
+    private static void MeasureSmallImages(int workers)
+    {
+        if (!File.Exists(Path.Combine(IdxDataset.DefaultFashionMnistPath(), "t10k-images-idx3-ubyte.gz"))) return;
+        var ds = IdxDataset.LoadFashionMnist(train: false);
+        var views = VicregAugmentations.SmallImageTwoViews(28, DatasetNormalization.FashionMnist);
+        using var loader = new DataLoader(ds, views, new DataLoaderOptions { BatchSize = 256, NumWorkers = workers, Seed = 1 });
+        foreach (var _ in loader.Epoch(0)) { }
+        var sw = Stopwatch.StartNew();
+        int n = 0;
+        foreach (var b in loader.Epoch(1)) n += b.Count;
+        Console.WriteLine($"images: vicreg Fashion-MNIST 28x28 two views {n / sw.Elapsed.TotalSeconds,8:F0} images/s ({workers} worker(s), no anchor)");
     }
 
     private static double? MeasureTorchvision(string root, int workers, int batch, int epochs, int size)
