@@ -40,6 +40,8 @@ public sealed class DataLoader : IDisposable
         if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"batch size {options.BatchSize}");
         if (options.NumWorkers < 0) throw new ArgumentOutOfRangeException(nameof(options), $"--num-workers {options.NumWorkers}");
         if (dataset.Count == 0) throw new DatasetException("the dataset holds no samples");
+        if (options.DropLast && dataset.Count < options.BatchSize)
+            throw new DatasetException($"the dataset holds {dataset.Count} samples, fewer than one batch of {options.BatchSize} (lower --batch-size)");
         _dataset = dataset;
         _transforms = [.. transforms];
         _options = options;

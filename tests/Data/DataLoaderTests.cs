@@ -141,6 +141,17 @@ public class DataLoaderTests
     }
 
     [Fact]
+    public void DatasetSmallerThanOneWholeBatchIsAClearError()
+    {
+        var ds = RandomDataset(5, 4, 1, 10);
+        var e = Assert.Throws<DatasetException>(() => new DataLoader(ds, [VicregTransformsForTests.Identity(4, 1)], new DataLoaderOptions { BatchSize = 8 }));
+        Assert.Contains("fewer than one batch", e.Message);
+        using var evaluation = new DataLoader(ds, [VicregTransformsForTests.Identity(4, 1)], new DataLoaderOptions { BatchSize = 8, DropLast = false, Shuffle = false, NumWorkers = 1 });
+        var only = Assert.Single(evaluation.Epoch(0).Select(b => (b.Count, b.Labels.Shape[0], b.Views[0].Shape[0])));
+        Assert.Equal((5, 5, 5), only);
+    }
+
+    [Fact]
     public void StoppingEarlyStopsTheWorkers()
     {
         var ds = RandomDataset(64, 8, 3, 9);
