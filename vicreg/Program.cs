@@ -10,6 +10,8 @@ public static class Program
     [
         new DemoCommand(),
         new DevicesCommand(),
+        new LossGradCommand(),
+        new EmbedCommand(),
     ];
 
     public static int Main(string[] args)
