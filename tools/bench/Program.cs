@@ -10,6 +10,7 @@ public static class Program
     [
         new GemmBenchmark(),
         new ConvolutionBenchmark(),
+        new VicregStepBenchmark(),
     ];
 
     public static int Main(string[] args)

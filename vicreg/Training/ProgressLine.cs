@@ -14,7 +14,7 @@ public sealed class ProgressLine
     private readonly string _unit;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly bool _interactive = !Console.IsErrorRedirected;
-    private TimeSpan _lastDraw = TimeSpan.MinValue;
+    private TimeSpan? _lastDraw;
     private long _startPosition = -1;
 
     public static TimeSpan PlainInterval { get; set; } = TimeSpan.FromSeconds(10);
@@ -32,7 +32,7 @@ public sealed class ProgressLine
         if (_startPosition < 0) _startPosition = position - 1;
         var now = _clock.Elapsed;
         var interval = _interactive ? TimeSpan.FromMilliseconds(250) : PlainInterval;
-        if (!force && now - _lastDraw < interval && position < _total) return;
+        if (!force && _lastDraw is { } last && now - last < interval && position < _total) return;
         _lastDraw = now;
         double rate = (position - _startPosition) / Math.Max(1e-9, now.TotalSeconds);
         double remaining = rate > 0 ? (_total - position) / rate : 0;
@@ -54,7 +54,7 @@ public sealed class ProgressLine
     /// <summary>Ends the line (on a terminal) so later output starts on a fresh one.</summary>
     public void Finish()
     {
-        if (_interactive && _lastDraw != TimeSpan.MinValue) Console.Error.WriteLine();
+        if (_interactive && _lastDraw is not null) Console.Error.WriteLine();
     }
 
     private string Bar(long position, int width)
