@@ -22,7 +22,7 @@ public sealed class EmbedCommand : ICommand
     {
         string arch = args.String("arch", "resnet50", $"backbone ({string.Join(", ", Backbones.Architectures)})");
         string stemName = args.String("stem", "imagenet", "imagenet (7x7/2 conv + max-pool) or cifar (3x3/1 conv, no max-pool)");
-        int width = args.Int("width", 1, "width multiplier (resnet50x2: 2)", min: 1, max: 16);
+        double width = args.Double("width", 1, "width multiplier (resnet50x2: 2; a fraction such as 0.25 narrows it)", min: 1.0 / 64, max: 64);
         int inChannels = args.Int("in-channels", 3, "input channels (1 for grayscale)", min: 1, max: 64);
         string? weights = args.OptionalString("weights", "backbone weights (safetensors, torchvision names; fc.* is ignored)");
         string prefix = args.String("weights-prefix", "", "only tensors named with this prefix, which is stripped (e.g. backbone.)");
