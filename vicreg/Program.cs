@@ -11,6 +11,8 @@ public static class Program
         new PretrainCommand(),
         new LinearEvalCommand(),
         new DevicesCommand(),
+        new LossGradCommand(),
+        new EmbedCommand(),
     ];
 
     public static int Main(string[] args)

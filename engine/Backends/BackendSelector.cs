@@ -1,6 +1,5 @@
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Backends.Cuda;
-using Vicreg.Engine.Backends.Cuda.Native;
 
 namespace Vicreg.Engine;
 
@@ -25,7 +24,7 @@ public static class BackendSelector
             reason = "";
             return true;
         }
-        catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException or OutOfMemoryException)
+        catch (Exception e) // a probe: whatever stops the backend from starting becomes the reason
         {
             reason = e.Message;
             return false;

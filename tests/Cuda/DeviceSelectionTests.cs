@@ -69,3 +69,33 @@ public class DeviceSelectionTests
         Assert.Equal(key, KernelCache.Key("elementwise", source, options, (12, 4), 80));
     }
 }
+
+public class AheadOfTimeKernelTests
+{
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Vicreg.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Vicreg.sln not found above the test binaries");
+    }
+
+    /// <summary>cmake/CudaKernels.cmake names fatbins by file(SHA256) of the .cu; the engine by the SHA-256 of the
+    /// embedded resource. Both must agree, or ahead-of-time kernels would silently never load.</summary>
+    [SkippableFact]
+    public void Fatbin_names_use_the_same_source_hash_as_cmake()
+    {
+        string root = RepositoryRoot();
+        string? cmake = Environment.GetEnvironmentVariable("PATH")?.Split(':').Select(d => Path.Combine(d, "cmake")).FirstOrDefault(File.Exists);
+        Skip.If(cmake is null, "skipped: cmake not installed");
+        foreach (var module in KernelSources.Modules)
+        {
+            string file = Path.Combine(root, "engine", "Backends", "Cuda", "Kernels", module + ".cu");
+            var psi = new System.Diagnostics.ProcessStartInfo(cmake!, ["-E", "sha256sum", file]) { RedirectStandardOutput = true };
+            using var process = System.Diagnostics.Process.Start(psi)!;
+            string output = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            Assert.Equal(output[..16], KernelSources.ShortHash(KernelSources.Bytes(module)));
+            Assert.EndsWith($"{module}.{output[..16]}.fatbin", KernelCache.FatbinCandidates(module, KernelSources.Bytes(module)).Last());
+        }
+    }
+}

@@ -36,10 +36,12 @@ public sealed unsafe partial class CudaBackend
                 "cudnnGetConvolutionForwardAlgorithm_v7 / FindEx");
             plan.ForwardAlgorithm = perf.Algorithm;
             plan.ForwardMath = perf.MathType;
+            // The workspace depends on the math type too: set it before asking.
+            Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, perf.MathType), "cudnnSetConvolutionMathType");
             nuint bytes;
             Cudnn.Check(Cudnn.cudnnGetConvolutionForwardWorkspaceSize(_cudnn, plan.X, plan.W, plan.Convolution, plan.Y, perf.Algorithm, &bytes),
                 "cudnnGetConvolutionForwardWorkspaceSize");
-            plan.ForwardWorkspace = bytes;
+            plan.ForwardWorkspace = Math.Max(bytes, perf.Memory);
         }
         Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, plan.ForwardMath), "cudnnSetConvolutionMathType");
         using var workspace = new Scratch(this, (long)plan.ForwardWorkspace);
@@ -61,10 +63,12 @@ public sealed unsafe partial class CudaBackend
                 "cudnnGetConvolutionBackwardDataAlgorithm_v7 / FindEx");
             plan.BackwardDataAlgorithm = perf.Algorithm;
             plan.BackwardDataMath = perf.MathType;
+            // The workspace depends on the math type too: set it before asking.
+            Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, perf.MathType), "cudnnSetConvolutionMathType");
             nuint bytes;
             Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardDataWorkspaceSize(_cudnn, plan.W, plan.Y, plan.Convolution, plan.X, perf.Algorithm, &bytes),
                 "cudnnGetConvolutionBackwardDataWorkspaceSize");
-            plan.BackwardDataWorkspace = bytes;
+            plan.BackwardDataWorkspace = Math.Max(bytes, perf.Memory);
         }
         Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, plan.BackwardDataMath), "cudnnSetConvolutionMathType");
         using var workspace = new Scratch(this, (long)plan.BackwardDataWorkspace);
@@ -86,10 +90,12 @@ public sealed unsafe partial class CudaBackend
                 "cudnnGetConvolutionBackwardFilterAlgorithm_v7 / FindEx");
             plan.BackwardFilterAlgorithm = perf.Algorithm;
             plan.BackwardFilterMath = perf.MathType;
+            // The workspace depends on the math type too: set it before asking.
+            Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, perf.MathType), "cudnnSetConvolutionMathType");
             nuint bytes;
             Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(_cudnn, plan.X, plan.Y, plan.Convolution, plan.W, perf.Algorithm, &bytes),
                 "cudnnGetConvolutionBackwardFilterWorkspaceSize");
-            plan.BackwardFilterWorkspace = bytes;
+            plan.BackwardFilterWorkspace = Math.Max(bytes, perf.Memory);
         }
         Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, plan.BackwardFilterMath), "cudnnSetConvolutionMathType");
         using var workspace = new Scratch(this, (long)plan.BackwardFilterWorkspace);

@@ -21,7 +21,7 @@ public class ResNetTests
         _ => Create(arch, ResNetStems.Parse(stem), 1, inChannels),
     };
 
-    private static ResNet Create(string arch, ResNetStem stem = ResNetStem.Imagenet, int width = 1, int inChannels = 3, ulong seed = 1)
+    private static ResNet Create(string arch, ResNetStem stem = ResNetStem.Imagenet, double width = 1, int inChannels = 3, ulong seed = 1)
     {
         var rng = new Rng(seed);
         return Backbones.Create(arch, stem, width, inChannels, ref rng);
@@ -64,19 +64,25 @@ public class ResNetTests
         Assert.Throws<ArgumentException>(() => Backbones.RepresentationSize("vgg", width));
     }
 
-    [Fact]
-    public void WidthMultiplierWidensEveryStageAsTheOfficialResnetPy()
+    [Theory]
+    [InlineData(2.0)]   // resnet50x2 of the official resnet.py (checked without building 47 M parameters)
+    [InlineData(0.5)]   // a narrow network for CPU work, built
+    public void WidthMultiplierWidensEveryStageAsTheOfficialResnetPy(double width)
     {
         // The official resnet.py's widen: 64·w stem channels and planes 64·w·2^s in stage s (base_width stays 64).
-        var m = Create("resnet18", ResNetStem.Cifar, 2, 1);
-        Assert.Equal(1024, m.RepresentationSize);
-        Assert.Equal(1024, Backbones.RepresentationSize("resnet18", 2));
+        int stem = (int)(64 * width);
+        Assert.Equal(2048 * width, Backbones.RepresentationSize("resnet50", width));
+        Assert.Equal(512 * width, Backbones.RepresentationSize("resnet18", width));
+        if (width > 1) return;
+        var m = Create("resnet50", ResNetStem.Imagenet, width, 1);
+        Assert.Equal(2048 * width, m.RepresentationSize);
         var shapes = m.StateDict().ToDictionary(p => p.Name, p => p.Tensor.Shape);
-        Assert.Equal(new Shape(128, 1, 3, 3), shapes["conv1.weight"]);
-        Assert.Equal(new Shape(128, 128, 3, 3), shapes["layer1.0.conv1.weight"]);
-        Assert.False(shapes.ContainsKey("layer1.0.downsample.0.weight"));
-        Assert.Equal(new Shape(256, 128, 1, 1), shapes["layer2.0.downsample.0.weight"]);
-        Assert.Equal(new Shape(1024, 1024, 3, 3), shapes["layer4.1.conv2.weight"]);
+        Assert.Equal(new Shape(stem, 1, 7, 7), shapes["conv1.weight"]);
+        Assert.Equal(new Shape(stem, stem, 1, 1), shapes["layer1.0.conv1.weight"]);
+        Assert.Equal(new Shape(4 * stem, stem, 1, 1), shapes["layer1.0.downsample.0.weight"]);
+        Assert.Equal(new Shape(2 * stem, 2 * stem, 3, 3), shapes["layer2.0.conv2.weight"]);
+        Assert.Equal(new Shape(32 * stem, 8 * stem, 1, 1), shapes["layer4.0.conv3.weight"]);
+        Assert.Equal(new Shape(32 * stem, 16 * stem, 1, 1), shapes["layer4.0.downsample.0.weight"]);
     }
 
     private static void AllEqual(float expected, float[] values, string name)
