@@ -1,7 +1,7 @@
 using Vicreg.Engine.Data.Datasets;
 using Vicreg.Training;
 
-namespace Vicreg.Tests.Vicreg.Training;
+namespace Vicreg.Tests.Training;
 
 /// <summary>Tiny pretraining runs on the first images of Fashion-MNIST (Debian's dataset-fashion-mnist,
 /// which the test command installs): the loss falls, the embeddings do not collapse, and a run that is
