@@ -41,9 +41,9 @@ public class DataLoaderTests
         var ds = RandomDataset(29, 19, 3, 5);
         var views = TwoViews(11, 3);
         List<(float[][] Views, int[] Labels)>? reference = null;
-        foreach (int workers in new[] { 0, 1, 2, 3 })
+        foreach (var (workers, prefetch) in new[] { (0, 2), (1, 2), (2, 2), (3, 2), (3, 1), (2, 4) })
         {
-            using var loader = new DataLoader(ds, views, new DataLoaderOptions { BatchSize = 6, Seed = 77, NumWorkers = workers, DropLast = false, PrefetchBatches = 2 });
+            using var loader = new DataLoader(ds, views, new DataLoaderOptions { BatchSize = 6, Seed = 77, NumWorkers = workers, DropLast = false, PrefetchBatches = prefetch });
             var got = Collect(loader, epoch: 3);
             Assert.Equal(5, got.Count);
             Assert.Equal(5, got[^1].Labels.Length);

@@ -180,13 +180,33 @@ public static class BicubicResampler
                 int xmin = b[x * 2], taps = b[x * 2 + 1];
                 int* k = k0 + x * ksize;
                 byte* s = s0 + xmin * 3;
-                int r = half, g = half, bl = half;
-                for (int t = 0; t < taps; t++, s += 3)
+                int r, g, bl;
+                if (Vector128.IsHardwareAccelerated && taps > 1)
                 {
+                    // R, G, B (and the next pixel's R, ignored) of a tap in one vector; every tap but the
+                    // last has a next pixel, so the 4-byte read stays inside the row.
+                    var acc = Vector128.Create(half);
+                    int t = 0;
+                    for (; t < taps - 1; t++, s += 3)
+                    {
+                        var v = Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)s).AsByte())).AsInt32();
+                        acc += v * Vector128.Create(k[t]);
+                    }
                     int w = k[t];
-                    r += s[0] * w;
-                    g += s[1] * w;
-                    bl += s[2] * w;
+                    r = acc.GetElement(0) + s[0] * w;
+                    g = acc.GetElement(1) + s[1] * w;
+                    bl = acc.GetElement(2) + s[2] * w;
+                }
+                else
+                {
+                    r = g = bl = half;
+                    for (int t = 0; t < taps; t++, s += 3)
+                    {
+                        int w = k[t];
+                        r += s[0] * w;
+                        g += s[1] * w;
+                        bl += s[2] * w;
+                    }
                 }
                 d[x * 3] = Clip(r);
                 d[x * 3 + 1] = Clip(g);
