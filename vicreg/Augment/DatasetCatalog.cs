@@ -11,7 +11,12 @@ public sealed record DatasetChoice(
     int ImageSize,
     IImageTransform[] PretrainViews,
     IImageTransform LinearTrain,
-    IImageTransform Evaluation);
+    IImageTransform Evaluation)
+{
+    /// <summary>28x28 or 32x32 data sets (the cifar stem and the small-image recipe), as opposed to photographs.</summary>
+    public bool IsSmall => Name != "imagefolder";
+    public int Channels => Dataset.Channels;
+}
 
 /// <summary>
 /// Opens a dataset by name for the CLI: fashion-mnist (default; Debian's dataset-fashion-mnist folder
@@ -48,6 +53,21 @@ public static class DatasetCatalog
             default:
                 throw new DatasetException($"unknown dataset '{name}' (expected one of: {string.Join(", ", Names)})");
         }
+    }
+
+    /// <summary>The first <paramref name="limit"/> samples only, for quick runs and tests (0 = all).</summary>
+    public static IImageDataset Limit(IImageDataset dataset, int limit) =>
+        limit <= 0 || limit >= dataset.Count ? dataset : new SubsetDataset(dataset, limit);
+
+    private sealed class SubsetDataset(IImageDataset inner, int count) : IImageDataset
+    {
+        public int Count => count;
+        public IReadOnlyList<string> Classes => inner.Classes;
+        public int Channels => inner.Channels;
+        public int Label(int index) => inner.Label(index);
+        public string Describe(int index) => inner.Describe(index);
+        public void Read(int index, ImageBuffer destination, ref byte[] scratch, IDecodeScaleChooser? scale = null)
+            => inner.Read(index, destination, ref scratch, scale);
     }
 
     private static DatasetChoice Small(string name, IImageDataset ds, DatasetNormalization norm, int size) =>

@@ -1,3 +1,4 @@
+using Vicreg.Augment;
 using System.Diagnostics;
 using Vicreg.Engine;
 using Vicreg.Engine.Data;
@@ -61,7 +62,7 @@ public sealed class LinearEvalCommand : ICommand
                 if (weights != "random") LoadBackbone(backbone, weights);
             }
             var clock = Stopwatch.StartNew();
-            var view = train.EvaluationView();
+            var view = train.Evaluation;
             var trainFeatures = FeatureExtractor.Extract(backbone, trainSet, view, backend, batchSize, workers, new ProgressLine("features (train)", trainSet.Count, "images"));
             var testFeatures = FeatureExtractor.Extract(backbone, test.Dataset, view, backend, batchSize, workers, new ProgressLine("features (test)", test.Dataset.Count, "images"));
             var probe = new LinearProbe(epochs, batchSize, lrHead, weightDecay, seed);

@@ -1,3 +1,4 @@
+using Vicreg.Augment;
 using Vicreg.Commands;
 using Vicreg.Models;
 

@@ -1,3 +1,4 @@
+using Vicreg.Augment;
 using System.Diagnostics;
 using System.Globalization;
 using Vicreg.Engine;
@@ -45,7 +46,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         var optimizer = new Lars(model.NamedParameters(), o.WeightDecay, momentum: 0.9, eta: o.LarsEta);
         var loss = new VicregLoss(o.SimCoeff, o.StdCoeff, o.CovCoeff);
 
-        using var loader = new DataLoader(dataset, split.PretrainViews(), new DataLoaderOptions
+        using var loader = new DataLoader(dataset, split.PretrainViews, new DataLoaderOptions
         {
             BatchSize = o.BatchSize, Seed = o.Seed, Shuffle = true, DropLast = true, NumWorkers = o.NumWorkers, Strict = o.Strict,
         });
