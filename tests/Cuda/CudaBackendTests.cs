@@ -117,6 +117,8 @@ public class CudaBackendTests
     [InlineData(4, 6, 1, false)]
     [InlineData(2, 1, 13, true)]
     [InlineData(5, 3, 300, true)]
+    [InlineData(4, 2, 10007, true)]   // 40028 per channel: 2 blocks per channel
+    [InlineData(3, 3, 30011, false)]  // 90033 per channel: 5 blocks per channel
     public void Batch_norm_matches_cpu(int outer, int channels, int inner, bool affine)
     {
         var gpu = Require();
