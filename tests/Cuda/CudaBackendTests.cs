@@ -95,11 +95,30 @@ public class CudaBackendTests
         }
     }
 
+    [SkippableFact]
+    public void Convolution_with_benchmarked_algorithms_matches_cpu()
+    {
+        Require();
+        using var gpu = new Vicreg.Engine.Backends.Cuda.CudaBackend(0, allowTf32: false, benchmarkConvolutions: true);
+        Skip.IfNot(gpu.UsesCudnnConvolution, "skipped: cuDNN convolutions unavailable (the im2col path is tested above)");
+        var g = new Conv2dGeometry(2, 3, 9, 8, 4, 3, 3, 2, 1, 1, 0);
+        float[] x = RandomArray((int)g.InputShape.Numel, 14), w = RandomArray((int)g.WeightShape.Numel, 15);
+        using var cx = On(Cpu, x, g.InputShape.ToArray()); using var cw = On(Cpu, w, g.WeightShape.ToArray());
+        using var gx = On(gpu, x, g.InputShape.ToArray()); using var gw = On(gpu, w, g.WeightShape.ToArray());
+        using var cy = Tensor.Empty(g.OutputShape, DType.Float32, Cpu); using var gy = Tensor.Empty(g.OutputShape, DType.Float32, gpu);
+        Cpu.Conv2dForward(g, cx, cw, cy);
+        gpu.Conv2dForward(g, gx, gw, gy);
+        gpu.Conv2dForward(g, gx, gw, gy); // second call reuses the cached plan and algorithm
+        AssertClose(cy.ToArray<float>(), gy.ToArray<float>(), 1e-4, 1e-3, "benchmarked conv forward");
+    }
+
     [SkippableTheory]
     [InlineData(3, 5, 7, true)]
     [InlineData(4, 6, 1, false)]
     [InlineData(2, 1, 13, true)]
     [InlineData(5, 3, 300, true)]
+    [InlineData(4, 2, 10007, true)]   // 40028 per channel: 2 blocks per channel
+    [InlineData(3, 3, 30011, false)]  // 90033 per channel: 5 blocks per channel
     public void Batch_norm_matches_cpu(int outer, int channels, int inner, bool affine)
     {
         var gpu = Require();

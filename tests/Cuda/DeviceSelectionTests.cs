@@ -41,21 +41,6 @@ public class DeviceSelectionTests
     }
 
     [Fact]
-    public void Kernel_cache_directory_honours_the_environment_override()
-    {
-        string? before = Environment.GetEnvironmentVariable("VICREG_KERNEL_CACHE");
-        try
-        {
-            Environment.SetEnvironmentVariable("VICREG_KERNEL_CACHE", "/tmp/vicreg-kernel-cache-test");
-            Assert.Equal("/tmp/vicreg-kernel-cache-test", KernelCache.Directory);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("VICREG_KERNEL_CACHE", before);
-        }
-    }
-
-    [Fact]
     public void Cache_key_changes_with_source_options_version_and_architecture()
     {
         byte[] source = KernelSources.Bytes("elementwise");
@@ -98,4 +83,28 @@ public class AheadOfTimeKernelTests
             Assert.EndsWith($"{module}.{output[..16]}.fatbin", KernelCache.FatbinCandidates(module, KernelSources.Bytes(module)).Last());
         }
     }
+}
+
+/// <summary>Runs alone: it changes a process-wide environment variable that kernel compilation reads.</summary>
+[CollectionDefinition("CUDA environment variables", DisableParallelization = true)]
+public sealed class CudaEnvironmentCollection;
+
+[Collection("CUDA environment variables")]
+public class KernelCacheEnvironmentTests
+{
+    [Fact]
+    public void Kernel_cache_directory_honours_the_environment_override()
+    {
+        string? before = Environment.GetEnvironmentVariable("VICREG_KERNEL_CACHE");
+        try
+        {
+            Environment.SetEnvironmentVariable("VICREG_KERNEL_CACHE", "/tmp/vicreg-kernel-cache-test");
+            Assert.Equal("/tmp/vicreg-kernel-cache-test", KernelCache.Directory);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("VICREG_KERNEL_CACHE", before);
+        }
+    }
+
 }

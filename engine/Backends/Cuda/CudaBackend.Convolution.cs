@@ -120,9 +120,28 @@ public sealed unsafe partial class CudaBackend
             var (free, _) = DeviceMemory();
             limit = Math.Min(limit, free / 2);
         }
-        using (var workspace = new Scratch(this, _benchmarkConvolutions ? limit : 0))
+        if (_benchmarkConvolutions)
         {
-            Cudnn.Check(query(Requested, &returned, results, _benchmarkConvolutions ? workspace.Pointer : 0, (nuint)limit), call);
+            // A one-off scratch for timing the candidates, straight from the driver: through the cache it would
+            // stay parked there at a size nothing else asks for.
+            nint workspace = 0;
+            if (CudaDriver.cuMemAlloc(&workspace, (nuint)limit) != CudaDriver.Success) { workspace = 0; limit = ConvolutionWorkspaceLimit; } // falls back to _v7
+            try
+            {
+                Cudnn.Check(query(Requested, &returned, results, workspace, (nuint)limit), call);
+            }
+            finally
+            {
+                if (workspace != 0)
+                {
+                    CudaDriver.Check(CudaDriver.cuStreamSynchronize(Stream), "cuStreamSynchronize");
+                    CudaDriver.Check(CudaDriver.cuMemFree(workspace), "cuMemFree_v2");
+                }
+            }
+        }
+        else
+        {
+            Cudnn.Check(query(Requested, &returned, results, 0, (nuint)limit), call);
         }
         for (int i = 0; i < returned; i++)
         {

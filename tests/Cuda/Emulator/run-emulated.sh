@@ -1,9 +1,11 @@
 #!/bin/sh
 # Runs the CUDA backend's device test suite WITHOUT a GPU: the real C# backend and the real .cu kernels
-# (compiled as C++ on a CPU emulation of CUDA's thread model), behind a fake libcuda.so.1 and libcublas.so.12.
-# NVRTC is the real one (the backend still compiles every module to CUBIN). cuDNN is absent, so convolutions
-# take the im2col + cuBLAS path. This checks kernel logic, launch-argument marshalling, memory and copies;
-# it cannot check real-GPU behaviour (timing, races between streams, cuDNN). Needs g++ (C++20).
+# (compiled as C++ on a CPU emulation of CUDA's thread model), behind fakes of libcuda.so.1, libcublas.so.12
+# (plain SGEMM) and libcudnn.so.9 (direct-loop convolutions that check descriptors, algorithm and workspace).
+# NVRTC is the real one (the backend still compiles every module to CUBIN). Convolutions run both through the
+# cuDNN path and the im2col + cuBLAS fallback. This checks kernel logic, launch-argument marshalling, memory,
+# copies and the cuDNN plumbing; it cannot check real-GPU behaviour (timing, races between streams, real
+# cuDNN/cuBLAS numerics). Needs g++ (C++20).
 #   tests/Cuda/Emulator/run-emulated.sh [extra dotnet test arguments]   (VICREG_TEST_FILTER narrows the tests)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +23,7 @@ for cu in "$root"/engine/Backends/Cuda/Kernels/*.cu; do
 done
 g++ -std=c++17 -O1 -shared -fPIC -o "$out/libcuda.so.1" "$here/fake_driver.cpp" -ldl
 g++ -std=c++17 -O2 -shared -fPIC -o "$out/libcublas.so.12" "$here/fake_cublas.cpp"
+g++ -std=c++17 -O2 -shared -fPIC -o "$out/libcudnn.so.9" "$here/fake_cudnn.cpp"
 cd "$root"
 LD_LIBRARY_PATH="$out${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" VICREG_KERNEL_CACHE="$out/cache" \
   dotnet test tests/Vicreg.Tests.csproj --filter "${VICREG_TEST_FILTER:-FullyQualifiedName~Vicreg.Tests.Cuda}" "$@"
