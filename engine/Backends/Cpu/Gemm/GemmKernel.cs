@@ -84,7 +84,10 @@ internal static unsafe class GemmKernel
             ScaleC(p);
             return;
         }
-        switch (ActivePath)
+        var path = ActivePath;
+        // A product no wider than one 256-bit tile would leave half of every 512-bit tile idle.
+        if (path == GemmPath.Avx512 && ForcedPath == GemmPath.Auto && p.N <= Avx2MicroKernel.Columns<T>()) path = GemmPath.Avx2;
+        switch (path)
         {
             case GemmPath.Avx512: Execute<T, Avx512MicroKernel>(p, parallel); break;
             case GemmPath.Avx2: Execute<T, Avx2MicroKernel>(p, parallel); break;
