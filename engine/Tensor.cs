@@ -24,6 +24,9 @@ public sealed class Tensor : IDisposable
     /// <summary>The tape node that produced this tensor, or null for a leaf.</summary>
     public Node? GradFn { get; internal set; }
     public bool IsLeaf => GradFn is null;
+
+    /// <summary>Back-propagates from this one-element tensor through the tape (see <see cref="Tape.Backward"/>).</summary>
+    public void Backward() => Tape.Backward(this);
     /// <summary>Optional name (parameters carry their torchvision-style name for messages).</summary>
     public string? Name { get; set; }
 
@@ -106,11 +109,15 @@ public sealed class Tensor : IDisposable
     public double Item()
     {
         if (Numel != 1) throw new InvalidOperationException($"Item() needs one element, tensor has shape {Shape}");
+        // One value through a stack buffer: reading a loss every step allocates nothing.
+        Span<byte> bytes = stackalloc byte[8];
+        bytes = bytes[..DType.SizeInBytes()];
+        Backend.CopyToHost(this, bytes);
         return DType switch
         {
-            DType.Float32 => ToArray<float>()[0],
-            DType.Float64 => ToArray<double>()[0],
-            _ => ToArray<int>()[0],
+            DType.Float32 => MemoryMarshal.Read<float>(bytes),
+            DType.Float64 => MemoryMarshal.Read<double>(bytes),
+            _ => MemoryMarshal.Read<int>(bytes),
         };
     }
 

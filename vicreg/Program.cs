@@ -8,7 +8,11 @@ public static class Program
     /// <summary>Every command the program knows, in the order --help lists them.</summary>
     internal static readonly ICommand[] Commands =
     [
-        new DemoCommand(),
+        new PretrainCommand(),
+        new LinearEvalCommand(),
+        new DevicesCommand(),
+        new LossGradCommand(),
+        new EmbedCommand(),
     ];
 
     public static int Main(string[] args)

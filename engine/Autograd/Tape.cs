@@ -123,9 +123,3 @@ public static class Tape
         public void Dispose() => t_noGradDepth--;
     }
 }
-
-public static class TensorAutogradExtensions
-{
-    /// <summary>Back-propagates from this one-element tensor.</summary>
-    public static void Backward(this Tensor root) => Tape.Backward(root);
-}

@@ -66,6 +66,13 @@ public static unsafe class CpuParallel
         }
         lock (s_gate)
         {
+            // Re-read under the lock: another thread may have changed ThreadCount (and the worker array) meanwhile.
+            threads = Math.Min(s_threadCount, count);
+            if (threads == 1)
+            {
+                body.Run(0, count);
+                return;
+            }
             s_function = &Invoke<TBody>;
             s_state = Unsafe.AsPointer(ref body);
             s_count = count;

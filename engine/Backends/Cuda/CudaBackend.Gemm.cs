@@ -1,0 +1,29 @@
+using Vicreg.Engine.Backends.Cuda.Native;
+
+namespace Vicreg.Engine.Backends.Cuda;
+
+public sealed unsafe partial class CudaBackend
+{
+    public void Gemm(bool transposeA, bool transposeB, double alpha, Tensor a, Tensor b, double beta, Tensor c)
+    {
+        nint ap = F32(a, nameof(Gemm)), bp = F32(b, nameof(Gemm)), cp = F32(c, nameof(Gemm));
+        int m = c.Shape[0], n = c.Shape[1];
+        int k = transposeA ? a.Shape[0] : a.Shape[1];
+        GemmRowMajor(transposeA, transposeB, m, n, k, (float)alpha, ap, bp, (float)beta, cp);
+    }
+
+    /// <summary>
+    /// Row-major C[m,n] = alpha op(A) op(B) + beta C on contiguous operands. cuBLAS is column-major, and a
+    /// row-major matrix read column-major is its transpose, so we ask cuBLAS for C^T = op(B)^T op(A)^T:
+    /// B goes first, the dimensions m and n swap, and each leading dimension is its operand's row length.
+    /// </summary>
+    internal void GemmRowMajor(bool transposeA, bool transposeB, int m, int n, int k, float alpha, nint a, nint b, float beta, nint c)
+    {
+        if (m == 0 || n == 0) return;
+        MakeCurrent();
+        int lda = transposeA ? m : k; // row length of A as stored: [m,k], or [k,m] when transposed
+        int ldb = transposeB ? k : n; // row length of B as stored: [k,n], or [n,k] when transposed
+        Cublas.Check(Cublas.cublasSgemm(_cublas, transposeB ? Cublas.OpT : Cublas.OpN, transposeA ? Cublas.OpT : Cublas.OpN,
+            n, m, k, &alpha, b, ldb, a, lda, &beta, c, n), "cublasSgemm_v2");
+    }
+}

@@ -1,0 +1,22 @@
+namespace Vicreg.Engine.Data;
+
+/// <summary>How a <see cref="DataLoader"/> batches and parallelises.</summary>
+public sealed record DataLoaderOptions
+{
+    public int BatchSize { get; init; } = 256;
+    /// <summary>Seeds both the epoch shuffle and every sample's augmentation stream.</summary>
+    public ulong Seed { get; init; }
+    public bool Shuffle { get; init; } = true;
+    /// <summary>Drop the last incomplete batch (pretraining wants equal batches; evaluation does not).</summary>
+    public bool DropLast { get; init; } = true;
+    /// <summary>Background threads that decode and augment (the --num-workers flag). 0 loads on the
+    /// caller's thread when a batch is requested, as PyTorch's num_workers=0. The bytes of a batch do
+    /// not depend on this number.</summary>
+    public int NumWorkers { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    /// <summary>Batches prepared ahead of the one in use (ring of PrefetchBatches + 1 batch buffers).</summary>
+    public int PrefetchBatches { get; init; } = 2;
+    /// <summary>An unreadable image is an error instead of a skipped sample.</summary>
+    public bool Strict { get; init; }
+    /// <summary>Where skip warnings go (one line per unreadable file); null for silence.</summary>
+    public TextWriter? Warnings { get; init; } = Console.Error;
+}

@@ -1,0 +1,69 @@
+using System.Runtime.CompilerServices;
+
+namespace Vicreg.Engine.Data;
+
+/// <summary>
+/// A reusable decoded image: interleaved HWC bytes with 1 (gray) or 3 (RGB) channels. One lives per
+/// worker thread and grows to the largest image seen, so decoding allocates nothing in steady state.
+/// <para>
+/// <see cref="SourceWidth"/>/<see cref="SourceHeight"/> are the full-resolution size of the stored
+/// image; <see cref="Width"/>/<see cref="Height"/> are what was decoded, which is smaller when the
+/// JPEG decoder used DCT scaling. Transforms sample their geometry from the source size (so random
+/// draws do not depend on the decode scale) and map it onto the decoded pixels.
+/// </para>
+/// </summary>
+public sealed class ImageBuffer
+{
+    private byte[] _pixels = [];
+
+    public int Width { get; private set; }
+    public int Height { get; private set; }
+    public int Channels { get; private set; }
+    public int SourceWidth { get; private set; }
+    public int SourceHeight { get; private set; }
+
+    /// <summary>Bytes per row (Width * Channels: rows are packed).</summary>
+    public int Stride => Width * Channels;
+
+    /// <summary>Decoded size over source size along x (1 when decoded at full resolution).</summary>
+    public double ScaleX => SourceWidth == 0 ? 1 : (double)Width / SourceWidth;
+    public double ScaleY => SourceHeight == 0 ? 1 : (double)Height / SourceHeight;
+
+    /// <summary>Sets the geometry (source size = decoded size) and makes room; contents are undefined.</summary>
+    public Span<byte> Reset(int width, int height, int channels) => Reset(width, height, channels, width, height);
+
+    /// <summary>Sets the geometry of a possibly down-scaled decode and makes room; contents are undefined.</summary>
+    public Span<byte> Reset(int width, int height, int channels, int sourceWidth, int sourceHeight)
+    {
+        if (width <= 0 || height <= 0) throw new ArgumentOutOfRangeException(nameof(width), $"image size {width}x{height}");
+        if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), $"{channels} channels (1 or 3 expected)");
+        long bytes = (long)width * height * channels;
+        if (bytes > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(width), $"image {width}x{height} is too large");
+        if (_pixels.Length < bytes)
+            _pixels = GC.AllocateUninitializedArray<byte>((int)Math.Max(bytes, _pixels.Length * 3L / 2 > int.MaxValue ? bytes : _pixels.Length * 3L / 2));
+        Width = width;
+        Height = height;
+        Channels = channels;
+        SourceWidth = sourceWidth;
+        SourceHeight = sourceHeight;
+        return Pixels;
+    }
+
+    /// <summary>The pixels, row-major HWC, <see cref="Stride"/> bytes per row.</summary>
+    public Span<byte> Pixels => _pixels.AsSpan(0, Width * Height * Channels);
+
+    /// <summary>The backing array, for pinning (may be longer than the image).</summary>
+    internal byte[] Array => _pixels;
+
+    public ref byte this[int y, int x, int c]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ref _pixels[(y * Width + x) * Channels + c];
+    }
+
+    /// <summary>Copies another image (geometry and pixels) into this one.</summary>
+    public void CopyFrom(ImageBuffer other)
+    {
+        other.Pixels.CopyTo(Reset(other.Width, other.Height, other.Channels, other.SourceWidth, other.SourceHeight));
+    }
+}

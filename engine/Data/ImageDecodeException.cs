@@ -1,0 +1,9 @@
+namespace Vicreg.Engine.Data;
+
+/// <summary>One image could not be decoded (corrupt, truncated, unsupported). The loader skips such a
+/// sample with a warning and counts it, or stops when strict.</summary>
+public sealed class ImageDecodeException : DatasetException
+{
+    public ImageDecodeException(string message) : base(message) { }
+    public ImageDecodeException(string message, Exception inner) : base(message, inner) { }
+}

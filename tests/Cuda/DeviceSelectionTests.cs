@@ -1,0 +1,101 @@
+using Vicreg.Engine;
+using Vicreg.Engine.Backends.Cpu;
+using Vicreg.Engine.Backends.Cuda;
+using Vicreg.Engine.Backends.Cuda.Native;
+
+namespace Vicreg.Tests.Cuda;
+
+public class DeviceSelectionTests
+{
+    [SkippableFact]
+    public void Cuda_without_a_driver_fails_with_one_line_naming_the_missing_library()
+    {
+        Skip.If(CudaLibraries.TryLoad(CudaLibrary.Driver, out _), "skipped: a CUDA driver is installed here");
+        var e = Assert.Throws<InvalidOperationException>(() => BackendSelector.Resolve("cuda", _ => { }));
+        Assert.Equal($"no CUDA device found: {CudaLibraries.NotFoundMessage(CudaLibrary.Driver)}", e.Message);
+        if (OperatingSystem.IsLinux()) Assert.Equal("no CUDA device found: libcuda.so.1 not found", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [SkippableFact]
+    public void Auto_without_a_device_falls_back_to_the_cpu_and_says_why()
+    {
+        var probe = CudaProbe.Run();
+        Skip.If(probe.Unavailable is null, "skipped: a CUDA device is present");
+        var said = new List<string>();
+        var backend = BackendSelector.Resolve("auto", said.Add);
+        Assert.Same(CpuBackend.Instance, backend);
+        Assert.Single(said);
+        Assert.StartsWith("device: cpu", said[0]);
+        Assert.Contains($"no CUDA: {probe.Unavailable}", said[0]);
+    }
+
+    [Fact]
+    public void Probe_reports_every_library_and_never_throws()
+    {
+        var probe = CudaProbe.Run();
+        Assert.Equal(Enum.GetValues<CudaLibrary>().Length, probe.Libraries.Count);
+        foreach (var (_, loaded, detail) in probe.Libraries)
+            Assert.False(string.IsNullOrEmpty(detail), $"library {loaded} has no detail");
+        if (probe.Devices.Count == 0) Assert.NotNull(probe.Unavailable);
+    }
+
+    [Fact]
+    public void Kernel_cache_directory_honours_the_environment_override()
+    {
+        string? before = Environment.GetEnvironmentVariable("VICREG_KERNEL_CACHE");
+        try
+        {
+            Environment.SetEnvironmentVariable("VICREG_KERNEL_CACHE", "/tmp/vicreg-kernel-cache-test");
+            Assert.Equal("/tmp/vicreg-kernel-cache-test", KernelCache.Directory);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("VICREG_KERNEL_CACHE", before);
+        }
+    }
+
+    [Fact]
+    public void Cache_key_changes_with_source_options_version_and_architecture()
+    {
+        byte[] source = KernelSources.Bytes("elementwise");
+        string[] options = NvrtcCompiler.Options(80, ptx: false);
+        string key = KernelCache.Key("elementwise", source, options, (12, 4), 80);
+        byte[] edited = [.. source, (byte)' '];
+        Assert.NotEqual(key, KernelCache.Key("elementwise", edited, options, (12, 4), 80));
+        Assert.NotEqual(key, KernelCache.Key("elementwise", source, NvrtcCompiler.Options(80, ptx: true), (12, 4), 80));
+        Assert.NotEqual(key, KernelCache.Key("elementwise", source, options, (12, 5), 80));
+        Assert.NotEqual(key, KernelCache.Key("elementwise", source, options, (12, 4), 86));
+        Assert.Equal(key, KernelCache.Key("elementwise", source, options, (12, 4), 80));
+    }
+}
+
+public class AheadOfTimeKernelTests
+{
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Vicreg.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Vicreg.sln not found above the test binaries");
+    }
+
+    /// <summary>cmake/CudaKernels.cmake names fatbins by file(SHA256) of the .cu; the engine by the SHA-256 of the
+    /// embedded resource. Both must agree, or ahead-of-time kernels would silently never load.</summary>
+    [SkippableFact]
+    public void Fatbin_names_use_the_same_source_hash_as_cmake()
+    {
+        string root = RepositoryRoot();
+        string? cmake = Environment.GetEnvironmentVariable("PATH")?.Split(':').Select(d => Path.Combine(d, "cmake")).FirstOrDefault(File.Exists);
+        Skip.If(cmake is null, "skipped: cmake not installed");
+        foreach (var module in KernelSources.Modules)
+        {
+            string file = Path.Combine(root, "engine", "Backends", "Cuda", "Kernels", module + ".cu");
+            var psi = new System.Diagnostics.ProcessStartInfo(cmake!, ["-E", "sha256sum", file]) { RedirectStandardOutput = true };
+            using var process = System.Diagnostics.Process.Start(psi)!;
+            string output = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            Assert.Equal(output[..16], KernelSources.ShortHash(KernelSources.Bytes(module)));
+            Assert.EndsWith($"{module}.{output[..16]}.fatbin", KernelCache.FatbinCandidates(module, KernelSources.Bytes(module)).Last());
+        }
+    }
+}

@@ -1,0 +1,225 @@
+using Vicreg.Engine;
+
+namespace Vicreg.Tests.Engine;
+
+/// <summary>Every differentiable op's backward against central finite differences in float64, at awkward sizes.</summary>
+public class OpGradientTests
+{
+    private static Tensor R(ref Rng rng, params int[] dims) => GradCheck.RandomDouble(new Shape(dims), ref rng);
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void MatMul(bool ta, bool tb)
+    {
+        var rng = new Rng(1);
+        int m = 3, k = 5, n = 2;
+        var a = ta ? R(ref rng, k, m) : R(ref rng, m, k);
+        var b = tb ? R(ref rng, n, k) : R(ref rng, k, n);
+        GradCheck.Check(x => Ops.MatMul(x[0], x[1], ta, tb), [a, b]);
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1, true)]
+    [InlineData(3, 7, 5, true)]
+    [InlineData(4, 9, 2, false)]
+    public void Linear(int n, int inF, int outF, bool bias)
+    {
+        var rng = new Rng(2);
+        var x = R(ref rng, n, inF);
+        var w = R(ref rng, outF, inF);
+        var b = R(ref rng, outF);
+        b.RequiresGrad = bias; // an unused bias gets no gradient
+        GradCheck.Check(t => Ops.Linear(t[0], t[1], bias ? t[2] : null), [x, w, b]);
+    }
+
+    [Theory]
+    [InlineData(1, 1, 5, 5, 1, 3, 1, 1, true)]
+    [InlineData(2, 3, 7, 6, 4, 3, 2, 1, true)]
+    [InlineData(2, 2, 5, 5, 3, 1, 1, 0, false)]
+    [InlineData(1, 2, 9, 9, 2, 7, 2, 3, false)]
+    [InlineData(3, 2, 4, 5, 2, 1, 2, 0, true)]
+    public void Conv2d(int n, int c, int h, int w, int k, int kernel, int stride, int pad, bool bias)
+    {
+        var rng = new Rng(3);
+        var x = R(ref rng, n, c, h, w);
+        var weight = R(ref rng, k, c, kernel, kernel);
+        var b = R(ref rng, k);
+        b.RequiresGrad = bias;
+        GradCheck.Check(t => Ops.Conv2d(t[0], t[1], bias ? t[2] : null, stride, pad), [x, weight, b]);
+    }
+
+    [Theory]
+    [InlineData(new[] { 5, 3 }, true)]
+    [InlineData(new[] { 2, 1 }, false)]
+    [InlineData(new[] { 3, 2, 3, 2 }, true)]
+    [InlineData(new[] { 2, 3, 1, 1 }, false)]
+    [InlineData(new[] { 1, 2, 3, 3 }, true)]
+    public void BatchNormTraining(int[] shape, bool affine)
+    {
+        var rng = new Rng(4);
+        var x = R(ref rng, shape);
+        // Scale the input away from unit statistics so that a missing term would show.
+        int c = shape[1];
+        var gamma = GradCheck.RandomDouble(new Shape(c), ref rng, 0.5, 1.5);
+        var beta = R(ref rng, c);
+        Tensor[] inputs = affine ? [x, gamma, beta] : [x];
+        GradCheck.Check(t => Ops.BatchNorm(t[0], affine ? t[1] : null, affine ? t[2] : null, null, null, training: true), inputs);
+    }
+
+    [Fact]
+    public void BatchNormEvaluation()
+    {
+        var rng = new Rng(5);
+        var x = R(ref rng, 3, 2, 2, 2);
+        var gamma = GradCheck.RandomDouble(new Shape(2), ref rng, 0.5, 1.5, requiresGrad: false);
+        var beta = GradCheck.RandomDouble(new Shape(2), ref rng, requiresGrad: false);
+        var mean = GradCheck.RandomDouble(new Shape(2), ref rng, requiresGrad: false);
+        var variance = GradCheck.RandomDouble(new Shape(2), ref rng, 0.5, 2, requiresGrad: false);
+        GradCheck.Check(t => Ops.BatchNorm(t[0], gamma, beta, mean, variance, training: false), [x]);
+    }
+
+    [Fact]
+    public void Relu()
+    {
+        var rng = new Rng(6);
+        var x = R(ref rng, 4, 7);
+        NudgeAwayFromZero(x);
+        GradCheck.Check(t => Ops.Relu(t[0]), [x]);
+    }
+
+    [Theory]
+    [InlineData(3, 2, 1)]
+    [InlineData(3, 2, 0)]
+    [InlineData(2, 2, 0)]
+    [InlineData(3, 1, 1)]
+    public void MaxPool2d(int kernel, int stride, int pad)
+    {
+        var rng = new Rng(7);
+        var x = R(ref rng, 2, 3, 7, 6);
+        // Distinct values, far apart compared with the finite-difference step, so the argmax is stable.
+        var v = x.AsSpan<double>();
+        var order = Enumerable.Range(0, v.Length).ToArray();
+        rng.Shuffle(order);
+        for (int i = 0; i < v.Length; i++) v[i] = order[i] * 0.01 - 1;
+        GradCheck.Check(t => Ops.MaxPool2d(t[0], kernel, stride, pad), [x]);
+    }
+
+    [Fact]
+    public void GlobalAvgPool()
+    {
+        var rng = new Rng(8);
+        GradCheck.Check(t => Ops.GlobalAvgPool(t[0]), [R(ref rng, 2, 3, 5, 3)]);
+    }
+
+    [Fact]
+    public void Arithmetic()
+    {
+        var rng = new Rng(9);
+        var a = R(ref rng, 3, 5);
+        var b = R(ref rng, 3, 5);
+        GradCheck.Check(t => Ops.Add(t[0], t[1]), [a, b]);
+        GradCheck.Check(t => Ops.Sub(t[0], t[1]), [a, b]);
+        GradCheck.Check(t => Ops.Mul(t[0], t[1]), [a, b]);
+        GradCheck.Check(t => Ops.Scale(t[0], -2.5), [a]);
+        GradCheck.Check(t => Ops.AddScalar(t[0], 0.75), [a]);
+        GradCheck.Check(t => Ops.Square(t[0]), [a]);
+        // The same tensor on both sides: both contributions must accumulate into one gradient.
+        GradCheck.Check(t => Ops.Mul(t[0], t[0]), [a]);
+    }
+
+    [Fact]
+    public void SqrtAndHinge()
+    {
+        var rng = new Rng(10);
+        var positive = GradCheck.RandomDouble(new Shape(2, 7), ref rng, 0.2, 3);
+        GradCheck.Check(t => Ops.Sqrt(t[0]), [positive]);
+        var around = GradCheck.RandomDouble(new Shape(11), ref rng, 0.2, 1.8);
+        foreach (ref var v in around.AsSpan<double>()) if (Math.Abs(v - 1) < 0.01) v += 0.05;
+        GradCheck.Check(t => Ops.Hinge(t[0], 1.0), [around]);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(-1)]
+    public void SumAndMeanAlongAxis(int axis)
+    {
+        var rng = new Rng(11);
+        var x = R(ref rng, 2, 3, 5);
+        GradCheck.Check(t => Ops.Sum(t[0], axis), [x]);
+        GradCheck.Check(t => Ops.Mean(t[0], axis), [x]);
+    }
+
+    [Fact]
+    public void SumAllAndMeanAll()
+    {
+        var rng = new Rng(12);
+        var x = R(ref rng, 3, 7);
+        GradCheck.Check(t => Ops.Reshape(Ops.SumAll(t[0]), new Shape(1)), [x]);
+        GradCheck.Check(t => Ops.Reshape(Ops.MeanAll(t[0]), new Shape(1)), [x]);
+    }
+
+    [Fact]
+    public void ShapeOps()
+    {
+        var rng = new Rng(13);
+        var a = R(ref rng, 2, 3, 2);
+        var b = R(ref rng, 3, 3, 2);
+        GradCheck.Check(t => Ops.Concat(t[0], t[1]), [a, b]);
+        GradCheck.Check(t => Ops.Slice(t[0], 1, 2), [b]);
+        GradCheck.Check(t => Ops.Flatten(t[0]), [a]);
+        // A slice of a concat, squared: gradient flows back through both into the right rows.
+        GradCheck.Check(t => Ops.Square(Ops.Slice(Ops.Concat(t[0], t[1]), 1, 3)), [a, b]);
+    }
+
+    [Fact]
+    public void AddChannelVector()
+    {
+        var rng = new Rng(14);
+        var x = R(ref rng, 3, 4, 2, 2);
+        var v = R(ref rng, 4);
+        GradCheck.Check(t => Ops.AddChannelVector(t[0], t[1], -0.5), [x, v]);
+        var rows = R(ref rng, 5, 3);
+        var columns = R(ref rng, 3);
+        GradCheck.Check(t => Ops.AddChannelVector(t[0], t[1]), [rows, columns]);
+    }
+
+    [Fact]
+    public void CrossEntropy()
+    {
+        var rng = new Rng(15);
+        var logits = GradCheck.RandomDouble(new Shape(5, 7), ref rng, -3, 3);
+        var labels = Tensor.FromArray<int>([0, 6, 3, 3, 1], new Shape(5));
+        GradCheck.Check(t => Ops.Reshape(Ops.CrossEntropy(t[0], labels), new Shape(1)), [logits]);
+    }
+
+    [Fact]
+    public void SmallResidualNetworkEndToEnd()
+    {
+        // conv → bn → relu → conv → bn, plus the block's input, → relu → pool → linear → cross-entropy.
+        var rng = new Rng(16);
+        var x = R(ref rng, 2, 2, 5, 5);
+        var w1 = R(ref rng, 2, 2, 3, 3);
+        var w2 = R(ref rng, 2, 2, 3, 3);
+        var g = GradCheck.RandomDouble(new Shape(2), ref rng, 0.5, 1.5);
+        var fc = R(ref rng, 3, 2);
+        var labels = Tensor.FromArray<int>([2, 0], new Shape(2));
+        GradCheck.Check(t =>
+        {
+            var h = Ops.Relu(Ops.BatchNorm(Ops.Conv2d(t[0], t[1], null, 1, 1), t[3], null, null, null, true));
+            h = Ops.BatchNorm(Ops.Conv2d(h, t[2], null, 1, 1), t[3], null, null, null, true);
+            h = Ops.Relu(Ops.Add(h, t[0]));
+            var logits = Ops.Linear(Ops.GlobalAvgPool(h), t[4], null);
+            return Ops.Reshape(Ops.CrossEntropy(logits, labels), new Shape(1));
+        }, [x, w1, w2, g, fc], tolerance: 1e-5);
+    }
+
+    private static void NudgeAwayFromZero(Tensor x)
+    {
+        foreach (ref var v in x.AsSpan<double>()) if (Math.Abs(v) < 0.01) v = v < 0 ? -0.05 : 0.05;
+    }
+}

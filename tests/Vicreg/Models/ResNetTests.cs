@@ -1,0 +1,187 @@
+using System.Text.Json;
+using Vicreg.Engine;
+using Vicreg.Engine.Autograd;
+using Vicreg.Engine.IO;
+using Vicreg.Engine.Nn;
+using Vicreg.Models;
+using Vicreg.Tests.Engine.IO;
+
+namespace Vicreg.Tests.Models;
+
+public class ResNetTests
+{
+    // Building a ResNet-50 draws 23 M random numbers; tests that only read a model share one instance.
+    private static readonly Lazy<ResNet> s_resnet18 = new(() => Create("resnet18"));
+    private static readonly Lazy<ResNet> s_resnet50 = new(() => Create("resnet50"));
+
+    private static ResNet Shared(string arch, string stem, int inChannels) => (arch, stem, inChannels) switch
+    {
+        ("resnet18", "imagenet", 3) => s_resnet18.Value,
+        ("resnet50", "imagenet", 3) => s_resnet50.Value,
+        _ => Create(arch, ResNetStems.Parse(stem), 1, inChannels),
+    };
+
+    private static ResNet Create(string arch, ResNetStem stem = ResNetStem.Imagenet, double width = 1, int inChannels = 3, ulong seed = 1)
+    {
+        var rng = new Rng(seed);
+        return Backbones.Create(arch, stem, width, inChannels, ref rng);
+    }
+
+    [Theory]
+    // torchvision.models.resnetXX().parameters() minus fc (fc has 512*1000+1000 and 2048*1000+1000),
+    // counted with torchvision 0.14 by tools/reference/torchvision_resnet_reference.py names ARCH imagenet 3.
+    [InlineData("resnet18", 11_176_512)]
+    [InlineData("resnet50", 23_508_032)]
+    public void ParameterCountEqualsTorchvisions(string arch, long expected)
+    {
+        Assert.Equal(expected, Shared(arch, "imagenet", 3).ParameterCount());
+    }
+
+    [SkippableTheory]
+    [InlineData("resnet18", "imagenet", 3)]
+    [InlineData("resnet50", "imagenet", 3)]
+    [InlineData("resnet18", "cifar", 1)]
+    public void StateDictNamesShapesAndOrderEqualTorchvisions(string arch, string stem, int inChannels)
+    {
+        PythonReference.SkipUnlessTorch(needTorchvision: true);
+        using var doc = JsonDocument.Parse(PythonReference.RunScript("torchvision_resnet_reference.py", "names", arch, stem, inChannels.ToString()));
+        var expected = doc.RootElement.GetProperty("state").EnumerateArray()
+            .Select(e => $"{e[0].GetString()} [{string.Join(", ", e[1].EnumerateArray().Select(d => d.GetInt32()))}]").ToList();
+        var model = Shared(arch, stem, inChannels);
+        var ours = model.StateDict().Select(p => $"{p.Name} {p.Tensor.Shape}").ToList();
+        Assert.Equal(expected, ours);
+        Assert.Equal(doc.RootElement.GetProperty("parameters").GetInt64(), model.ParameterCount());
+    }
+
+    [Theory]
+    [InlineData("resnet18", 1, 512)]
+    [InlineData("resnet34", 2, 1024)]
+    [InlineData("resnet50", 1, 2048)]
+    [InlineData("resnet101", 3, 6144)]
+    public void RepresentationSizeFollowsArchAndWidth(string arch, int width, int expected)
+    {
+        Assert.Equal(expected, Backbones.RepresentationSize(arch, width));
+        Assert.Throws<ArgumentException>(() => Backbones.RepresentationSize("vgg", width));
+    }
+
+    [Theory]
+    [InlineData(2.0)]   // resnet50x2 of the official resnet.py (checked without building 47 M parameters)
+    [InlineData(0.5)]   // a narrow network for CPU work, built
+    public void WidthMultiplierWidensEveryStageAsTheOfficialResnetPy(double width)
+    {
+        // The official resnet.py's widen: 64·w stem channels and planes 64·w·2^s in stage s (base_width stays 64).
+        int stem = (int)(64 * width);
+        Assert.Equal(2048 * width, Backbones.RepresentationSize("resnet50", width));
+        Assert.Equal(512 * width, Backbones.RepresentationSize("resnet18", width));
+        if (width > 1) return;
+        var m = Create("resnet50", ResNetStem.Imagenet, width, 1);
+        Assert.Equal(2048 * width, m.RepresentationSize);
+        var shapes = m.StateDict().ToDictionary(p => p.Name, p => p.Tensor.Shape);
+        Assert.Equal(new Shape(stem, 1, 7, 7), shapes["conv1.weight"]);
+        Assert.Equal(new Shape(stem, stem, 1, 1), shapes["layer1.0.conv1.weight"]);
+        Assert.Equal(new Shape(4 * stem, stem, 1, 1), shapes["layer1.0.downsample.0.weight"]);
+        Assert.Equal(new Shape(2 * stem, 2 * stem, 3, 3), shapes["layer2.0.conv2.weight"]);
+        Assert.Equal(new Shape(32 * stem, 8 * stem, 1, 1), shapes["layer4.0.conv3.weight"]);
+        Assert.Equal(new Shape(32 * stem, 16 * stem, 1, 1), shapes["layer4.0.downsample.0.weight"]);
+    }
+
+    private static void AllEqual(float expected, float[] values, string name)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (values[i] != expected) Assert.Fail($"{name}[{i}] = {values[i]}, expected {expected}");
+    }
+
+    [Theory]
+    [InlineData("resnet18", ".bn2.weight")]
+    [InlineData("resnet50", ".bn3.weight")]
+    public void InitialisationIsTorchvisionsWithZeroInitResidual(string arch, string lastNorm)
+    {
+        foreach (var (name, t) in Shared(arch, "imagenet", 3).StateDict())
+        {
+            if (name.EndsWith("num_batches_tracked", StringComparison.Ordinal)) { Assert.Equal(0, t.ToArray<int>()[0]); continue; }
+            var v = t.ToArray<float>();
+            if (name.StartsWith("layer", StringComparison.Ordinal) && name.EndsWith(lastNorm, StringComparison.Ordinal)) AllEqual(0, v, name);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal) || name.EndsWith("running_mean", StringComparison.Ordinal)) AllEqual(0, v, name);
+            else if (name.EndsWith("running_var", StringComparison.Ordinal) || t.Rank == 1) AllEqual(1, v, name); // other BN gammas
+            else
+            {
+                // conv weights: kaiming_normal_(fan_out, relu) → N(0, 2 / (out · k · k))
+                Assert.Equal(4, t.Rank);
+                double expectedStd = Math.Sqrt(2.0 / Init.FanOut(t));
+                double sum = 0, sumSq = 0;
+                foreach (float x in v) { sum += x; sumSq += (double)x * x; }
+                double mean = sum / v.Length, std = Math.Sqrt(sumSq / v.Length - mean * mean);
+                double slack = 5 / Math.Sqrt(v.Length);
+                Assert.InRange(std / expectedStd, 1 - 2 * slack, 1 + 2 * slack);
+                Assert.InRange(Math.Abs(mean), 0, slack * expectedStd);
+            }
+        }
+    }
+
+    [Fact]
+    public void WithoutZeroInitResidualEveryGammaIsOne()
+    {
+        var rng = new Rng(3);
+        var m = Backbones.Create("resnet18", ResNetStem.Cifar, 1, 1, ref rng, zeroInitResidual: false);
+        foreach (var (name, t) in m.NamedParameters())
+            if (t.Rank == 1 && name.EndsWith(".weight", StringComparison.Ordinal)) AllEqual(1, t.ToArray<float>(), name);
+    }
+
+    [Fact]
+    public void UnknownArchOrStemIsAClearError()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Create("resnet19"));
+        Assert.Contains("resnet18, resnet34, resnet50, resnet101", e.Message);
+        Assert.Throws<ArgumentException>(() => ResNetStems.Parse("tiny"));
+    }
+
+    [Theory]
+    [InlineData("resnet18", "cifar", 1, 2, 9, 512)]
+    [InlineData("resnet18", "imagenet", 3, 3, 33, 512)]
+    public void ForwardGivesTheRepresentation(string arch, string stem, int channels, int n, int size, int rep)
+    {
+        var model = Create(arch, ResNetStems.Parse(stem), 1, channels, seed: 2);
+        var rng = new Rng(4);
+        using var scope = TensorScope.Begin();
+        var x = Tensor.FromArray<float>(Enumerable.Range(0, n * channels * size * size).Select(_ => (float)rng.NextNormal()).ToArray(), new Shape(n, channels, size, size));
+        var y = model.Forward(x);
+        Assert.Equal(new Shape(n, rep), y.Shape);
+        var v = y.ToArray<float>();
+        Assert.All(v, f => Assert.True(float.IsFinite(f) && f >= 0)); // pooled after a ReLU
+        Assert.Contains(v, f => f > 0);
+        Tape.Clear();
+        Assert.Throws<ShapeMismatchException>(() => model.Forward(Tensor.Zeros(new Shape(1, channels + 1, size, size))));
+    }
+
+    [SkippableTheory]
+    [InlineData("resnet18", "imagenet", 3, 2, 40, 40)]
+    [InlineData("resnet18", "cifar", 1, 3, 12, 10)]
+    [InlineData("resnet50", "cifar", 3, 2, 9, 9)]
+    public void TorchvisionWeightsGiveTorchvisionsOutputs(string arch, string stem, int channels, int n, int h, int w)
+    {
+        PythonReference.SkipUnlessTorch(needTorchvision: true);
+        using var dir = new TempFolder();
+        string weights = dir.File("weights.safetensors"), io = dir.File("io.safetensors");
+        PythonReference.RunScript("torchvision_resnet_reference.py", "parity", arch, stem, channels.ToString(), n.ToString(),
+            h.ToString(), w.ToString(), "11", weights, io);
+        var model = Create(arch, ResNetStems.Parse(stem), 1, channels, seed: 99);
+        StateDictFile.Load(model, weights);
+        using var reader = new SafetensorsReader(io);
+        using var scope = TensorScope.Begin();
+        var x = reader.ReadTensor("x");
+
+        model.Eval();
+        using (Tape.NoGrad()) AssertClose(reader.ReadTensor("features").ToArray<float>(), model.Forward(x).ToArray<float>(), 1e-4);
+        model.Train();
+        using (Tape.NoGrad()) AssertClose(reader.ReadTensor("train_features").ToArray<float>(), model.Forward(x).ToArray<float>(), 1e-4);
+    }
+
+    internal static void AssertClose(float[] expected, float[] actual, double tolerance)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double scale = Math.Max(1e-3, expected.Max(v => Math.Abs((double)v)));
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance * Math.Max(scale, 1),
+                $"element {i}: expected {expected[i]:G9}, got {actual[i]:G9} (tolerance {tolerance} × {Math.Max(scale, 1):G4})");
+    }
+}

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Vicreg.Engine;
+using Vicreg.Engine.Autograd;
+using Vicreg.Engine.Backends.Cpu;
+using Vicreg.Engine.Optim;
+using Vicreg.Losses;
+using Vicreg.Models;
+using Vicreg.Training;
+
+namespace Vicreg.Bench;
+
+/// <summary>
+/// One full VICReg training step — ResNet-18 (cifar stem) on 32x32 RGB, batch 64 pairs, expander
+/// 2048-2048-2048, forward of both views + hand-derived loss backward + network backward + LARS —
+/// beside the same step in PyTorch (tools/reference/vicreg_step.py under Debian's /usr/bin/python3)
+/// run in the same session, at 1 thread and at all threads. Prints pairs/s and the ratio.
+/// </summary>
+public sealed class VicregStepBenchmark : IBenchmark
+{
+    public string Name => "vicreg";
+    public string Description => "one VICReg training step (ResNet-18 cifar, 32x32, batch 64, mlp 2048-2048-2048) vs PyTorch";
+
+    private const int Batch = 64;
+    private const string Mlp = "2048-2048-2048";
+
+    public void Run(BenchOptions options)
+    {
+        int steps = options.Quick ? 2 : 5;
+        int[] threadCounts = [1, Environment.ProcessorCount];
+        var torch = PyTorchSteps(threadCounts, steps);
+        Console.WriteLine($"{"threads",7} | {"ours pairs/s",12} {"torch pairs/s",13} {"ratio",6} | {"ours ms",8} {"torch ms",8} | alloc/step");
+        int saved = CpuParallel.ThreadCount;
+        try
+        {
+            foreach (int threads in threadCounts)
+            {
+                CpuParallel.ThreadCount = threads;
+                var (seconds, systemAllocations) = OurStep(steps);
+                double ours = Batch / seconds;
+                string theirs = torch.TryGetValue(threads, out var t) ? $"{Batch / t,13:F2} {ours * t / Batch,6:F2}" : $"{"n/a",13} {"",6}";
+                string theirMs = torch.TryGetValue(threads, out var t2) ? $"{t2 * 1000,8:F0}" : $"{"n/a",8}";
+                Console.WriteLine($"{threads,7} | {ours,12:F2} {theirs} | {seconds * 1000,8:F0} {theirMs} | {systemAllocations} system allocations in steady steps");
+            }
+        }
+        finally
+        {
+            CpuParallel.ThreadCount = saved;
+        }
+    }
+
+    /// <summary>Median seconds per step of our engine, and how many buffers the allocator took from the
+    /// system during the timed (steady) steps — 0 when the cache serves everything.</summary>
+    private static (double Seconds, long SystemAllocations) OurStep(int steps)
+    {
+        var rng = new Rng(0);
+        var backbone = Backbones.Create("resnet18", ResNetStem.Cifar, 1, 3, ref rng);
+        var model = new VicregModel(backbone, Expander.Create(backbone.RepresentationSize, Mlp, ref rng));
+        var optimizer = new Lars(model.NamedParameters(), weightDecay: 1e-6);
+        var loss = new VicregLoss();
+        var xa = Random(new Shape(Batch, 3, 32, 32), ref rng);
+        var xb = Random(new Shape(Batch, 3, 32, 32), ref rng);
+        void Step()
+        {
+            using var scope = TensorScope.Begin();
+            var output = loss.Forward(model.Forward(xa), model.Forward(xb));
+            optimizer.ZeroGrad();
+            output.Loss.Backward();
+            optimizer.Step(0.05);
+        }
+        Step();
+        Step();
+        long before = CpuBackend.Instance.MemoryStatistics.SystemAllocations;
+        var times = new double[steps];
+        var sw = new Stopwatch();
+        for (int i = 0; i < steps; i++)
+        {
+            sw.Restart();
+            Step();
+            times[i] = sw.Elapsed.TotalSeconds;
+        }
+        long after = CpuBackend.Instance.MemoryStatistics.SystemAllocations;
+        Array.Sort(times);
+        return (times[steps / 2], after - before);
+    }
+
+    private static Tensor Random(Shape shape, ref Rng rng)
+    {
+        var v = new float[shape.Numel];
+        for (int i = 0; i < v.Length; i++) v[i] = (float)rng.NextNormal();
+        return Tensor.FromArray<float>(v, shape);
+    }
+
+    /// <summary>Median seconds per step of PyTorch at each thread count (empty when torch is unavailable).</summary>
+    private static Dictionary<int, double> PyTorchSteps(int[] threadCounts, int steps)
+    {
+        var result = new Dictionary<int, double>();
+        string script = Path.Combine(RepositoryRoot(), "tools", "reference", "vicreg_step.py");
+        var start = new ProcessStartInfo("/usr/bin/python3")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        start.ArgumentList.Add(script);
+        start.ArgumentList.Add("--threads");
+        start.ArgumentList.Add(string.Join(',', threadCounts));
+        start.ArgumentList.Add("--steps");
+        start.ArgumentList.Add(steps.ToString(CultureInfo.InvariantCulture));
+        try
+        {
+            using var p = Process.Start(start)!;
+            string stdout = p.StandardOutput.ReadToEnd();
+            string stderr = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            foreach (var line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                using var doc = JsonDocument.Parse(line);
+                result[doc.RootElement.GetProperty("threads").GetInt32()] = doc.RootElement.GetProperty("step_ms").GetDouble() / 1000;
+            }
+            if (result.Count == 0) Console.WriteLine($"# PyTorch anchor failed: {stderr.Trim().Split('\n').LastOrDefault()}");
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or JsonException)
+        {
+            Console.WriteLine($"# PyTorch anchor unavailable: {e.Message}");
+        }
+        return result;
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Vicreg.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? Directory.GetCurrentDirectory();
+    }
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""PyTorch anchor for the VICReg training-step benchmark (run with Debian's /usr/bin/python3).
+
+One full step as the official implementation does it: ResNet-18 with the cifar stem (3x3/1 conv1,
+no max-pool), zero_init_residual, expander Linear+BN+ReLU twice then Linear(bias=False), the official
+VICReg loss, and the official LARS (exclude_bias_and_norm). Random 32x32 RGB views.
+Prints one JSON line per thread count: {"threads": t, "pairs_per_second": x, "step_ms": y}.
+"""
+import argparse, json, statistics, time
+import torch, torch.nn as nn, torch.nn.functional as F
+import torchvision
+
+
+def backbone():
+    m = torchvision.models.resnet18(zero_init_residual=True)
+    m.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    m.maxpool = nn.Identity()
+    m.fc = nn.Identity()
+    return m
+
+
+def expander(spec, rep=512):
+    sizes = [rep] + [int(s) for s in spec.split("-")]
+    layers = []
+    for a, b in zip(sizes[:-2], sizes[1:-1]):
+        layers += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU(True)]
+    layers.append(nn.Linear(sizes[-2], sizes[-1], bias=False))
+    return nn.Sequential(*layers)
+
+
+def off_diagonal(x):
+    n = x.shape[0]
+    return x.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
+
+
+def vicreg_loss(x, y, sim=25.0, std=25.0, cov=1.0):
+    n, d = x.shape
+    repr_loss = F.mse_loss(x, y)
+    x = x - x.mean(dim=0)
+    y = y - y.mean(dim=0)
+    std_x = torch.sqrt(x.var(dim=0) + 0.0001)
+    std_y = torch.sqrt(y.var(dim=0) + 0.0001)
+    std_loss = torch.mean(F.relu(1 - std_x)) / 2 + torch.mean(F.relu(1 - std_y)) / 2
+    cov_x = (x.T @ x) / (n - 1)
+    cov_y = (y.T @ y) / (n - 1)
+    cov_loss = off_diagonal(cov_x).pow_(2).sum().div(d) + off_diagonal(cov_y).pow_(2).sum().div(d)
+    return sim * repr_loss + std * std_loss + cov * cov_loss
+
+
+class LARS(torch.optim.Optimizer):
+    def __init__(self, params, lr, weight_decay=0, momentum=0.9, eta=0.001):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum, eta=eta))
+
+    @torch.no_grad()
+    def step(self):
+        for g in self.param_groups:
+            for p in g["params"]:
+                dp = p.grad
+                if dp is None:
+                    continue
+                if p.ndim != 1:
+                    dp = dp.add(p, alpha=g["weight_decay"])
+                    param_norm, update_norm = torch.norm(p), torch.norm(dp)
+                    one = torch.ones_like(param_norm)
+                    q = torch.where(param_norm > 0.0, torch.where(update_norm > 0, g["eta"] * param_norm / update_norm, one), one)
+                    dp = dp.mul(q)
+                state = self.state[p]
+                if "mu" not in state:
+                    state["mu"] = torch.zeros_like(p)
+                mu = state["mu"]
+                mu.mul_(g["momentum"]).add_(dp)
+                p.add_(mu, alpha=-g["lr"])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--mlp", default="2048-2048-2048")
+    ap.add_argument("--threads", default="1,all")
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    net = nn.Sequential(backbone(), expander(args.mlp))
+    opt = LARS(net.parameters(), lr=0.2 * args.batch / 256, weight_decay=1e-6)
+    xa = torch.randn(args.batch, 3, 32, 32)
+    xb = torch.randn(args.batch, 3, 32, 32)
+    for spec in args.threads.split(","):
+        threads = torch.get_num_threads() if spec == "all" else int(spec)
+        if spec == "all":
+            import os
+            threads = os.cpu_count()
+        torch.set_num_threads(threads)
+        times = []
+        for i in range(args.warmup + args.steps):
+            t0 = time.perf_counter()
+            opt.zero_grad()
+            loss = vicreg_loss(net(xa), net(xb))
+            loss.backward()
+            opt.step()
+            if i >= args.warmup:
+                times.append(time.perf_counter() - t0)
+        med = statistics.median(times)
+        print(json.dumps({"threads": threads, "pairs_per_second": args.batch / med, "step_ms": med * 1000, "loss": float(loss)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

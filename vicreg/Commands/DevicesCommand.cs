@@ -1,0 +1,53 @@
+using System.Globalization;
+using Vicreg.Engine;
+using Vicreg.Engine.Backends.Cpu;
+using Vicreg.Engine.Backends.Cuda;
+using Vicreg.Engine.Backends.Cuda.Native;
+
+namespace Vicreg.Commands;
+
+/// <summary>`vicreg devices`: what hardware and which NVIDIA libraries this machine offers, and what
+/// `--device auto` would pick. Works (and says why) on machines without a driver.</summary>
+public sealed class DevicesCommand : ICommand
+{
+    public string Name => "devices";
+    public string Summary => "list CUDA devices, the NVIDIA libraries found (with versions) and the CPU fallback";
+
+    public int Run(Arguments args, string commandLine)
+    {
+        if (args.HelpRequested) { Console.WriteLine(args.Usage(Summary)); return 0; }
+        args.RejectUnknown();
+        var probe = CudaProbe.Run();
+
+        Console.WriteLine($"CUDA driver: {(probe.DriverVersion is { } v ? $"supports CUDA {v} ({CudaLibraries.LoadedName(CudaLibrary.Driver)})" : "none")}");
+        if (probe.DriverProblem is { } problem) Console.WriteLine($"  {problem}");
+        Console.WriteLine("libraries:");
+        foreach (var (library, loaded, detail) in probe.Libraries)
+        {
+            string name = CudaLibraries.DisplayName(library).PadRight(12);
+            Console.WriteLine(loaded is null ? $"  {name}missing ({detail})" : $"  {name}{loaded}, version {detail}");
+        }
+        if (!CudaLibraries.TryLoad(CudaLibrary.Cudnn, out _))
+            Console.WriteLine("  (without cuDNN, convolutions run as im2col + cuBLAS)");
+        if (CudaLibraries.TryLoad(CudaLibrary.Nvrtc, out _))
+        {
+            try
+            {
+                var archs = Nvrtc.SupportedArchitectures();
+                Console.WriteLine($"  NVRTC compiles CUBIN for: {string.Join(' ', archs.Select(a => "sm_" + a.ToString(CultureInfo.InvariantCulture)))}");
+            }
+            catch (CudaException e) { Console.WriteLine($"  NVRTC: {e.Message}"); }
+        }
+        Console.WriteLine($"kernel cache: {KernelCache.Directory}");
+
+        Console.WriteLine(probe.Devices.Count == 0 ? "CUDA devices: none" : "CUDA devices:");
+        foreach (var d in probe.Devices)
+            Console.WriteLine($"  cuda:{d.Ordinal}  {d.Name}  compute capability {d.ComputeMajor}.{d.ComputeMinor}  {d.Multiprocessors} SMs  " +
+                              $"{d.TotalBytes / (double)(1L << 30):0.0} GiB");
+        Console.WriteLine($"CPU: {Environment.ProcessorCount} logical cores, {CpuParallel.ThreadCount} worker threads");
+        Console.WriteLine(probe.Unavailable is { } why
+            ? $"--device auto: cpu (no CUDA: {why})"
+            : "--device auto: cuda:0");
+        return 0;
+    }
+}

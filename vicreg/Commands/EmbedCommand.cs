@@ -1,0 +1,113 @@
+using System.Runtime.InteropServices;
+using Vicreg.Engine;
+using Vicreg.Engine.Autograd;
+using Vicreg.Engine.Backends.Cpu;
+using Vicreg.Engine.IO;
+using Vicreg.Models;
+
+namespace Vicreg.Commands;
+
+/// <summary>
+/// `vicreg embed`: a backbone's representation of images, in evaluation mode and without gradients,
+/// batch by batch: weights and images in, features out, all as safetensors.
+/// (A --dataset/--data-dir/--split form that reads a dataset directly is left for when the dataset
+/// loaders are in place; today the images come as a tensor "x".)
+/// </summary>
+public sealed class EmbedCommand : ICommand
+{
+    public string Name => "embed";
+    public string Summary => "backbone features [N, rep] of images x [N, C, H, W] (eval mode, no grad), as safetensors";
+
+    public int Run(Arguments args, string commandLine)
+    {
+        string arch = args.String("arch", "resnet50", $"backbone ({string.Join(", ", Backbones.Architectures)})");
+        string stemName = args.String("stem", "imagenet", "imagenet (7x7/2 conv + max-pool) or cifar (3x3/1 conv, no max-pool)");
+        double width = args.Double("width", 1, "width multiplier (resnet50x2: 2; a fraction such as 0.25 narrows it)", min: 1.0 / 64, max: 64);
+        int inChannels = args.Int("in-channels", 3, "input channels (1 for grayscale)", min: 1, max: 64);
+        string? weights = args.OptionalString("weights", "backbone weights (safetensors, torchvision names; fc.* is ignored)");
+        string prefix = args.String("weights-prefix", "", "only tensors named with this prefix, which is stripped (e.g. backbone.)");
+        string? input = args.OptionalString("input", "safetensors file holding x [N, C, H, W] (float32)");
+        string? output = args.OptionalString("output", "safetensors file to write, holding features [N, rep]");
+        int batchSize = args.Int("batch-size", 256, "images per forward pass", min: 1);
+        string device = args.String("device", "auto", "cpu, cuda or auto");
+        if (args.HelpRequested) { Console.WriteLine(args.Usage(Summary)); return 0; }
+        args.RejectUnknown();
+        if (weights is null) throw new UsageException($"{Name}: --weights is required");
+        if (input is null) throw new UsageException($"{Name}: --input is required (a safetensors file with x [N, C, H, W])");
+        if (output is null) throw new UsageException($"{Name}: --output is required");
+        ResNetStem stem;
+        try
+        {
+            stem = ResNetStems.Parse(stemName);
+            Backbones.RepresentationSize(arch, width);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"{Name}: {e.Message}");
+        }
+        var backend = LossGradCommand.ResolveDevice(Name, device);
+
+        var rng = new Rng(0); // every weight is replaced by the file's
+        var model = Backbones.Create(arch, stem, width, inChannels, ref rng, backend: backend);
+        try
+        {
+            StateDictFile.Load(model, weights, prefix, name => name.StartsWith("fc.", StringComparison.Ordinal));
+        }
+        catch (WeightsMismatchException e)
+        {
+            throw new UsageException($"{Name}: {e.Message} (--arch {arch} --stem {stemName} --width {width} --in-channels {inChannels})");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"{Name}: cannot read weights {weights}: {e.Message}");
+        }
+        model.Eval();
+
+        using var images = ReadImages(input, inChannels);
+        int n = images.Shape[0];
+        using var features = Tensor.Empty(new Shape(n, model.RepresentationSize), DType.Float32, CpuBackend.Instance);
+        var imageBytes = MemoryMarshal.AsBytes(images.AsSpan<float>());
+        var featureBytes = MemoryMarshal.AsBytes(features.AsSpan<float>());
+        int imageRow = checked((int)(images.Bytes / Math.Max(1, n))), featureRow = model.RepresentationSize * sizeof(float);
+        using (Tape.NoGrad())
+        {
+            for (int start = 0; start < n; start += batchSize)
+            {
+                int count = Math.Min(batchSize, n - start);
+                using var scope = TensorScope.Begin();
+                var batch = Tensor.Empty(images.Shape.With(0, count), DType.Float32, backend);
+                backend.CopyFromHost(imageBytes.Slice(start * imageRow, count * imageRow), batch);
+                var y = model.Forward(batch);
+                backend.CopyToHost(y, featureBytes.Slice(start * featureRow, count * featureRow));
+            }
+        }
+        try
+        {
+            SafetensorsWriter.Write(output, [("features", features)], new Dictionary<string, string> { ["command"] = commandLine });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"{Name}: cannot write {output}: {e.Message}");
+        }
+        Console.WriteLine($"{Name}: {n} images {images.Shape} -> features [{n}, {model.RepresentationSize}] ({arch}, {backend.Name}) -> {output}");
+        return 0;
+    }
+
+    private Tensor ReadImages(string path, int inChannels)
+    {
+        try
+        {
+            using var reader = new SafetensorsReader(path);
+            if (!reader.TryGetEntry("x", out var x))
+                throw new UsageException($"{Name}: {path} has no tensor 'x' (it has: {string.Join(", ", reader.Entries.Select(e => e.Name))})");
+            if (x.Shape.Rank != 4 || x.Shape[1] != inChannels)
+                throw new UsageException($"{Name}: x in {path} must be [N, {inChannels}, H, W] (--in-channels {inChannels}), got {x.Shape}");
+            if (!x.DType.IsFloating()) throw new UsageException($"{Name}: x in {path} is {x.DType.HeaderName()}; images must be floating-point");
+            return reader.ReadTensor("x", DType.Float32, CpuBackend.Instance);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"{Name}: cannot read {path}: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using System.Runtime.InteropServices;
+
+namespace Vicreg.Commands;
+
+/// <summary>While alive, turns the first Ctrl-C or SIGTERM into a polite stop request (the training loop
+/// finishes its step and saves a checkpoint); a second Ctrl-C ends the process at once.</summary>
+public sealed class InterruptHandler : IDisposable
+{
+    private readonly Action _requestStop;
+    private readonly PosixSignalRegistration _sigterm;
+    private int _count;
+
+    public InterruptHandler(Action requestStop)
+    {
+        _requestStop = requestStop;
+        Console.CancelKeyPress += OnCancel;
+        _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            Request();
+        });
+    }
+
+    private void OnCancel(object? sender, ConsoleCancelEventArgs e)
+    {
+        if (Interlocked.Increment(ref _count) > 1) return; // second Ctrl-C: let the runtime end the process
+        e.Cancel = true;
+        Console.Error.WriteLine("\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)");
+        _requestStop();
+    }
+
+    private void Request()
+    {
+        Interlocked.Increment(ref _count);
+        _requestStop();
+    }
+
+    public void Dispose()
+    {
+        Console.CancelKeyPress -= OnCancel;
+        _sigterm.Dispose();
+    }
+}

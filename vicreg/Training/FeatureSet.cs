@@ -1,0 +1,44 @@
+namespace Vicreg.Training;
+
+/// <summary>Features of one split held on the host: row-major [Count, Dimension] with a label per row.</summary>
+public sealed class FeatureSet(float[] values, int[] labels, int dimension)
+{
+    public float[] Values { get; } = values;
+    public int[] Labels { get; } = labels;
+    public int Dimension { get; } = dimension;
+    public int Count => Labels.Length;
+
+    /// <summary>Per-column mean and standard deviation (population), accumulated in double.</summary>
+    public (double[] Mean, double[] Std) ColumnStatistics()
+    {
+        var mean = new double[Dimension];
+        var sq = new double[Dimension];
+        for (int i = 0; i < Count; i++)
+            for (int j = 0; j < Dimension; j++)
+            {
+                double v = Values[i * Dimension + j];
+                mean[j] += v;
+                sq[j] += v * v;
+            }
+        var std = new double[Dimension];
+        for (int j = 0; j < Dimension; j++)
+        {
+            mean[j] /= Math.Max(1, Count);
+            std[j] = Math.Sqrt(Math.Max(0, sq[j] / Math.Max(1, Count) - mean[j] * mean[j]));
+        }
+        return (mean, std);
+    }
+
+    /// <summary>(x - mean) / std per column; a constant column (std ~ 0) becomes zeros rather than NaN.</summary>
+    public float[] Standardized(double[] mean, double[] std)
+    {
+        var result = new float[Values.Length];
+        for (int i = 0; i < Count; i++)
+            for (int j = 0; j < Dimension; j++)
+            {
+                double s = std[j] > 1e-6 ? std[j] : 1;
+                result[i * Dimension + j] = (float)((Values[i * Dimension + j] - mean[j]) / s);
+            }
+        return result;
+    }
+}

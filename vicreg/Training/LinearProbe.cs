@@ -1,0 +1,98 @@
+using Vicreg.Engine;
+using Vicreg.Engine.Autograd;
+using Vicreg.Engine.Nn;
+using Vicreg.Engine.Optim;
+
+namespace Vicreg.Training;
+
+/// <summary>Top-1 and top-5 accuracy on the test split, in percent.</summary>
+public readonly record struct ProbeAccuracy(double Top1, double Top5);
+
+/// <summary>
+/// A linear classifier on frozen features, trained as the official linear evaluation trains its head:
+/// weights N(0, 0.01), zero bias, SGD with momentum 0.9, weight decay, batch 256, a cosine schedule
+/// stepped per epoch. Features are computed once (the backbone is frozen and in eval mode) and each
+/// feature dimension is standardised with the training split's mean and std, so every probe — a
+/// trained backbone, a random one, raw pixels — is measured the same way.
+/// </summary>
+public sealed class LinearProbe(int epochs, int batchSize, double lr, double weightDecay, ulong seed)
+{
+    public ProbeAccuracy Run(FeatureSet train, FeatureSet test, int classes, IBackend backend, Action<int, double>? onEpoch = null)
+    {
+        if (train.Dimension != test.Dimension)
+            throw new ArgumentException($"train features have {train.Dimension} dimensions, test features {test.Dimension}");
+        var (mean, std) = train.ColumnStatistics();
+        using var trainX = Upload(train.Standardized(mean, std), train.Count, train.Dimension, backend);
+        using var testX = Upload(test.Standardized(mean, std), test.Count, test.Dimension, backend);
+
+        var rng = new Rng(seed);
+        var head = new Linear(train.Dimension, classes, bias: true, ref rng, backend: backend);
+        Init.Normal(head.Weight, 0, 0.01, ref rng);
+        backend.Fill(head.Bias!, 0);
+        var optimizer = new Sgd(head.NamedParameters(), momentum: 0.9, weightDecay: weightDecay);
+        var schedule = new CosineEpochSchedule(lr, epochs);
+
+        int batches = (train.Count + batchSize - 1) / batchSize;
+        var order = new int[train.Count];
+        var labels = train.Labels;
+        using var batchX = Tensor.Empty(new Shape(batchSize, train.Dimension), DType.Float32, backend);
+        using var batchY = Tensor.Empty(new Shape(batchSize), DType.Int32, backend);
+        var batchLabels = new int[batchSize];
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            for (int i = 0; i < order.Length; i++) order[i] = i;
+            var epochRng = Rng.ForKey(seed, (ulong)epoch);
+            epochRng.Shuffle(order);
+            double lossSum = 0;
+            for (int b = 0; b < batches; b++)
+            {
+                int start = b * batchSize, count = Math.Min(batchSize, train.Count - start);
+                for (int r = 0; r < count; r++)
+                {
+                    int row = order[start + r];
+                    backend.Copy(trainX, (long)row * train.Dimension, batchX, (long)r * train.Dimension, train.Dimension);
+                    batchLabels[r] = labels[row];
+                }
+                using var scope = TensorScope.Begin();
+                var x = count == batchSize ? batchX : batchX.NarrowView(0, count);
+                var y = count == batchSize ? batchY : batchY.NarrowView(0, count);
+                y.CopyFrom<int>(batchLabels.AsSpan(0, count));
+                var loss = Ops.CrossEntropy(head.Forward(x), y);
+                lossSum += loss.Item() * count;
+                optimizer.ZeroGrad();
+                loss.Backward();
+                optimizer.Step(schedule.At(epoch));
+            }
+            onEpoch?.Invoke(epoch, lossSum / train.Count);
+        }
+        return Evaluate(head, testX, test.Labels, classes);
+    }
+
+    private static ProbeAccuracy Evaluate(Linear head, Tensor x, int[] labels, int classes)
+    {
+        using var scope = TensorScope.Begin();
+        using var _ = Tape.NoGrad();
+        var logits = head.Forward(x).ToArray<float>();
+        return Accuracy(logits, labels, classes);
+    }
+
+    /// <summary>Top-1 and top-5 (top-k with k = min(5, classes)) of row-major logits [n, classes].</summary>
+    public static ProbeAccuracy Accuracy(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes)
+    {
+        int n = labels.Length, top1 = 0, top5 = 0, k = Math.Min(5, classes);
+        for (int i = 0; i < n; i++)
+        {
+            var row = logits.Slice(i * classes, classes);
+            float target = row[labels[i]];
+            // Rank of the true class: how many classes score strictly higher (ties favour the true class).
+            int higher = 0;
+            for (int c = 0; c < classes; c++) if (row[c] > target) higher++;
+            if (higher == 0) top1++;
+            if (higher < k) top5++;
+        }
+        return new ProbeAccuracy(100.0 * top1 / n, 100.0 * top5 / n);
+    }
+
+    private static Tensor Upload(float[] values, int rows, int columns, IBackend backend)
+        => TensorScope.Detach(Tensor.FromArray<float>(values, new Shape(rows, columns), backend));
+}

@@ -1,0 +1,85 @@
+using Vicreg.Commands;
+using Vicreg.Models;
+
+namespace Vicreg.Training;
+
+/// <summary>
+/// Everything `vicreg pretrain` is told. Flag names are the official implementation's, so a paper's
+/// command line carries over; the defaults are the small-data recipe (ResNet-18, 2048-2048-2048
+/// expander, batch 256); the official ImageNet run is --arch resnet50 --mlp 8192-8192-8192
+/// --batch-size 2048 --stem imagenet --epochs 100.
+/// </summary>
+public sealed record PretrainOptions
+{
+    public string Dataset { get; init; } = "fashion-mnist";
+    public string? DataDir { get; init; }
+    public string ExpDir { get; init; } = "./exp";
+    public string Arch { get; init; } = "resnet18";
+    public string Stem { get; init; } = "auto";
+    public double Width { get; init; } = 1;
+    public string Mlp { get; init; } = "2048-2048-2048";
+    public int Epochs { get; init; } = 100;
+    public int WarmupEpochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 256;
+    public double BaseLr { get; init; } = 0.2;
+    public double WeightDecay { get; init; } = 1e-6;
+    public double LarsEta { get; init; } = 0.001;
+    public double SimCoeff { get; init; } = 25;
+    public double StdCoeff { get; init; } = 25;
+    public double CovCoeff { get; init; } = 1;
+    public double LogFreqTime { get; init; } = 60;
+    public int NumWorkers { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    public ulong Seed { get; init; }
+    public string Device { get; init; } = "auto";
+    /// <summary>Keep cuBLAS and cuDNN in full float32 instead of TF32 tensor-op math (CUDA only).</summary>
+    public bool NoTf32 { get; init; }
+    public int ImageSize { get; init; } = 224;
+    /// <summary>Use only the first N training images (0 = all): quick runs and tests.</summary>
+    public int Limit { get; init; }
+    /// <summary>Stop after this many steps in total (0 = run every epoch): tests and benchmarks.</summary>
+    public long MaxSteps { get; init; }
+    public bool Strict { get; init; }
+
+    public const string Summary = "pretrain a ResNet with VICReg (checkpoints every epoch, resumes automatically)";
+
+    public static PretrainOptions Parse(Arguments a)
+    {
+        var o = new PretrainOptions
+        {
+            Dataset = a.String("dataset", "fashion-mnist", $"data set: {string.Join(", ", DatasetCatalog.Names)}"),
+            DataDir = a.OptionalString("data-dir", "data folder (default for fashion-mnist: Debian's dataset-fashion-mnist folder)"),
+            ExpDir = a.String("exp-dir", "./exp", "experiment folder: stats.txt, checkpoint.safetensors, backbone.safetensors"),
+            Arch = a.String("arch", "resnet18", $"backbone: {string.Join(", ", Backbones.Architectures)}"),
+            Stem = a.String("stem", "auto", "imagenet (7x7/2 conv + max-pool), cifar (3x3/1 conv), or auto (cifar for small images)"),
+            Width = a.Double("width", 1, "channel width multiplier (0.25 for a small fast network; 2 for resnet50x2)", 0.0625, 8),
+            Mlp = a.String("mlp", "2048-2048-2048", "expander sizes after the representation, e.g. 8192-8192-8192"),
+            Epochs = a.Int("epochs", 100, "training epochs", 1),
+            WarmupEpochs = a.Int("warmup-epochs", 10, "linear learning-rate warm-up, in epochs", 0),
+            BatchSize = a.Int("batch-size", 256, "pairs per step (the learning rate scales with batch/256)", 2),
+            BaseLr = a.Double("base-lr", 0.2, "base learning rate (peak = base-lr * batch-size / 256)", 0),
+            WeightDecay = a.Double("wd", 1e-6, "LARS weight decay", 0),
+            LarsEta = a.Double("lars-eta", 0.001, "LARS trust coefficient", 0),
+            SimCoeff = a.Double("sim-coeff", 25, "invariance coefficient", 0),
+            StdCoeff = a.Double("std-coeff", 25, "variance coefficient", 0),
+            CovCoeff = a.Double("cov-coeff", 1, "covariance coefficient", 0),
+            LogFreqTime = a.Double("log-freq-time", 60, "seconds between stats.txt lines", 0),
+            NumWorkers = a.Int("num-workers", Math.Max(1, Environment.ProcessorCount), "data-loading threads (0 = load on the training thread)", 0, 256),
+            Seed = (ulong)a.Int("seed", 0, "seed of initialisation, shuffling and augmentation", 0),
+            Device = a.String("device", "auto", "cpu, cuda, or auto"),
+            NoTf32 = a.Switch("no-tf32", "CUDA: full float32 GEMMs and convolutions instead of TF32 tensor cores"),
+            ImageSize = a.Int("image-size", 224, "crop size for imagefolder data (small data sets keep their own size)", 16, 1024),
+            Limit = a.Int("limit", 0, "use only the first N training images (0 = all)", 0),
+            MaxSteps = a.Int("max-steps", 0, "stop after this many steps in total (0 = all epochs)", 0),
+            Strict = a.Switch("strict", "stop at an unreadable image instead of skipping it"),
+        };
+        if (o.Dataset is not ("fashion-mnist" or "mnist" or "cifar10" or "cifar100" or "imagefolder"))
+            throw new UsageException($"pretrain: unknown --dataset '{o.Dataset}' (choose {string.Join(", ", DatasetCatalog.Names)})");
+        if (o.Stem is not ("auto" or "imagenet" or "cifar"))
+            throw new UsageException($"pretrain: --stem must be imagenet, cifar or auto, got '{o.Stem}'");
+        if (!Backbones.Architectures.Contains(o.Arch))
+            throw new UsageException($"pretrain: unknown --arch '{o.Arch}' (choose {string.Join(", ", Backbones.Architectures)})");
+        try { Expander.ParseSpec(o.Mlp); }
+        catch (ArgumentException e) { throw new UsageException($"pretrain: --mlp: {e.Message}"); }
+        return o;
+    }
+}

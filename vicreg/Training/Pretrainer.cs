@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using System.Globalization;
+using Vicreg.Engine;
+using Vicreg.Engine.Autograd;
+using Vicreg.Engine.Data;
+using Vicreg.Engine.IO;
+using Vicreg.Engine.Optim;
+using Vicreg.Losses;
+using Vicreg.Models;
+
+namespace Vicreg.Training;
+
+/// <summary>What a pretraining run ended with (for the caller and the tests).</summary>
+public sealed record PretrainResult(long Steps, double LastLoss, double LastEmbeddingStd, bool Interrupted, IReadOnlyList<double> Losses);
+
+/// <summary>
+/// The VICReg pretraining loop, as the official main_vicreg.py: for each step, both views through
+/// backbone and expander, the VICReg loss, backward, LARS with the warm-up + cosine schedule. Each step
+/// runs inside a tensor scope, so its intermediates go back to the allocator's cache when it ends.
+/// A checkpoint is written after every epoch and when the run is interrupted (Ctrl-C or SIGTERM:
+/// the current step finishes first); a run whose experiment folder holds a checkpoint resumes from it
+/// and continues exactly as the uninterrupted run would have.
+/// </summary>
+public sealed class Pretrainer(PretrainOptions options, string commandLine, TextWriter output)
+{
+    private volatile bool _stopRequested;
+
+    /// <summary>Asks the loop to stop after the current step and save a checkpoint.</summary>
+    public void RequestStop() => _stopRequested = true;
+
+    public PretrainResult Run()
+    {
+        var o = options;
+        var backend = BackendSelector.Resolve(o.Device, output.WriteLine, allowTf32: !o.NoTf32);
+        var split = DatasetCatalog.Open(o.Dataset, o.DataDir, train: true, o.ImageSize);
+        var dataset = DatasetCatalog.Limit(split.Dataset, o.Limit);
+        if (dataset.Count < o.BatchSize)
+            throw new DatasetException($"--batch-size {o.BatchSize} is larger than the {dataset.Count} training images");
+        string stem = o.Stem == "auto" ? (split.IsSmall ? "cifar" : "imagenet") : o.Stem;
+
+        var rng = new Rng(o.Seed);
+        var backbone = Backbones.Create(o.Arch, ResNetStems.Parse(stem), o.Width, split.Channels, ref rng, backend: backend);
+        var projector = Expander.Create(backbone.RepresentationSize, o.Mlp, ref rng, backend: backend);
+        var model = new VicregModel(backbone, projector);
+        var optimizer = new Lars(model.NamedParameters(), o.WeightDecay, momentum: 0.9, eta: o.LarsEta);
+        var loss = new VicregLoss(o.SimCoeff, o.StdCoeff, o.CovCoeff);
+
+        using var loader = new DataLoader(dataset, split.PretrainViews(), new DataLoaderOptions
+        {
+            BatchSize = o.BatchSize, Seed = o.Seed, Shuffle = true, DropLast = true, NumWorkers = o.NumWorkers, Strict = o.Strict,
+        });
+        int stepsPerEpoch = loader.BatchesPerEpoch;
+        long totalSteps = (long)o.Epochs * stepsPerEpoch;
+        double peakLr = o.BaseLr * o.BatchSize / 256;
+        var schedule = new WarmupCosineSchedule(peakLr, (long)o.WarmupEpochs * stepsPerEpoch, totalSteps);
+
+        Directory.CreateDirectory(o.ExpDir);
+        string checkpointPath = Path.Combine(o.ExpDir, Checkpoint.FileName);
+        var identity = Checkpoint.Identity(o, split.Channels, stem);
+        var position = new TrainingPosition(0, 0, 0);
+        if (File.Exists(checkpointPath))
+        {
+            position = Checkpoint.Load(checkpointPath, model, optimizer, identity);
+            output.WriteLine($"resuming from {checkpointPath}: epoch {position.Epoch}, batch {position.Batch}, step {position.Step}");
+        }
+        output.WriteLine($"pretrain: {o.Arch} ({stem} stem, width {o.Width}, {backbone.ParameterCount():N0} parameters) + expander {backbone.RepresentationSize}-{o.Mlp}; " +
+                         $"{dataset.Count} images, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, peak lr {peakLr:G3}, on {backend.Name}");
+
+        using var stats = new StatsLog(Path.Combine(o.ExpDir, "stats.txt"), commandLine);
+        var progress = new ProgressLine("pretrain", totalSteps, "steps");
+        var clock = Stopwatch.StartNew();
+        var lastLog = TimeSpan.Zero;
+        var losses = new List<double>();
+        double lastLoss = double.NaN, lastStd = double.NaN;
+        long step = position.Step;
+        bool interrupted = false;
+        Tensor? deviceA = null, deviceB = null;
+        model.Train();
+
+        for (int epoch = position.Epoch; epoch < o.Epochs && !interrupted; epoch++)
+        {
+            int firstBatch = epoch == position.Epoch ? position.Batch : 0;
+            foreach (var batch in loader.Epoch(epoch, firstBatch))
+            {
+                var (viewA, viewB) = OnBackend(batch, backend, ref deviceA, ref deviceB);
+                double lr = schedule.At(step);
+                StepFigures terms;
+                using (var scope = TensorScope.Begin())
+                {
+                    try
+                    {
+                        var za = model.Forward(viewA);
+                        var zb = model.Forward(viewB);
+                        var output = loss.Forward(za, zb);
+                        var t = output.ReadTerms();
+                        terms = new StepFigures(t.Weighted(o.SimCoeff, o.StdCoeff, o.CovCoeff), t.Invariance, t.Variance, t.Covariance, EmbeddingStatistics.MeanStd(za));
+                        optimizer.ZeroGrad();
+                        output.Loss.Backward();
+                        optimizer.Step(lr);
+                    }
+                    finally
+                    {
+                        Tape.Clear();
+                    }
+                }
+                step++;
+                lastLoss = terms.Loss;
+                lastStd = terms.EmbeddingStd;
+                losses.Add(terms.Loss);
+                if (!double.IsFinite(terms.Loss))
+                    throw new TrainingDivergedException($"the loss became {terms.Loss} at step {step} (epoch {epoch}); lower --base-lr or check the data");
+
+                var elapsed = clock.Elapsed;
+                progress.Report(step, $"loss {terms.Loss:F3} (inv {terms.Invariance:F4} var {terms.Variance:F4} cov {terms.Covariance:F4}) std {terms.EmbeddingStd:F3}");
+                bool endOfEpoch = batch.Index == stepsPerEpoch - 1;
+                if ((elapsed - lastLog).TotalSeconds >= o.LogFreqTime || endOfEpoch || step == 1)
+                {
+                    lastLog = elapsed;
+                    Log(stats, epoch, step, terms, lr, elapsed, loader.SkippedSamples);
+                }
+                bool stopNow = _stopRequested || (o.MaxSteps > 0 && step >= o.MaxSteps);
+                if (stopNow || endOfEpoch)
+                {
+                    var next = endOfEpoch ? new TrainingPosition(epoch + 1, 0, step) : new TrainingPosition(epoch, batch.Index + 1, step);
+                    Checkpoint.Save(checkpointPath, model, optimizer, next, identity);
+                }
+                if (stopNow)
+                {
+                    interrupted = _stopRequested;
+                    if (_stopRequested) output.WriteLine($"\nstopped at step {step}; checkpoint saved to {checkpointPath} (run the same command to resume)");
+                    goto done;
+                }
+            }
+        }
+    done:
+        progress.Finish();
+        deviceA?.Dispose();
+        deviceB?.Dispose();
+        if (!interrupted && (o.MaxSteps == 0 || step >= totalSteps))
+        {
+            string backbonePath = Path.Combine(o.ExpDir, "backbone.safetensors");
+            StateDictFile.Save(backbone, backbonePath, new Dictionary<string, string> { ["arch"] = o.Arch, ["stem"] = stem });
+            output.WriteLine($"done: {step} steps in {ProgressLine.Format(clock.Elapsed)}, final loss {lastLoss:F4}; backbone saved to {backbonePath}");
+        }
+        return new PretrainResult(step, lastLoss, lastStd, interrupted, losses);
+    }
+
+    /// <summary>The batch's views on the training backend: the loader's CPU tensors themselves, or copies on the device.</summary>
+    private static (Tensor A, Tensor B) OnBackend(Batch batch, IBackend backend, ref Tensor? deviceA, ref Tensor? deviceB)
+    {
+        if (backend.IsHostMemory) return (batch.Views[0], batch.Views[1]);
+        deviceA ??= TensorScope.Detach(Tensor.Empty(batch.Views[0].Shape, DType.Float32, backend));
+        deviceB ??= TensorScope.Detach(Tensor.Empty(batch.Views[1].Shape, DType.Float32, backend));
+        backend.CopyFromHost(System.Runtime.InteropServices.MemoryMarshal.AsBytes(batch.Views[0].AsSpan<float>()), deviceA);
+        backend.CopyFromHost(System.Runtime.InteropServices.MemoryMarshal.AsBytes(batch.Views[1].AsSpan<float>()), deviceB);
+        return (deviceA, deviceB);
+    }
+
+    /// <summary>What one step reports: the weighted loss, its unweighted terms, and the embeddings' mean per-dimension std.</summary>
+    private readonly record struct StepFigures(double Loss, double Invariance, double Variance, double Covariance, double EmbeddingStd);
+
+    private static void Log(StatsLog stats, int epoch, long step, StepFigures t, double lr, TimeSpan elapsed, long skipped) => stats.Write(json =>
+    {
+        json.WriteNumber("epoch", epoch);
+        json.WriteNumber("step", step);
+        json.WriteNumber("loss", t.Loss);
+        json.WriteNumber("invariance", t.Invariance);
+        json.WriteNumber("variance", t.Variance);
+        json.WriteNumber("covariance", t.Covariance);
+        json.WriteNumber("lr", lr);
+        json.WriteNumber("time", Math.Round(elapsed.TotalSeconds, 3));
+        json.WriteNumber("embedding_std", t.EmbeddingStd);
+        json.WriteNumber("skipped_images", skipped);
+    });
+}
+
+/// <summary>The loss stopped being a finite number.</summary>
+public sealed class TrainingDivergedException(string message) : Exception(message);
