@@ -1,10 +1,6 @@
 using System.Diagnostics;
 using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
-using Vicreg.Engine.Optim;
-using Vicreg.Losses;
-using Vicreg.Models;
-using Vicreg.Training;
 
 namespace Vicreg.Bench;
 
@@ -27,23 +23,8 @@ public sealed class StepProfileBenchmark : IBenchmark
     private static void Profile(string title, double width, int channels, int size, int batch, string mlp, int steps)
     {
         var backend = new ProfilingBackend(CpuBackend.Instance);
-        var rng = new Rng(0);
-        var backbone = Backbones.Create("resnet18", ResNetStem.Cifar, width, channels, ref rng, backend: backend);
-        var model = new VicregModel(backbone, Expander.Create(backbone.RepresentationSize, mlp, ref rng, backend: backend));
-        var optimizer = new Lars(model.NamedParameters());
-        var loss = new VicregLoss();
-        var values = new float[batch * channels * size * size];
-        for (int i = 0; i < values.Length; i++) values[i] = (float)rng.NextNormal();
-        var xa = Tensor.FromArray<float>(values, new Shape(batch, channels, size, size), backend);
-        var xb = Tensor.FromArray<float>(values, new Shape(batch, channels, size, size), backend);
-        void Step()
-        {
-            using var scope = TensorScope.Begin();
-            var output = loss.Forward(model.Forward(xa), model.Forward(xb));
-            optimizer.ZeroGrad();
-            output.Loss.Backward();
-            optimizer.Step(0.05);
-        }
+        var fixture = new VicregStepFixture(width, channels, size, batch, mlp, backend);
+        void Step() => fixture.Step();
         Step();
         backend.Reset();
         var clock = Stopwatch.StartNew();

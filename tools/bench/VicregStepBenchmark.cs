@@ -2,12 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Vicreg.Engine;
-using Vicreg.Engine.Autograd;
 using Vicreg.Engine.Backends.Cpu;
-using Vicreg.Engine.Optim;
-using Vicreg.Losses;
-using Vicreg.Models;
-using Vicreg.Training;
 
 namespace Vicreg.Bench;
 
@@ -54,21 +49,8 @@ public sealed class VicregStepBenchmark : IBenchmark
     /// system during the timed (steady) steps — 0 when the cache serves everything.</summary>
     private static (double Seconds, long SystemAllocations) OurStep(int steps)
     {
-        var rng = new Rng(0);
-        var backbone = Backbones.Create("resnet18", ResNetStem.Cifar, 1, 3, ref rng);
-        var model = new VicregModel(backbone, Expander.Create(backbone.RepresentationSize, Mlp, ref rng));
-        var optimizer = new Lars(model.NamedParameters(), weightDecay: 1e-6);
-        var loss = new VicregLoss();
-        var xa = Random(new Shape(Batch, 3, 32, 32), ref rng);
-        var xb = Random(new Shape(Batch, 3, 32, 32), ref rng);
-        void Step()
-        {
-            using var scope = TensorScope.Begin();
-            var output = loss.Forward(model.Forward(xa), model.Forward(xb));
-            optimizer.ZeroGrad();
-            output.Loss.Backward();
-            optimizer.Step(0.05);
-        }
+        var fixture = new VicregStepFixture(1.0, 3, 32, Batch, Mlp);
+        void Step() => fixture.Step();
         Step();
         Step();
         long before = CpuBackend.Instance.MemoryStatistics.SystemAllocations;
@@ -83,13 +65,6 @@ public sealed class VicregStepBenchmark : IBenchmark
         long after = CpuBackend.Instance.MemoryStatistics.SystemAllocations;
         Array.Sort(times);
         return (times[steps / 2], after - before);
-    }
-
-    private static Tensor Random(Shape shape, ref Rng rng)
-    {
-        var v = new float[shape.Numel];
-        for (int i = 0; i < v.Length; i++) v[i] = (float)rng.NextNormal();
-        return Tensor.FromArray<float>(v, shape);
     }
 
     /// <summary>Median seconds per step of PyTorch at each thread count (empty when torch is unavailable).</summary>

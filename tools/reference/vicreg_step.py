@@ -7,8 +7,12 @@ VICReg loss, and the official LARS (exclude_bias_and_norm). Random 32x32 RGB vie
 Prints one JSON line per thread count: {"threads": t, "pairs_per_second": x, "step_ms": y}.
 """
 import argparse, json, statistics, time
-import torch, torch.nn as nn, torch.nn.functional as F
+import sys
+import torch, torch.nn as nn
 import torchvision
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from vicreg_loss_reference import terms  # noqa: E402  (the official loss, written once)
 
 
 def backbone():
@@ -28,23 +32,9 @@ def expander(spec, rep=512):
     return nn.Sequential(*layers)
 
 
-def off_diagonal(x):
-    n = x.shape[0]
-    return x.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
-
-
 def vicreg_loss(x, y, sim=25.0, std=25.0, cov=1.0):
-    n, d = x.shape
-    repr_loss = F.mse_loss(x, y)
-    x = x - x.mean(dim=0)
-    y = y - y.mean(dim=0)
-    std_x = torch.sqrt(x.var(dim=0) + 0.0001)
-    std_y = torch.sqrt(y.var(dim=0) + 0.0001)
-    std_loss = torch.mean(F.relu(1 - std_x)) / 2 + torch.mean(F.relu(1 - std_y)) / 2
-    cov_x = (x.T @ x) / (n - 1)
-    cov_y = (y.T @ y) / (n - 1)
-    cov_loss = off_diagonal(cov_x).pow_(2).sum().div(d) + off_diagonal(cov_y).pow_(2).sum().div(d)
-    return sim * repr_loss + std * std_loss + cov * cov_loss
+    inv, var, cov_term = terms(x, y)
+    return sim * inv + std * var + cov * cov_term
 
 
 class LARS(torch.optim.Optimizer):
