@@ -38,6 +38,7 @@ public class ResNetTests
     }
 
     [SkippableTheory]
+    [Trait("Reference", "PyTorch")]
     [InlineData("resnet18", "imagenet", 3)]
     [InlineData("resnet50", "imagenet", 3)]
     [InlineData("resnet18", "cifar", 1)]
@@ -154,6 +155,7 @@ public class ResNetTests
     }
 
     [SkippableTheory]
+    [Trait("Reference", "PyTorch")]
     [InlineData("resnet18", "imagenet", 3, 2, 40, 40)]
     [InlineData("resnet18", "cifar", 1, 3, 12, 10)]
     [InlineData("resnet50", "cifar", 3, 2, 9, 9)]
