@@ -1,6 +1,5 @@
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Backends.Cuda;
-using Vicreg.Engine.Backends.Cuda.Native;
 
 namespace Vicreg.Engine;
 
@@ -10,7 +9,10 @@ public static class BackendSelector
     /// <summary>Creates the CUDA backend when a device and the libraries are present; otherwise false and why.</summary>
     /// <remarks>Never throws: a missing library, a failing cuInit or an empty device list all become the
     /// reason, e.g. "libcuda.so.1 not found" or "cuInit failed: CUDA_ERROR_NO_DEVICE".</remarks>
-    public static bool TryCreateCuda(out IBackend? backend, out string reason)
+    public static bool TryCreateCuda(out IBackend? backend, out string reason) => TryCreateCuda(allowTf32: true, out backend, out reason);
+
+    /// <summary>As above; <paramref name="allowTf32"/> false keeps cuBLAS/cuDNN in full float32 (the --no-tf32 flag).</summary>
+    public static bool TryCreateCuda(bool allowTf32, out IBackend? backend, out string reason)
     {
         backend = null;
         var probe = CudaProbe.Run();
@@ -21,28 +23,28 @@ public static class BackendSelector
         }
         try
         {
-            backend = new CudaBackend(0);
+            backend = new CudaBackend(0, allowTf32);
             reason = "";
             return true;
         }
-        catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException or OutOfMemoryException)
+        catch (Exception e) // a probe: whatever stops the backend from starting becomes the reason
         {
             reason = e.Message;
             return false;
         }
     }
 
-    public static IBackend Resolve(string device, Action<string> say)
+    public static IBackend Resolve(string device, Action<string> say, bool allowTf32 = true)
     {
         switch (device)
         {
             case "cpu":
                 return CpuBackend.Instance;
             case "cuda":
-                if (TryCreateCuda(out var cuda, out var why)) return cuda!;
+                if (TryCreateCuda(allowTf32, out var cuda, out var why)) return cuda!;
                 throw new InvalidOperationException($"no CUDA device found: {why}");
             case "auto":
-                if (TryCreateCuda(out var auto, out var whyNot)) { say($"device: {auto!.Name} ({((CudaBackend)auto).Description})"); return auto; }
+                if (TryCreateCuda(allowTf32, out var auto, out var whyNot)) { say($"device: {auto!.Name} ({((CudaBackend)auto).Description})"); return auto; }
                 say($"device: cpu ({CpuParallel.ThreadCount} threads; no CUDA: {whyNot})");
                 return CpuBackend.Instance;
             default:

@@ -22,7 +22,7 @@ public sealed class Batch
     public IReadOnlyList<Tensor> Views => _views;
     public Tensor Labels { get; }
     /// <summary>Position of the batch within its epoch.</summary>
-    public int Index { get; }
+    public int Index { get; internal set; }
     /// <summary>Samples in the batch (the batch size, except a last incomplete batch when not dropped).</summary>
     public int Count { get; }
 }

@@ -40,6 +40,8 @@ public sealed class DataLoader : IDisposable
         if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"batch size {options.BatchSize}");
         if (options.NumWorkers < 0) throw new ArgumentOutOfRangeException(nameof(options), $"--num-workers {options.NumWorkers}");
         if (dataset.Count == 0) throw new DatasetException("the dataset holds no samples");
+        if (options.DropLast && dataset.Count < options.BatchSize)
+            throw new DatasetException($"the dataset holds {dataset.Count} samples, fewer than one batch of {options.BatchSize} (lower --batch-size)");
         _dataset = dataset;
         _transforms = [.. transforms];
         _options = options;
@@ -175,6 +177,7 @@ public sealed class DataLoader : IDisposable
         public int Remaining;       // samples still to write for the batch assigned to this slot
         public int ReadyBatch = -1; // batch index whose samples are all written
         private readonly int _batchSize;
+        private readonly Batch _full; // handed out again for every full batch this slot holds
 
         public Slot(IImageTransform[] transforms, int batchSize)
         {
@@ -186,6 +189,7 @@ public sealed class DataLoader : IDisposable
                 Views[v] = TensorScope.Detach(Tensor.Empty(new Shape(batchSize, t.Channels, t.Height, t.Width), DType.Float32, Device.Cpu));
             }
             Labels = TensorScope.Detach(Tensor.Empty(new Shape(batchSize), DType.Int32, Device.Cpu));
+            _full = new Batch(Views, Labels, 0, batchSize);
         }
 
         public Span<float> ViewSpan(int v) => Views[v].AsSpan<float>();
@@ -193,7 +197,11 @@ public sealed class DataLoader : IDisposable
         /// <summary>The batch as handed to the caller: the whole buffers, or narrowed views for a short last batch.</summary>
         public Batch Wrap(int index, int count)
         {
-            if (count == _batchSize) return new Batch(Views, Labels, index, count);
+            if (count == _batchSize)
+            {
+                _full.Index = index;
+                return _full;
+            }
             var views = new Tensor[Views.Length];
             for (int v = 0; v < views.Length; v++) views[v] = TensorScope.Detach(Views[v].NarrowView(0, count));
             return new Batch(views, TensorScope.Detach(Labels.NarrowView(0, count)), index, count);

@@ -48,28 +48,3 @@ public abstract class Optimizer
             if (p.Grad is { } g) g.Backend.Fill(g, 0);
     }
 }
-
-/// <summary>SGD with momentum and (L2) weight decay, as torch.optim.SGD (dampening 0, no Nesterov).</summary>
-public sealed class Sgd(IEnumerable<(string Name, Tensor Parameter)> parameters, double momentum = 0.9, double weightDecay = 0) : Optimizer(parameters)
-{
-    protected override void Update(Tensor parameter, Tensor grad, Tensor momentumBuffer, double lr)
-        => parameter.Backend.SgdUpdate(parameter, grad, momentumBuffer, lr, weightDecay, momentum);
-}
-
-/// <summary>
-/// LARS as the official VICReg code: for parameters with more than one dimension, weight decay is added
-/// to the gradient and the result scaled by the trust ratio eta·‖w‖/‖g‖; biases and batch-norm
-/// parameters (1-D) get neither (the official exclude_bias_and_norm filter).
-/// </summary>
-public sealed class Lars(IEnumerable<(string Name, Tensor Parameter)> parameters, double weightDecay = 1e-6, double momentum = 0.9, double eta = 0.001)
-    : Optimizer(parameters)
-{
-    public double WeightDecay => weightDecay;
-    public double Eta => eta;
-
-    protected override void Update(Tensor parameter, Tensor grad, Tensor momentumBuffer, double lr)
-    {
-        bool adapt = parameter.Rank > 1;
-        parameter.Backend.LarsUpdate(parameter, grad, momentumBuffer, lr, adapt ? weightDecay : 0, momentum, eta, adapt);
-    }
-}

@@ -41,6 +41,58 @@ public class DeviceSelectionTests
     }
 
     [Fact]
+    public void Cache_key_changes_with_source_options_version_and_architecture()
+    {
+        byte[] source = KernelSources.Bytes("elementwise");
+        string[] options = NvrtcCompiler.Options(80, ptx: false);
+        string key = KernelCache.Key("elementwise", source, options, (12, 4), 80);
+        byte[] edited = [.. source, (byte)' '];
+        Assert.NotEqual(key, KernelCache.Key("elementwise", edited, options, (12, 4), 80));
+        Assert.NotEqual(key, KernelCache.Key("elementwise", source, NvrtcCompiler.Options(80, ptx: true), (12, 4), 80));
+        Assert.NotEqual(key, KernelCache.Key("elementwise", source, options, (12, 5), 80));
+        Assert.NotEqual(key, KernelCache.Key("elementwise", source, options, (12, 4), 86));
+        Assert.Equal(key, KernelCache.Key("elementwise", source, options, (12, 4), 80));
+    }
+}
+
+public class AheadOfTimeKernelTests
+{
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Vicreg.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Vicreg.sln not found above the test binaries");
+    }
+
+    /// <summary>cmake/CudaKernels.cmake names fatbins by file(SHA256) of the .cu; the engine by the SHA-256 of the
+    /// embedded resource. Both must agree, or ahead-of-time kernels would silently never load.</summary>
+    [SkippableFact]
+    public void Fatbin_names_use_the_same_source_hash_as_cmake()
+    {
+        string root = RepositoryRoot();
+        string? cmake = Environment.GetEnvironmentVariable("PATH")?.Split(':').Select(d => Path.Combine(d, "cmake")).FirstOrDefault(File.Exists);
+        Skip.If(cmake is null, "skipped: cmake not installed");
+        foreach (var module in KernelSources.Modules)
+        {
+            string file = Path.Combine(root, "engine", "Backends", "Cuda", "Kernels", module + ".cu");
+            var psi = new System.Diagnostics.ProcessStartInfo(cmake!, ["-E", "sha256sum", file]) { RedirectStandardOutput = true };
+            using var process = System.Diagnostics.Process.Start(psi)!;
+            string output = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            Assert.Equal(output[..16], KernelSources.ShortHash(KernelSources.Bytes(module)));
+            Assert.EndsWith($"{module}.{output[..16]}.fatbin", KernelCache.FatbinCandidates(module, KernelSources.Bytes(module)).Last());
+        }
+    }
+}
+
+/// <summary>Runs alone: it changes a process-wide environment variable that kernel compilation reads.</summary>
+[CollectionDefinition("CUDA environment variables", DisableParallelization = true)]
+public sealed class CudaEnvironmentCollection;
+
+[Collection("CUDA environment variables")]
+public class KernelCacheEnvironmentTests
+{
+    [Fact]
     public void Kernel_cache_directory_honours_the_environment_override()
     {
         string? before = Environment.GetEnvironmentVariable("VICREG_KERNEL_CACHE");
@@ -55,17 +107,4 @@ public class DeviceSelectionTests
         }
     }
 
-    [Fact]
-    public void Cache_key_changes_with_source_options_version_and_architecture()
-    {
-        byte[] source = KernelSources.Bytes("elementwise");
-        string[] options = NvrtcCompiler.Options(80, ptx: false);
-        string key = KernelCache.Key("elementwise", source, options, (12, 4), 80);
-        byte[] edited = [.. source, (byte)' '];
-        Assert.NotEqual(key, KernelCache.Key("elementwise", edited, options, (12, 4), 80));
-        Assert.NotEqual(key, KernelCache.Key("elementwise", source, NvrtcCompiler.Options(80, ptx: true), (12, 4), 80));
-        Assert.NotEqual(key, KernelCache.Key("elementwise", source, options, (12, 5), 80));
-        Assert.NotEqual(key, KernelCache.Key("elementwise", source, options, (12, 4), 86));
-        Assert.Equal(key, KernelCache.Key("elementwise", source, options, (12, 4), 80));
-    }
 }

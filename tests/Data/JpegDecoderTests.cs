@@ -135,5 +135,10 @@ public class JpegDecoderTests
         Assert.Throws<ImageDecodeException>(() => JpegDecoder.Decode(jpeg.AsSpan(0, jpeg.Length / 2), new ImageBuffer(), 3));
         Assert.Throws<ImageDecodeException>(() => JpegDecoder.Decode(jpeg.AsSpan(0, 40), new ImageBuffer(), 3));
         Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode("GIF89a....."u8, new ImageBuffer(), 3));
+        // A failure must not poison the thread's decoder for the next, valid image.
+        var good = new ImageBuffer();
+        JpegDecoder.Decode(jpeg, good, 3);
+        Assert.Equal((64, 48), (good.Width, good.Height));
+        AssertClose(pixels, good.Pixels, 3.0, 40);
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Vicreg.Engine.Data.Decoding;
 using Vicreg.Engine.Data.Transforms;
 
 namespace Vicreg.Tests.Data;
@@ -62,6 +63,26 @@ public class PilParityTests
                 foreach (float sigma in new[] { 0.1f, 0.77f, 1.93f, 2.0f })
                     Add(mode, img, "blur", sigma.ToString("R"), s => Run(s, p => GaussianBlur.Apply(p, w, h, ch, sigma)));
                 Add(mode, img, "solarize", "", s => Run(s, p => PixelOps.Solarize(p)));
+            }
+
+            // Decoding: PIL (libjpeg-turbo underneath too, and its own PNG decoder) against ours.
+            var decodeCases = new List<(string Mode, byte[] File, int Channels)>
+            {
+                ("RGB", JpegEncoder.Encode(rgb, w, h, 3, 92), 3),
+                ("RGB", JpegEncoder.Encode(noisy, w, h, 3, 75, progressive: true, subsample420: true), 3),
+                ("L", JpegEncoder.Encode(gray, w, h, 1, 88), 1),
+                ("RGB", JpegEncoder.Encode(gray, w, h, 1, 88), 3),
+                ("RGB", TestPngWriter.Encode(noisy.Select(b => (int)b).ToArray(), w, h, 8, 2, interlace: true), 3),
+                ("L", TestPngWriter.Encode(noisy.Select(b => (int)b).ToArray(), w, h, 8, 2), 1),
+            };
+            foreach (var (mode, file, ch) in decodeCases)
+            {
+                Add(mode, file, "decode", "", f =>
+                {
+                    var image = new Vicreg.Engine.Data.ImageBuffer();
+                    Vicreg.Engine.Data.Decoding.ImageDecoder.Decode(f, image, ch);
+                    return image.Pixels.ToArray();
+                });
             }
 
             var job = new System.Text.StringBuilder();

@@ -22,6 +22,9 @@ def main():
         parts = line.split()
         w, h, mode, src, dst, op = int(parts[0]), int(parts[1]), parts[2], parts[3], parts[4], parts[5]
         args = parts[6:]
+        if op == "decode":  # src is an encoded file; the result is the decoded image in `mode`
+            open(dst, "wb").write(Image.open(src).convert(mode).tobytes())
+            continue
         img = Image.frombytes(mode, (w, h), open(src, "rb").read())
         if op == "resizedcrop":  # left top width height outw outh
             l, t, cw, ch, ow, oh = map(int, args)

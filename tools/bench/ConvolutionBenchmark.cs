@@ -1,8 +1,86 @@
+using Vicreg.Engine;
+using Vicreg.Engine.Backends.Cpu;
+
 namespace Vicreg.Bench;
 
-public sealed class ConvolutionBenchmark : IBenchmark
+/// <summary>
+/// ResNet-18 (CIFAR stem, 32x32 inputs) convolutions, forward + backward-data + backward-filter over every
+/// conv layer, through the CPU backend. The anchor is our own GEMM on a large square product (1024^3) in
+/// the same run and with the same threads: the ratio says how much of the GEMM's rate the lowering keeps.
+/// </summary>
+public sealed unsafe class ConvolutionBenchmark : IBenchmark
 {
     public string Name => "conv";
-    public string Description => "ResNet-18 (CIFAR stem, 32x32, batch 64) conv forward+backward vs our GEMM rate";
-    public void Run(BenchOptions options) => Console.WriteLine("todo");
+    public string Description => "ResNet-18 (CIFAR stem, 32x32, batch 64) conv fwd+bwd vs our GEMM rate";
+
+    public void Run(BenchOptions options)
+    {
+        int batch = options.Quick ? 16 : 64;
+        foreach (int threads in new[] { 1, Environment.ProcessorCount }.Distinct())
+        {
+            CpuParallel.ThreadCount = threads;
+            var square = new GemmShape("square 1024", 1024, 1024, 1024, false, false);
+            // The anchor is re-measured before every layer and its median used, so that it sees the same
+            // background load as the convolutions do.
+            var anchor = new List<double>();
+            Console.WriteLine($"-- {threads} thread(s), batch {batch}");
+            Console.WriteLine($"{"layer",-18} {"x",2} | {"fwd ms",8} {"GF/s",6} | {"bwdD ms",8} {"GF/s",6} | {"bwdW ms",8} {"GF/s",6}");
+            double totalSeconds = 0, totalFlops = 0;
+            foreach (var layer in ResNet18.Layers)
+            {
+                anchor.Add(GemmRate(square, 3));
+                var (f, d, w) = TimeLayer(layer, batch, options.Repeats);
+                var g = Geometry(layer, batch);
+                double flops = 2.0 * g.MultiplyAdds;
+                totalSeconds += layer.Count * (f + d + w);
+                totalFlops += layer.Count * 3 * flops;
+                Console.WriteLine($"{layer.Label,-18} {layer.Count,2} | {f * 1e3,8:F2} {flops / f * 1e-9,6:F1} | {d * 1e3,8:F2} {flops / d * 1e-9,6:F1} | {w * 1e3,8:F2} {flops / w * 1e-9,6:F1}");
+            }
+            double rate = totalFlops / totalSeconds * 1e-9;
+            anchor.Sort();
+            double gemmRate = anchor[anchor.Count / 2];
+            Console.WriteLine($"anchor: our GEMM 1024^3 at {threads} thread(s): {gemmRate:F1} GFLOP/s (median of {anchor.Count}, range {anchor[0]:F1}-{anchor[^1]:F1})");
+            Console.WriteLine($"ResNet-18 convs fwd+bwd, batch {batch}: {totalSeconds * 1e3:F0} ms, {rate:F1} GFLOP/s effective; " +
+                $"ratio to our GEMM {rate / gemmRate:F2} (target >= 0.60)");
+        }
+        CpuParallel.ThreadCount = CpuParallel.DefaultThreadCount();
+    }
+
+    private static Conv2dGeometry Geometry(ResNet18.ConvLayer l, int batch)
+        => new(batch, l.InChannels, l.InSize, l.InSize, l.OutChannels, l.Kernel, l.Kernel, l.Stride, l.Stride, l.Pad, l.Pad);
+
+    private static double GemmRate(GemmShape s, int repeats)
+    {
+        using var a = new NativeArray((long)s.M * s.K, 1);
+        using var b = new NativeArray((long)s.K * s.N, 2);
+        using var c = new NativeArray((long)s.M * s.N, 3);
+        float* pa = a.Pointer, pb = b.Pointer, pc = c.Pointer;
+        double seconds = Measure.MedianSeconds(() => GemmKernel.Run(false, false, s.M, s.N, s.K, 1f, pa, s.Lda, pb, s.Ldb, 0f, pc, s.N), repeats);
+        return Measure.GFlops(s.Flops, seconds);
+    }
+
+    /// <summary>Median seconds of the forward, backward-data and backward-filter passes of one layer.</summary>
+    private static (double Forward, double Data, double Filter) TimeLayer(ResNet18.ConvLayer layer, int batch, int repeats)
+    {
+        var g = Geometry(layer, batch);
+        var backend = CpuBackend.Instance;
+        using var x = Random(g.InputShape, 1);
+        using var w = Random(g.WeightShape, 2);
+        using var dy = Random(g.OutputShape, 3);
+        using var y = Tensor.Empty(g.OutputShape, DType.Float32, backend);
+        using var dx = Tensor.Empty(g.InputShape, DType.Float32, backend);
+        using var dw = Tensor.Empty(g.WeightShape, DType.Float32, backend);
+        double f = Measure.MedianSeconds(() => backend.Conv2dForward(g, x, w, y), repeats, warmups: 1, minSeconds: 0);
+        double d = Measure.MedianSeconds(() => backend.Conv2dBackwardData(g, dy, w, dx), repeats, warmups: 1, minSeconds: 0);
+        double k = Measure.MedianSeconds(() => backend.Conv2dBackwardFilter(g, x, dy, dw), repeats, warmups: 1, minSeconds: 0);
+        return (f, d, k);
+    }
+
+    private static Tensor Random(Shape shape, ulong seed)
+    {
+        var values = new float[shape.Numel];
+        var rng = new Rng(seed);
+        for (int i = 0; i < values.Length; i++) values[i] = (float)rng.Uniform(-1, 1);
+        return Tensor.FromArray<float>(values, shape, CpuBackend.Instance);
+    }
 }

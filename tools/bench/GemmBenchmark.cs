@@ -16,7 +16,7 @@ public sealed unsafe class GemmBenchmark : IBenchmark
             Console.WriteLine("OpenBLAS (libopenblas.so.0) not found: install libopenblas0-pthread for the anchor");
             return;
         }
-        Console.WriteLine($"anchor: OpenBLAS core {OpenBlas.CoreName}; ours: 6x16 Vector256 FMA micro-kernel");
+        Console.WriteLine($"anchor: OpenBLAS core {OpenBlas.CoreName}; ours: {GemmKernel.ActivePath} micro-kernel");
         var shapes = new List<GemmShape>
         {
             new("square 256", 256, 256, 256, false, false),
@@ -50,9 +50,8 @@ public sealed unsafe class GemmBenchmark : IBenchmark
         CpuParallel.ThreadCount = threads;
         OpenBlas.Threads(threads);
         float* pa = a.Pointer, pb = b.Pointer, pc = c.Pointer;
-        double ours = Measure.MedianSeconds(
-            () => GemmKernel.Run(s.TransA, s.TransB, s.M, s.N, s.K, 1f, pa, s.Lda, pb, s.Ldb, 0f, pc, s.N), repeats);
-        double blas = Measure.MedianSeconds(
+        var (ours, blas) = Measure.MedianSecondsInterleaved(
+            () => GemmKernel.Run(s.TransA, s.TransB, s.M, s.N, s.K, 1f, pa, s.Lda, pb, s.Ldb, 0f, pc, s.N),
             () => OpenBlas.Sgemm(s.TransA, s.TransB, s.M, s.N, s.K, 1f, pa, s.Lda, pb, s.Ldb, 0f, pc, s.N), repeats);
         return (Measure.GFlops(s.Flops, ours), Measure.GFlops(s.Flops, blas));
     }

@@ -26,5 +26,39 @@ public static class Measure
         return samples[repeats / 2];
     }
 
+    /// <summary>Median seconds per call of two actions timed in alternation (A, B, A, B, ...), so that
+    /// load from other processes on a shared machine falls on both alike.</summary>
+    public static (double A, double B) MedianSecondsInterleaved(Action a, Action b, int repeats, int warmups = 2, double minSeconds = 0.02)
+    {
+        for (int i = 0; i < warmups; i++)
+        {
+            a();
+            b();
+        }
+        int innerA = InnerCount(a, minSeconds), innerB = InnerCount(b, minSeconds);
+        var samplesA = new double[repeats];
+        var samplesB = new double[repeats];
+        var sw = new Stopwatch();
+        for (int r = 0; r < repeats; r++)
+        {
+            sw.Restart();
+            for (int i = 0; i < innerA; i++) a();
+            samplesA[r] = sw.Elapsed.TotalSeconds / innerA;
+            sw.Restart();
+            for (int i = 0; i < innerB; i++) b();
+            samplesB[r] = sw.Elapsed.TotalSeconds / innerB;
+        }
+        Array.Sort(samplesA);
+        Array.Sort(samplesB);
+        return (samplesA[repeats / 2], samplesB[repeats / 2]);
+    }
+
+    private static int InnerCount(Action action, double minSeconds)
+    {
+        var sw = Stopwatch.StartNew();
+        action();
+        return Math.Max(1, (int)Math.Ceiling(minSeconds / Math.Max(sw.Elapsed.TotalSeconds, 1e-7)));
+    }
+
     public static double GFlops(double flops, double seconds) => flops / seconds * 1e-9;
 }

@@ -11,6 +11,7 @@ public static class Program
         new GemmBenchmark(),
         new ConvolutionBenchmark(),
         new VicregStepBenchmark(),
+        new ImagesSection(),
     ];
 
     public static int Main(string[] args)

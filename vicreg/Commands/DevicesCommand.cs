@@ -19,7 +19,7 @@ public sealed class DevicesCommand : ICommand
         args.RejectUnknown();
         var probe = CudaProbe.Run();
 
-        Console.WriteLine($"CUDA driver: {(probe.DriverVersion is { } v ? $"CUDA {v} (libcuda loaded as {CudaLibraries.LoadedName(CudaLibrary.Driver)})" : "none")}");
+        Console.WriteLine($"CUDA driver: {(probe.DriverVersion is { } v ? $"supports CUDA {v} ({CudaLibraries.LoadedName(CudaLibrary.Driver)})" : "none")}");
         if (probe.DriverProblem is { } problem) Console.WriteLine($"  {problem}");
         Console.WriteLine("libraries:");
         foreach (var (library, loaded, detail) in probe.Libraries)
@@ -27,6 +27,8 @@ public sealed class DevicesCommand : ICommand
             string name = CudaLibraries.DisplayName(library).PadRight(12);
             Console.WriteLine(loaded is null ? $"  {name}missing ({detail})" : $"  {name}{loaded}, version {detail}");
         }
+        if (!CudaLibraries.TryLoad(CudaLibrary.Cudnn, out _))
+            Console.WriteLine("  (without cuDNN, convolutions run as im2col + cuBLAS)");
         if (CudaLibraries.TryLoad(CudaLibrary.Nvrtc, out _))
         {
             try

@@ -1,3 +1,4 @@
+using Vicreg.Augment;
 using System.Diagnostics;
 using Vicreg.Engine;
 using Vicreg.Engine.Data;
@@ -34,6 +35,7 @@ public sealed class LinearEvalCommand : ICommand
         int imageSize = a.Int("image-size", 224, "evaluation crop for imagefolder data", 16, 1024);
         int workers = a.Int("num-workers", Math.Max(1, Environment.ProcessorCount), "data-loading threads", 0, 256);
         string device = a.String("device", "auto", "cpu, cuda, or auto");
+        bool noTf32 = a.Switch("no-tf32", "CUDA: full float32 GEMMs and convolutions instead of TF32 tensor cores");
         ulong seed = (ulong)a.Int("seed", 0, "seed of the head's initialisation and shuffling", 0);
         string? expDir = a.OptionalString("exp-dir", "folder for linear_eval.txt (the result as a JSON line)");
         if (a.HelpRequested)
@@ -47,7 +49,7 @@ public sealed class LinearEvalCommand : ICommand
 
         var result = CommandErrors.Guard(() =>
         {
-            var backend = BackendSelector.Resolve(device, Console.WriteLine);
+            var backend = BackendSelector.Resolve(device, Console.WriteLine, allowTf32: !noTf32);
             var train = DatasetCatalog.Open(dataset, dataDir, train: true, imageSize);
             var test = DatasetCatalog.Open(dataset, dataDir, train: false, imageSize);
             var trainSet = DatasetCatalog.Limit(train.Dataset, limit);
@@ -60,7 +62,7 @@ public sealed class LinearEvalCommand : ICommand
                 if (weights != "random") LoadBackbone(backbone, weights);
             }
             var clock = Stopwatch.StartNew();
-            var view = train.EvaluationView();
+            var view = train.Evaluation;
             var trainFeatures = FeatureExtractor.Extract(backbone, trainSet, view, backend, batchSize, workers, new ProgressLine("features (train)", trainSet.Count, "images"));
             var testFeatures = FeatureExtractor.Extract(backbone, test.Dataset, view, backend, batchSize, workers, new ProgressLine("features (test)", test.Dataset.Count, "images"));
             var probe = new LinearProbe(epochs, batchSize, lrHead, weightDecay, seed);

@@ -1,3 +1,4 @@
+using Vicreg.Augment;
 using Vicreg.Commands;
 using Vicreg.Models;
 
@@ -31,6 +32,8 @@ public sealed record PretrainOptions
     public int NumWorkers { get; init; } = Math.Max(1, Environment.ProcessorCount);
     public ulong Seed { get; init; }
     public string Device { get; init; } = "auto";
+    /// <summary>Keep cuBLAS and cuDNN in full float32 instead of TF32 tensor-op math (CUDA only).</summary>
+    public bool NoTf32 { get; init; }
     public int ImageSize { get; init; } = 224;
     /// <summary>Use only the first N training images (0 = all): quick runs and tests.</summary>
     public int Limit { get; init; }
@@ -64,6 +67,7 @@ public sealed record PretrainOptions
             NumWorkers = a.Int("num-workers", Math.Max(1, Environment.ProcessorCount), "data-loading threads (0 = load on the training thread)", 0, 256),
             Seed = (ulong)a.Int("seed", 0, "seed of initialisation, shuffling and augmentation", 0),
             Device = a.String("device", "auto", "cpu, cuda, or auto"),
+            NoTf32 = a.Switch("no-tf32", "CUDA: full float32 GEMMs and convolutions instead of TF32 tensor cores"),
             ImageSize = a.Int("image-size", 224, "crop size for imagefolder data (small data sets keep their own size)", 16, 1024),
             Limit = a.Int("limit", 0, "use only the first N training images (0 = all)", 0),
             MaxSteps = a.Int("max-steps", 0, "stop after this many steps in total (0 = all epochs)", 0),

@@ -1,3 +1,4 @@
+using Vicreg.Augment;
 using System.Diagnostics;
 using System.Globalization;
 using Vicreg.Engine;
@@ -31,7 +32,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
     public PretrainResult Run()
     {
         var o = options;
-        var backend = BackendSelector.Resolve(o.Device, output.WriteLine);
+        var backend = BackendSelector.Resolve(o.Device, output.WriteLine, allowTf32: !o.NoTf32);
         var split = DatasetCatalog.Open(o.Dataset, o.DataDir, train: true, o.ImageSize);
         var dataset = DatasetCatalog.Limit(split.Dataset, o.Limit);
         if (dataset.Count < o.BatchSize)
@@ -45,7 +46,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         var optimizer = new Lars(model.NamedParameters(), o.WeightDecay, momentum: 0.9, eta: o.LarsEta);
         var loss = new VicregLoss(o.SimCoeff, o.StdCoeff, o.CovCoeff);
 
-        using var loader = new DataLoader(dataset, split.PretrainViews(), new DataLoaderOptions
+        using var loader = new DataLoader(dataset, split.PretrainViews, new DataLoaderOptions
         {
             BatchSize = o.BatchSize, Seed = o.Seed, Shuffle = true, DropLast = true, NumWorkers = o.NumWorkers, Strict = o.Strict,
         });

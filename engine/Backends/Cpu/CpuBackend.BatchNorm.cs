@@ -47,7 +47,7 @@ public sealed unsafe partial class CpuBackend
                 Y = Ptr<float>(y), SaveMean = Ptr<float>(saveMean), SaveInvStd = Ptr<float>(saveInvStd),
                 N = n, C = c, Inner = inner, Momentum = momentum, Eps = eps,
             };
-            RunPerChannel(ref body, x.Numel, c);
+            RunPerChannel(ref body, x.Numel, c, inner);
         }
         else
         {
@@ -58,14 +58,20 @@ public sealed unsafe partial class CpuBackend
                 Y = Ptr<double>(y), SaveMean = Ptr<double>(saveMean), SaveInvStd = Ptr<double>(saveInvStd),
                 N = n, C = c, Inner = inner, Momentum = momentum, Eps = eps,
             };
-            RunPerChannel(ref body, x.Numel, c);
+            RunPerChannel(ref body, x.Numel, c, inner);
         }
     }
 
-    private static void RunPerChannel<TBody>(ref TBody body, long elements, int channels) where TBody : struct, IRangeBody
+    /// <summary>Channels handled together when inner == 1: the (N, C) layout is walked row by row, vectorised
+    /// across this many channels, instead of striding down each channel one value at a time.</summary>
+    private const int ChannelBlock = 64;
+
+    /// <summary>Runs a batch-norm body over its tasks: channels, or blocks of channels when inner == 1.</summary>
+    private static void RunPerChannel<TBody>(ref TBody body, long elements, int channels, int inner) where TBody : struct, IRangeBody
     {
-        if (elements < VectorMath.ParallelThreshold) body.Run(0, channels);
-        else CpuParallel.For(channels, ref body);
+        int tasks = inner == 1 ? (channels + ChannelBlock - 1) / ChannelBlock : channels;
+        if (elements < VectorMath.ParallelThreshold) body.Run(0, tasks);
+        else CpuParallel.For(tasks, ref body);
     }
 
     private struct BatchNormTrainingBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
@@ -76,35 +82,68 @@ public sealed unsafe partial class CpuBackend
 
         public void Run(int start, int end)
         {
-            long m = (long)N * Inner;
+            if (Inner == 1) RunBlocks(start, end);
+            else RunChannels(start, end);
+        }
+
+        private readonly void RunChannels(int start, int end)
+        {
             for (int c = start; c < end; c++)
             {
                 double sum = 0;
                 for (int n = 0; n < N; n++) sum += VectorMath.Sum(X + ((long)n * C + c) * Inner, Inner);
-                double mean = sum / m;
+                double mean = sum / ((long)N * Inner);
                 double squares = 0;
                 for (int n = 0; n < N; n++) squares += VectorMath.SumOfSquaredDeviations(X + ((long)n * C + c) * Inner, Inner, mean);
-                double variance = squares / m;
-                double invStd = 1.0 / Math.Sqrt(variance + Eps);
-                SaveMean[c] = VectorMath.FromDouble<T>(mean);
-                SaveInvStd[c] = VectorMath.FromDouble<T>(invStd);
-                if (RunningMean != null)
-                {
-                    // PyTorch keeps the unbiased variance; with a single value per channel (m == 1), where
-                    // PyTorch refuses to train, the biased one (zero) is kept rather than dividing by zero.
-                    double unbiased = m > 1 ? squares / (m - 1) : variance;
-                    RunningMean[c] = VectorMath.FromDouble<T>((1 - Momentum) * VectorMath.ToDouble(RunningMean[c]) + Momentum * mean);
-                    RunningVar[c] = VectorMath.FromDouble<T>((1 - Momentum) * VectorMath.ToDouble(RunningVar[c]) + Momentum * unbiased);
-                }
-                double g = Gamma != null ? VectorMath.ToDouble(Gamma[c]) : 1.0;
-                double b = Beta != null ? VectorMath.ToDouble(Beta[c]) : 0.0;
-                T center = VectorMath.FromDouble<T>(mean), scale = VectorMath.FromDouble<T>(g * invStd), shift = VectorMath.FromDouble<T>(b);
+                Finish(c, mean, squares, out T center, out T scale, out T shift);
                 for (int n = 0; n < N; n++)
                 {
                     long offset = ((long)n * C + c) * Inner;
                     VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, center, scale, shift);
                 }
             }
+        }
+
+        private readonly void RunBlocks(int start, int end)
+        {
+            double* mean = stackalloc double[ChannelBlock];
+            double* squares = stackalloc double[ChannelBlock];
+            T* center = stackalloc T[ChannelBlock];
+            T* scale = stackalloc T[ChannelBlock];
+            T* shift = stackalloc T[ChannelBlock];
+            for (int block = start; block < end; block++)
+            {
+                int c0 = block * ChannelBlock, width = Math.Min(ChannelBlock, C - c0);
+                new Span<double>(mean, width).Clear();
+                new Span<double>(squares, width).Clear();
+                ColumnMath.Sum(X + c0, N, C, width, mean);
+                for (int j = 0; j < width; j++) mean[j] /= N;
+                ColumnMath.SumOfSquaredDeviations(X + c0, N, C, width, mean, squares);
+                for (int j = 0; j < width; j++) Finish(c0 + j, mean[j], squares[j], out center[j], out scale[j], out shift[j]);
+                ColumnMath.CenterScaleShift(X + c0, Y + c0, N, C, width, center, scale, shift);
+            }
+        }
+
+        /// <summary>Writes channel c's saved and running statistics; returns y = (x - center) scale + shift.</summary>
+        private readonly void Finish(int c, double mean, double squares, out T center, out T scale, out T shift)
+        {
+            long m = (long)N * Inner;
+            double variance = squares / m;
+            double invStd = 1.0 / Math.Sqrt(variance + Eps);
+            SaveMean[c] = VectorMath.FromDouble<T>(mean);
+            SaveInvStd[c] = VectorMath.FromDouble<T>(invStd);
+            if (RunningMean != null)
+            {
+                // PyTorch keeps the unbiased variance; with a single value per channel (m == 1), where
+                // PyTorch refuses to train, the biased one (zero) is kept rather than dividing by zero.
+                double unbiased = m > 1 ? squares / (m - 1) : variance;
+                RunningMean[c] = VectorMath.FromDouble<T>((1 - Momentum) * VectorMath.ToDouble(RunningMean[c]) + Momentum * mean);
+                RunningVar[c] = VectorMath.FromDouble<T>((1 - Momentum) * VectorMath.ToDouble(RunningVar[c]) + Momentum * unbiased);
+            }
+            double g = Gamma != null ? VectorMath.ToDouble(Gamma[c]) : 1.0;
+            center = VectorMath.FromDouble<T>(mean);
+            scale = VectorMath.FromDouble<T>(g * invStd);
+            shift = Beta != null ? Beta[c] : T.Zero;
         }
     }
 
@@ -127,7 +166,7 @@ public sealed unsafe partial class CpuBackend
                 RunningMean = Ptr<float>(runningMean), RunningVar = Ptr<float>(runningVar), Y = Ptr<float>(y),
                 N = n, C = c, Inner = inner, Eps = eps,
             };
-            RunPerChannel(ref body, x.Numel, c);
+            RunPerChannel(ref body, x.Numel, c, inner);
         }
         else
         {
@@ -137,7 +176,7 @@ public sealed unsafe partial class CpuBackend
                 RunningMean = Ptr<double>(runningMean), RunningVar = Ptr<double>(runningVar), Y = Ptr<double>(y),
                 N = n, C = c, Inner = inner, Eps = eps,
             };
-            RunPerChannel(ref body, x.Numel, c);
+            RunPerChannel(ref body, x.Numel, c, inner);
         }
     }
 
@@ -149,18 +188,35 @@ public sealed unsafe partial class CpuBackend
 
         public void Run(int start, int end)
         {
+            if (Inner == 1)
+            {
+                T* scale = stackalloc T[ChannelBlock];
+                T* shift = stackalloc T[ChannelBlock];
+                for (int block = start; block < end; block++)
+                {
+                    int c0 = block * ChannelBlock, width = Math.Min(ChannelBlock, C - c0);
+                    for (int j = 0; j < width; j++) Coefficients(c0 + j, out scale[j], out shift[j]);
+                    ColumnMath.CenterScaleShift(X + c0, Y + c0, N, C, width, RunningMean + c0, scale, shift);
+                }
+                return;
+            }
             for (int c = start; c < end; c++)
             {
-                double invStd = 1.0 / Math.Sqrt(VectorMath.ToDouble(RunningVar[c]) + Eps);
-                double g = Gamma != null ? VectorMath.ToDouble(Gamma[c]) : 1.0;
-                double b = Beta != null ? VectorMath.ToDouble(Beta[c]) : 0.0;
-                T center = RunningMean[c], scale = VectorMath.FromDouble<T>(g * invStd), shift = VectorMath.FromDouble<T>(b);
+                Coefficients(c, out T scale, out T shift);
                 for (int n = 0; n < N; n++)
                 {
                     long offset = ((long)n * C + c) * Inner;
-                    VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, center, scale, shift);
+                    VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, RunningMean[c], scale, shift);
                 }
             }
+        }
+
+        private readonly void Coefficients(int c, out T scale, out T shift)
+        {
+            double invStd = 1.0 / Math.Sqrt(VectorMath.ToDouble(RunningVar[c]) + Eps);
+            double g = Gamma != null ? VectorMath.ToDouble(Gamma[c]) : 1.0;
+            scale = VectorMath.FromDouble<T>(g * invStd);
+            shift = Beta != null ? Beta[c] : T.Zero;
         }
     }
 
@@ -187,7 +243,7 @@ public sealed unsafe partial class CpuBackend
                 SaveInvStd = Ptr<float>(saveInvStd), Dx = Ptr<float>(dx), DGamma = PtrOrNull<float>(dgamma), DBeta = PtrOrNull<float>(dbeta),
                 N = n, C = c, Inner = inner,
             };
-            RunPerChannel(ref body, x.Numel, c);
+            RunPerChannel(ref body, x.Numel, c, inner);
         }
         else
         {
@@ -197,7 +253,7 @@ public sealed unsafe partial class CpuBackend
                 SaveInvStd = Ptr<double>(saveInvStd), Dx = Ptr<double>(dx), DGamma = PtrOrNull<double>(dgamma), DBeta = PtrOrNull<double>(dbeta),
                 N = n, C = c, Inner = inner,
             };
-            RunPerChannel(ref body, x.Numel, c);
+            RunPerChannel(ref body, x.Numel, c, inner);
         }
     }
 
@@ -208,10 +264,15 @@ public sealed unsafe partial class CpuBackend
 
         public void Run(int start, int end)
         {
-            long m = (long)N * Inner;
+            if (Inner == 1) RunBlocks(start, end);
+            else RunChannels(start, end);
+        }
+
+        private readonly void RunChannels(int start, int end)
+        {
             for (int c = start; c < end; c++)
             {
-                double mean = VectorMath.ToDouble(SaveMean[c]), invStd = VectorMath.ToDouble(SaveInvStd[c]);
+                double mean = VectorMath.ToDouble(SaveMean[c]);
                 double sumDy = 0, sumDyXmu = 0;
                 for (int n = 0; n < N; n++)
                 {
@@ -220,21 +281,49 @@ public sealed unsafe partial class CpuBackend
                     sumDy += sd;
                     sumDyXmu += sp;
                 }
-                if (DBeta != null) DBeta[c] = VectorMath.FromDouble<T>(sumDy);
-                if (DGamma != null) DGamma[c] = VectorMath.FromDouble<T>(sumDyXmu * invStd);
-                // dx = g invstd / M (M dy - sum dy - xhat sum(dy xhat)), with xhat = (x - mean) invstd:
-                // dx = a dy + b (x - mean) + c.
-                double g = Gamma != null ? VectorMath.ToDouble(Gamma[c]) : 1.0;
-                double a = g * invStd;
-                double b = -a * invStd * invStd * sumDyXmu / m;
-                double k = -a * sumDy / m;
-                T center = SaveMean[c], ta = VectorMath.FromDouble<T>(a), tb = VectorMath.FromDouble<T>(b), tk = VectorMath.FromDouble<T>(k);
+                Finish(c, sumDy, sumDyXmu, out T a, out T b, out T k);
                 for (int n = 0; n < N; n++)
                 {
                     long offset = ((long)n * C + c) * Inner;
-                    VectorMath.BatchNormGradient(Dy + offset, X + offset, Dx + offset, Inner, center, ta, tb, tk);
+                    VectorMath.BatchNormGradient(Dy + offset, X + offset, Dx + offset, Inner, SaveMean[c], a, b, k);
                 }
             }
+        }
+
+        private readonly void RunBlocks(int start, int end)
+        {
+            double* mean = stackalloc double[ChannelBlock];
+            double* sumDy = stackalloc double[ChannelBlock];
+            double* sumDyXmu = stackalloc double[ChannelBlock];
+            T* a = stackalloc T[ChannelBlock];
+            T* b = stackalloc T[ChannelBlock];
+            T* k = stackalloc T[ChannelBlock];
+            for (int block = start; block < end; block++)
+            {
+                int c0 = block * ChannelBlock, width = Math.Min(ChannelBlock, C - c0);
+                for (int j = 0; j < width; j++) mean[j] = VectorMath.ToDouble(SaveMean[c0 + j]);
+                new Span<double>(sumDy, width).Clear();
+                new Span<double>(sumDyXmu, width).Clear();
+                ColumnMath.SumDyAndDyXmu(Dy + c0, X + c0, N, C, width, mean, sumDy, sumDyXmu);
+                for (int j = 0; j < width; j++) Finish(c0 + j, sumDy[j], sumDyXmu[j], out a[j], out b[j], out k[j]);
+                ColumnMath.BatchNormGradient(Dy + c0, X + c0, Dx + c0, N, C, width, SaveMean + c0, a, b, k);
+            }
+        }
+
+        /// <summary>Writes dgamma and dbeta of channel c and returns the coefficients of
+        /// dx = g invstd / M (M dy - sum dy - xhat sum(dy xhat)), xhat = (x - mean) invstd, in the form
+        /// dx = a dy + b (x - mean) + k.</summary>
+        private readonly void Finish(int c, double sumDy, double sumDyXmu, out T a, out T b, out T k)
+        {
+            long m = (long)N * Inner;
+            double invStd = VectorMath.ToDouble(SaveInvStd[c]);
+            if (DBeta != null) DBeta[c] = VectorMath.FromDouble<T>(sumDy);
+            if (DGamma != null) DGamma[c] = VectorMath.FromDouble<T>(sumDyXmu * invStd);
+            double g = Gamma != null ? VectorMath.ToDouble(Gamma[c]) : 1.0;
+            double da = g * invStd;
+            a = VectorMath.FromDouble<T>(da);
+            b = VectorMath.FromDouble<T>(-da * invStd * invStd * sumDyXmu / m);
+            k = VectorMath.FromDouble<T>(-da * sumDy / m);
         }
     }
 }

@@ -5,7 +5,7 @@ using Vicreg.Engine.Backends.Cpu.Kernels;
 namespace Vicreg.Engine.Backends.Cpu;
 
 // Softmax cross-entropy, one row per task: log-sum-exp shifted by the row maximum (stable for any
-// logits), the row sums in double; the mean loss adds per-chunk partials in chunk order.
+// logits), the row sums in double; the mean loss adds per-block partials in block order.
 public sealed unsafe partial class CpuBackend
 {
     private static (int Rows, int Classes) CheckCrossEntropy(string name, Tensor logits, Tensor labels, Tensor probabilities)
@@ -41,7 +41,8 @@ public sealed unsafe partial class CpuBackend
     private static double SoftmaxCrossEntropy<T>(T* logits, int* labels, T* probabilities, int rows, int classes) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (rows == 0) return double.NaN; // the mean of nothing, as PyTorch
-        int chunks = (long)rows * classes < VectorMath.ParallelThreshold ? 1 : Math.Min(CpuParallel.ThreadCount, rows);
+        // Row blocks fixed by the shape alone, so the mean has the same bits whatever the thread count.
+        int chunks = (long)rows * classes < VectorMath.ParallelThreshold ? 1 : Math.Min(rows, VectorMath.ReductionBlocks((long)rows * classes));
         double* partials = stackalloc double[chunks];
         var body = new SoftmaxCrossEntropyBody<T> { Logits = logits, Labels = labels, Probabilities = probabilities, Rows = rows, Classes = classes, Chunks = chunks, Partials = partials };
         if (chunks == 1) body.Run(0, 1);
@@ -73,6 +74,7 @@ public sealed unsafe partial class CpuBackend
         private readonly double Row(T* x, T* p, int label)
         {
             int k = Classes, w = Vector256<T>.Count, i = 0;
+            double target = VectorMath.ToDouble(x[label]); // read first: p may be x (in place)
             T max = T.NegativeInfinity;
             if (k >= w)
             {
@@ -86,7 +88,7 @@ public sealed unsafe partial class CpuBackend
             Elementwise.UnaryRange(p, p, 0, k, new ExpOp<T>());
             double sum = VectorMath.Sum(p, k);
             Elementwise.UnaryRange(p, p, 0, k, new ScaleOp<T>(VectorMath.FromDouble<T>(1.0 / sum)));
-            return Math.Log(sum) + VectorMath.ToDouble(max) - VectorMath.ToDouble(x[label]);
+            return Math.Log(sum) + VectorMath.ToDouble(max) - target;
         }
     }
 
@@ -101,10 +103,7 @@ public sealed unsafe partial class CpuBackend
     private static void CrossEntropyBackward<T>(T* p, int* labels, T scale, T* d, int rows, int classes) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Elementwise.Unary(p, d, rows * classes, new ScaleOp<T>(scale));
-        for (int r = 0; r < rows; r++)
-        {
-            long at = (long)r * classes + labels[r];
-            d[at] = scale * (p[at] - T.One);
-        }
+        // scale p - scale at the label, from d alone, so d may be p (in place).
+        for (int r = 0; r < rows; r++) d[(long)r * classes + labels[r]] -= scale;
     }
 }

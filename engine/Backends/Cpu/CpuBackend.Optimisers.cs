@@ -84,10 +84,10 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    /// <summary>||w||^2 and ||g + wd w||^2 in double, one partial per thread chunk added in chunk order.</summary>
+    /// <summary>||w||^2 and ||g + wd w||^2 in double, one partial per block (blocks fixed by n) added in block order.</summary>
     private static (double Weight, double Update) LarsNorms<T>(T* w, T* g, int n, T weightDecay) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int chunks = n < VectorMath.ParallelThreshold ? 1 : CpuParallel.ThreadCount;
+        int chunks = VectorMath.ReductionBlocks(n);
         double* partials = stackalloc double[2 * chunks];
         var body = new LarsNormsBody<T> { W = w, G = g, N = n, WeightDecay = weightDecay, Chunks = chunks, Partials = partials };
         if (chunks == 1) body.Run(0, 1);

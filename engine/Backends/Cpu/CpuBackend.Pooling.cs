@@ -1,10 +1,11 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using Vicreg.Engine.Backends.Cpu.Kernels;
 
 namespace Vicreg.Engine.Backends.Cpu;
 
 // Max pooling, one (n, c) plane per task. Padding counts as -infinity; the first maximum in window order
-// wins, and NaN wins over numbers, as PyTorch's CPU kernel does.
+// wins, and NaN wins over numbers (the last NaN), as PyTorch's CPU kernel does.
 public sealed unsafe partial class CpuBackend
 {
     private static void CheckPool(string name, in Pool2dGeometry g)
@@ -44,6 +45,9 @@ public sealed unsafe partial class CpuBackend
         else CpuParallel.For(planes, ref body);
     }
 
+    /// <summary>Widest input row the vectorised forward keeps on the stack (two rows of T).</summary>
+    private const int MaxPoolStackWidth = 4096;
+
     private struct MaxPoolForwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public Pool2dGeometry G;
@@ -51,6 +55,14 @@ public sealed unsafe partial class CpuBackend
         public int* Argmax;
 
         public void Run(int start, int end)
+        {
+            if (G.InWidth <= MaxPoolStackWidth) RunColumns(start, end);
+            else RunScalar(start, end);
+        }
+
+        /// <summary>The definition, window by window in row-major order, exactly as PyTorch's CPU kernel:
+        /// take v when v &gt; max or v is NaN (so the first maximum wins, and the last NaN).</summary>
+        private readonly void RunScalar(int start, int end)
         {
             int h = G.InHeight, w = G.InWidth, oh = G.OutHeight, ow = G.OutWidth;
             for (int p = start; p < end; p++)
@@ -78,13 +90,73 @@ public sealed unsafe partial class CpuBackend
                                 {
                                     max = v;
                                     best = r * w + col;
-                                    if (T.IsNaN(v)) goto found;
                                 }
                             }
                         }
-                    found:
                         y[i * ow + j] = max;
                         arg[i * ow + j] = best;
+                    }
+                }
+            }
+        }
+
+        /// <summary>The same result in two steps: a vectorised maximum down the window's rows for every
+        /// input column (remembering the winning row), then a short scan across each window's columns.
+        /// The scan breaks ties as the row-major definition does: among equal maxima the smallest row
+        /// (then column) wins; among NaNs the largest.</summary>
+        private readonly void RunColumns(int start, int end)
+        {
+            int h = G.InHeight, w = G.InWidth, oh = G.OutHeight, ow = G.OutWidth, lanes = Vector256<T>.Count;
+            T* colMax = stackalloc T[w];
+            T* colRow = stackalloc T[w]; // row indices held as T (exact: rows are far below 2^24)
+            for (int p = start; p < end; p++)
+            {
+                T* x = X + (long)p * h * w;
+                T* y = Y + (long)p * oh * ow;
+                int* arg = Argmax + (long)p * oh * ow;
+                for (int i = 0; i < oh; i++)
+                {
+                    int h0 = i * G.StrideHeight - G.PadHeight;
+                    int hs = Math.Max(h0, 0), he = Math.Min(h0 + G.KernelHeight, h);
+                    new ReadOnlySpan<T>(x + hs * w, w).CopyTo(new Span<T>(colMax, w));
+                    new Span<T>(colRow, w).Fill(T.CreateTruncating(hs));
+                    for (int r = hs + 1; r < he; r++)
+                    {
+                        T* row = x + r * w;
+                        T rowIndex = T.CreateTruncating(r);
+                        var rv = Vector256.Create(rowIndex);
+                        int c = 0;
+                        for (; c + lanes <= w; c += lanes)
+                        {
+                            var v = Vector256.Load(row + c);
+                            var m = Vector256.Load(colMax + c);
+                            var take = Vector256.GreaterThan(v, m) | ~Vector256.Equals(v, v);
+                            Vector256.Store(Vector256.ConditionalSelect(take, v, m), colMax + c);
+                            Vector256.Store(Vector256.ConditionalSelect(take, rv, Vector256.Load(colRow + c)), colRow + c);
+                        }
+                        for (; c < w; c++)
+                        {
+                            T v = row[c];
+                            if (v > colMax[c] || T.IsNaN(v)) { colMax[c] = v; colRow[c] = rowIndex; }
+                        }
+                    }
+                    for (int j = 0; j < ow; j++)
+                    {
+                        int w0 = j * G.StrideWidth - G.PadWidth;
+                        int ws = Math.Max(w0, 0), we = Math.Min(w0 + G.KernelWidth, w);
+                        T max = colMax[ws];
+                        int bestRow = int.CreateTruncating(colRow[ws]), bestCol = ws;
+                        for (int c = ws + 1; c < we; c++)
+                        {
+                            T v = colMax[c];
+                            int r = int.CreateTruncating(colRow[c]);
+                            bool take = T.IsNaN(v)
+                                ? !T.IsNaN(max) || r >= bestRow              // the last NaN in row-major order
+                                : !T.IsNaN(max) && (v > max || (v == max && r < bestRow)); // the first maximum
+                            if (take) { max = v; bestRow = r; bestCol = c; }
+                        }
+                        y[i * ow + j] = max;
+                        arg[i * ow + j] = bestRow * w + bestCol;
                     }
                 }
             }

@@ -4,7 +4,7 @@ using Vicreg.Engine.Backends.Cpu.Kernels;
 namespace Vicreg.Engine.Backends.Cpu;
 
 // Sums along axes and of squares. Every sum is accumulated in double (whatever the element type) in an
-// order fixed by the shape and the thread count, so results repeat bit for bit.
+// order fixed by the shape alone (never by the thread count), so results repeat bit for bit anywhere.
 public sealed unsafe partial class CpuBackend
 {
     /// <summary>Columns summed together by one task of a column reduction (its double accumulators sit on the stack).</summary>
@@ -94,7 +94,7 @@ public sealed unsafe partial class CpuBackend
                 int o = task / Blocks, i0 = task % Blocks * ColumnBlock;
                 int width = Math.Min(ColumnBlock, Inner - i0);
                 new Span<double>(acc, width).Clear();
-                VectorMath.AccumulateColumns(X + (long)o * Mid * Inner + i0, Mid, Inner, width, acc);
+                ColumnMath.Sum(X + (long)o * Mid * Inner + i0, Mid, Inner, width, acc);
                 T* y = Y + (long)o * Inner + i0;
                 for (int j = 0; j < width; j++) y[j] = VectorMath.FromDouble<T>(Alpha * acc[j]);
             }
@@ -111,10 +111,10 @@ public sealed unsafe partial class CpuBackend
         else *Ptr<double>(result) = SumOfSquares(Ptr<double>(x), Count(x));
     }
 
-    /// <summary>Sum of squares in double: one partial per thread chunk, added in chunk order.</summary>
+    /// <summary>Sum of squares in double: one partial per block (blocks fixed by n), added in block order.</summary>
     internal static double SumOfSquares<T>(T* x, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int chunks = n < VectorMath.ParallelThreshold ? 1 : CpuParallel.ThreadCount;
+        int chunks = VectorMath.ReductionBlocks(n);
         if (chunks == 1) return VectorMath.SumOfSquares(x, n);
         double* partials = stackalloc double[chunks];
         var body = new SumOfSquaresBody<T> { X = x, N = n, Chunks = chunks, Partials = partials };
@@ -134,7 +134,7 @@ public sealed unsafe partial class CpuBackend
         {
             for (int c = start; c < end; c++)
             {
-                // Chunk boundaries rounded to whole vectors of 8, so the split does not change the lane sums' alignment.
+                // Block boundaries on whole vectors of 8, so no block starts mid-vector.
                 int s = CpuParallel.ChunkStart(c, N / 8, Chunks) * 8;
                 int e = c == Chunks - 1 ? N : CpuParallel.ChunkEnd(c, N / 8, Chunks) * 8;
                 Partials[c] = VectorMath.SumOfSquares(X + s, e - s);

@@ -36,10 +36,12 @@ public sealed unsafe partial class CudaBackend
                 "cudnnGetConvolutionForwardAlgorithm_v7 / FindEx");
             plan.ForwardAlgorithm = perf.Algorithm;
             plan.ForwardMath = perf.MathType;
+            // The workspace depends on the math type too: set it before asking.
+            Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, perf.MathType), "cudnnSetConvolutionMathType");
             nuint bytes;
             Cudnn.Check(Cudnn.cudnnGetConvolutionForwardWorkspaceSize(_cudnn, plan.X, plan.W, plan.Convolution, plan.Y, perf.Algorithm, &bytes),
                 "cudnnGetConvolutionForwardWorkspaceSize");
-            plan.ForwardWorkspace = bytes;
+            plan.ForwardWorkspace = Math.Max(bytes, perf.Memory);
         }
         Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, plan.ForwardMath), "cudnnSetConvolutionMathType");
         using var workspace = new Scratch(this, (long)plan.ForwardWorkspace);
@@ -61,10 +63,12 @@ public sealed unsafe partial class CudaBackend
                 "cudnnGetConvolutionBackwardDataAlgorithm_v7 / FindEx");
             plan.BackwardDataAlgorithm = perf.Algorithm;
             plan.BackwardDataMath = perf.MathType;
+            // The workspace depends on the math type too: set it before asking.
+            Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, perf.MathType), "cudnnSetConvolutionMathType");
             nuint bytes;
             Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardDataWorkspaceSize(_cudnn, plan.W, plan.Y, plan.Convolution, plan.X, perf.Algorithm, &bytes),
                 "cudnnGetConvolutionBackwardDataWorkspaceSize");
-            plan.BackwardDataWorkspace = bytes;
+            plan.BackwardDataWorkspace = Math.Max(bytes, perf.Memory);
         }
         Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, plan.BackwardDataMath), "cudnnSetConvolutionMathType");
         using var workspace = new Scratch(this, (long)plan.BackwardDataWorkspace);
@@ -86,10 +90,12 @@ public sealed unsafe partial class CudaBackend
                 "cudnnGetConvolutionBackwardFilterAlgorithm_v7 / FindEx");
             plan.BackwardFilterAlgorithm = perf.Algorithm;
             plan.BackwardFilterMath = perf.MathType;
+            // The workspace depends on the math type too: set it before asking.
+            Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, perf.MathType), "cudnnSetConvolutionMathType");
             nuint bytes;
             Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(_cudnn, plan.X, plan.Y, plan.Convolution, plan.W, perf.Algorithm, &bytes),
                 "cudnnGetConvolutionBackwardFilterWorkspaceSize");
-            plan.BackwardFilterWorkspace = bytes;
+            plan.BackwardFilterWorkspace = Math.Max(bytes, perf.Memory);
         }
         Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, plan.BackwardFilterMath), "cudnnSetConvolutionMathType");
         using var workspace = new Scratch(this, (long)plan.BackwardFilterWorkspace);
@@ -114,9 +120,28 @@ public sealed unsafe partial class CudaBackend
             var (free, _) = DeviceMemory();
             limit = Math.Min(limit, free / 2);
         }
-        using (var workspace = new Scratch(this, _benchmarkConvolutions ? limit : 0))
+        if (_benchmarkConvolutions)
         {
-            Cudnn.Check(query(Requested, &returned, results, _benchmarkConvolutions ? workspace.Pointer : 0, (nuint)limit), call);
+            // A one-off scratch for timing the candidates, straight from the driver: through the cache it would
+            // stay parked there at a size nothing else asks for.
+            nint workspace = 0;
+            if (CudaDriver.cuMemAlloc(&workspace, (nuint)limit) != CudaDriver.Success) { workspace = 0; limit = ConvolutionWorkspaceLimit; } // falls back to _v7
+            try
+            {
+                Cudnn.Check(query(Requested, &returned, results, workspace, (nuint)limit), call);
+            }
+            finally
+            {
+                if (workspace != 0)
+                {
+                    CudaDriver.Check(CudaDriver.cuStreamSynchronize(Stream), "cuStreamSynchronize");
+                    CudaDriver.Check(CudaDriver.cuMemFree(workspace), "cuMemFree_v2");
+                }
+            }
+        }
+        else
+        {
+            Cudnn.Check(query(Requested, &returned, results, 0, (nuint)limit), call);
         }
         for (int i = 0; i < returned; i++)
         {

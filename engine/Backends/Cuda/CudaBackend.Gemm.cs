@@ -21,8 +21,9 @@ public sealed unsafe partial class CudaBackend
     {
         if (m == 0 || n == 0) return;
         MakeCurrent();
-        int lda = transposeA ? m : k; // row length of A as stored: [m,k], or [k,m] when transposed
-        int ldb = transposeB ? k : n; // row length of B as stored: [k,n], or [n,k] when transposed
+        // Row length of each operand as stored ([m,k] or [k,m]; [k,n] or [n,k]); cuBLAS rejects 0 even when k is 0.
+        int lda = Math.Max(1, transposeA ? m : k);
+        int ldb = Math.Max(1, transposeB ? k : n);
         Cublas.Check(Cublas.cublasSgemm(_cublas, transposeB ? Cublas.OpT : Cublas.OpN, transposeA ? Cublas.OpT : Cublas.OpN,
             n, m, k, &alpha, b, ldb, a, lda, &beta, c, n), "cublasSgemm_v2");
     }

@@ -12,6 +12,11 @@ public sealed unsafe partial class CudaBackend
         return (outer, channels, inner);
     }
 
+    /// <summary>Blocks per channel for the statistics: about 16K elements each, so that a wide layer with few
+    /// channels (64 channels of 256x112x112) still fills the device; a function of the shape only, so the
+    /// summation order (and the result) is the same on every run.</summary>
+    private static int Splits(long count) => (int)Math.Clamp(count / (64 * BlockSize), 1, 128);
+
     public void BatchNormTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
         double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
     {
@@ -22,8 +27,20 @@ public sealed unsafe partial class CudaBackend
         if ((rm == 0) != (rv == 0)) throw new ArgumentException($"{call}: give both running statistics or neither");
         var (outer, channels, inner) = BatchNormLayout(x, saveMean);
         float mo = (float)momentum, ep = (float)eps;
-        void** stats = stackalloc void*[] { &xp, &outer, &channels, &inner, &mp, &sp, &rm, &rv, &mo, &ep };
-        Launch(CudaKernel.BnStatistics, (uint)channels, stats);
+        long count = (long)outer * inner;
+        int splits = Splits(count);
+        float inverseCount = 1f / Math.Max(1L, count);
+        using var partials = new Scratch(this, (long)channels * splits * 4);
+        nint pp = partials.Pointer, none = 0;
+        uint blocks = (uint)((long)channels * splits);
+        void** sums = stackalloc void*[] { &xp, &outer, &channels, &inner, &splits, &none, &pp };
+        Launch(CudaKernel.BnPartial, blocks, sums);
+        void** means = stackalloc void*[] { &pp, &channels, &splits, &inverseCount, &mp };
+        Launch(CudaKernel.BnMean, GridFor(channels), means);
+        void** squares = stackalloc void*[] { &xp, &outer, &channels, &inner, &splits, &mp, &pp };
+        Launch(CudaKernel.BnPartial, blocks, squares);
+        void** finish = stackalloc void*[] { &pp, &channels, &splits, &count, &mp, &sp, &rm, &rv, &mo, &ep };
+        Launch(CudaKernel.BnFinalize, GridFor(channels), finish);
         long n = x.Numel;
         void** normalize = stackalloc void*[] { &xp, &yp, &n, &channels, &inner, &mp, &sp, &gp, &bp };
         Launch(CudaKernel.BnNormalize, GridFor(n), normalize);
@@ -48,10 +65,15 @@ public sealed unsafe partial class CudaBackend
         nint xp = F32(x, call), dyp = F32(dy, call), mp = F32(saveMean, call), sp = F32(saveInvStd, call), dxp = F32(dx, call);
         nint gp = F32OrNull(gamma, call), dgp = F32OrNull(dgamma, call), dbp = F32OrNull(dbeta, call);
         var (outer, channels, inner) = BatchNormLayout(x, saveMean);
+        long count = (long)outer * inner;
+        int splits = Splits(count);
+        using var partials = new Scratch(this, 2L * channels * splits * 4);
         using var sums = new Scratch(this, 2L * channels * 4);
-        nint sump = sums.Pointer;
-        void** reduce = stackalloc void*[] { &xp, &dyp, &outer, &channels, &inner, &mp, &sp, &sump, &dgp, &dbp };
-        Launch(CudaKernel.BnBackwardReduce, (uint)channels, reduce);
+        nint pp = partials.Pointer, sump = sums.Pointer;
+        void** reduce = stackalloc void*[] { &xp, &dyp, &outer, &channels, &inner, &splits, &mp, &sp, &pp };
+        Launch(CudaKernel.BnBackwardPartial, (uint)((long)channels * splits), reduce);
+        void** finish = stackalloc void*[] { &pp, &channels, &splits, &sump, &dgp, &dbp };
+        Launch(CudaKernel.BnBackwardFinalize, GridFor(channels), finish);
         long n = x.Numel;
         float inverseCount = 1f / Math.Max(1L, (long)outer * inner);
         void** data = stackalloc void*[] { &xp, &dyp, &dxp, &n, &channels, &inner, &inverseCount, &mp, &sp, &gp, &sump };

@@ -16,7 +16,9 @@ public sealed unsafe partial class CudaBackend : IBackend
     /// <summary>TF32 tensor-op math for GEMM and convolutions (on by default, as PyTorch's cuDNN default).</summary>
     public bool AllowTf32 { get; }
     /// <summary>True when convolutions go through cuDNN (false: im2col + cuBLAS).</summary>
-    public bool UsesCudnnConvolution => _cudnn != 0 && _cudnnConvolution;
+    public bool UsesCudnnConvolution => _cudnn != 0 && _cudnnConvolution && !ForceIm2ColConvolution;
+    /// <summary>Runs convolutions through the im2col + cuBLAS fallback even when cuDNN is present (tests).</summary>
+    internal bool ForceIm2ColConvolution { get; set; }
 
     private readonly int _device;
     private nint _context;

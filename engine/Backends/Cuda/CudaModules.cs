@@ -30,9 +30,9 @@ internal sealed unsafe class CudaModules(int architecture) : IDisposable
         if (_modules.TryGetValue(module, out nint loaded)) return loaded;
         nint handle = 0;
         byte[] source = KernelSources.Bytes(module);
-        string fatbin = KernelCache.FatbinPath(module, source);
-        if (File.Exists(fatbin))
+        foreach (string fatbin in KernelCache.FatbinCandidates(module, source))
         {
+            if (handle != 0 || !File.Exists(fatbin)) continue;
             byte[] image = File.ReadAllBytes(fatbin);
             fixed (byte* p = image)
             {

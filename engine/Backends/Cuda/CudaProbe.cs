@@ -35,7 +35,7 @@ public static unsafe class CudaProbe
             else
             {
                 try { detail = Version(library) ?? "loaded"; }
-                catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException) { detail = $"unusable: {e.Message}"; }
+                catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException or CudaException) { detail = $"unusable: {e.Message}"; }
             }
             libraries.Add((library, loaded, detail));
         }
@@ -89,6 +89,12 @@ public static unsafe class CudaProbe
         CudaLibrary.Cublas => Cublas.VersionText(),
         CudaLibrary.Cudnn => Cudnn.VersionText(),
         CudaLibrary.Nccl => Nccl.VersionText(),
-        _ => null,
+        _ => DriverVersionText(),
     };
+
+    private static string? DriverVersionText()
+    {
+        int version;
+        return CudaDriver.cuDriverGetVersion(&version) == CudaDriver.Success ? $"CUDA {version / 1000}.{version % 1000 / 10}" : null;
+    }
 }

@@ -6,7 +6,7 @@ namespace Vicreg.Engine.Backends.Cuda;
 
 /// <summary>
 /// Where a module's binary comes from, in order: an ahead-of-time fatbin next to the program
-/// (kernels/&lt;module&gt;.&lt;source hash&gt;.fatbin, built by cmake/CudaKernels.cmake), the on-disk cache of earlier
+/// (&lt;module&gt;.&lt;source hash&gt;.fatbin in $VICREG_KERNEL_DIR or kernels/ beside the program, built by cmake/CudaKernels.cmake), the on-disk cache of earlier
 /// NVRTC compilations, or a fresh NVRTC compilation (then stored in the cache). The cache directory is
 /// $VICREG_KERNEL_CACHE, else $XDG_CACHE_HOME/vicreg/kernels, else ~/.cache/vicreg/kernels; entries are keyed
 /// by a hash of the source, the options, the NVRTC version and the architecture, so they never go stale.
@@ -25,9 +25,17 @@ public static class KernelCache
         }
     }
 
-    /// <summary>The ahead-of-time fatbin for this exact source, when CMake built one beside the program.</summary>
-    public static string FatbinPath(string module, ReadOnlySpan<byte> source) =>
-        Path.Combine(AppContext.BaseDirectory, "kernels", $"{module}.{KernelSources.ShortHash(source)}.fatbin");
+    /// <summary>Where an ahead-of-time fatbin for this exact source may be: $VICREG_KERNEL_DIR, then kernels/
+    /// beside the program (the file name carries the source hash, so a fatbin of other sources never matches).</summary>
+    public static IEnumerable<string> FatbinCandidates(string module, ReadOnlySpan<byte> source)
+    {
+        string file = $"{module}.{KernelSources.ShortHash(source)}.fatbin";
+        string? over = Environment.GetEnvironmentVariable("VICREG_KERNEL_DIR");
+        var paths = new List<string>(2);
+        if (!string.IsNullOrEmpty(over)) paths.Add(Path.Combine(over, file));
+        paths.Add(Path.Combine(AppContext.BaseDirectory, "kernels", file));
+        return paths;
+    }
 
     public static string Key(string module, ReadOnlySpan<byte> source, string[] options, (int Major, int Minor) nvrtcVersion, int architecture)
     {

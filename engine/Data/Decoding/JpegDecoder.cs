@@ -12,7 +12,24 @@ public static unsafe class JpegDecoder
     private sealed class Handle
     {
         public readonly nint Value = TurboJpegNative.InitDecompress();
-        ~Handle() { if (Value != 0) TurboJpegNative.Destroy(Value); }
+        private bool _destroyed;
+        public void Destroy()
+        {
+            if (_destroyed || Value == 0) return;
+            _destroyed = true;
+            TurboJpegNative.Destroy(Value);
+            GC.SuppressFinalize(this);
+        }
+        ~Handle() { if (!_destroyed && Value != 0) TurboJpegNative.Destroy(Value); }
+    }
+
+    /// <summary>After a failed call libjpeg's state machine may be left mid-header (the error longjmps
+    /// past its cleanup), and the next image on that handle then decodes wrongly: start afresh.</summary>
+    private static ImageDecodeException Fail(string message)
+    {
+        t_handle?.Destroy();
+        t_handle = null;
+        return new ImageDecodeException(message);
     }
 
     [ThreadStatic] private static Handle? t_handle;
@@ -29,9 +46,9 @@ public static unsafe class JpegDecoder
         }
         catch (DllNotFoundException e)
         {
-            throw new ImageDecodeException($"cannot load {TurboJpegNative.Library} (install the libturbojpeg0 package)", e);
+            throw new DatasetException($"cannot load {TurboJpegNative.Library} (install the libturbojpeg0 package)", e);
         }
-        if (h.Value == 0) throw new ImageDecodeException("tjInitDecompress failed");
+        if (h.Value == 0) throw new DatasetException("tjInitDecompress failed");
         return h.Value;
     }
 
@@ -57,7 +74,7 @@ public static unsafe class JpegDecoder
         fixed (byte* p = data)
         {
             if (TurboJpegNative.DecompressHeader3(h, p, (nuint)data.Length, out int w, out int hh, out _, out _) != 0)
-                throw new ImageDecodeException($"bad JPEG header: {TurboJpegNative.ErrorMessage(h)}");
+                throw Fail($"bad JPEG header: {TurboJpegNative.ErrorMessage(h)}");
             return (w, hh);
         }
     }
@@ -69,10 +86,10 @@ public static unsafe class JpegDecoder
         fixed (byte* p = data)
         {
             if (TurboJpegNative.DecompressHeader3(h, p, (nuint)data.Length, out int width, out int height, out _, out int colorspace) != 0)
-                throw new ImageDecodeException($"bad JPEG header: {TurboJpegNative.ErrorMessage(h)}");
+                throw Fail($"bad JPEG header: {TurboJpegNative.ErrorMessage(h)}");
             if (colorspace is TurboJpegNative.ColorspaceCmyk or TurboJpegNative.ColorspaceYcck)
-                throw new ImageDecodeException("CMYK JPEG is not supported (convert the image to RGB)");
-            if (width <= 0 || height <= 0) throw new ImageDecodeException($"JPEG of size {width}x{height}");
+                throw Fail("CMYK JPEG is not supported (convert the image to RGB)");
+            if (width <= 0 || height <= 0) throw Fail($"JPEG of size {width}x{height}");
 
             int outW = width, outH = height;
             if (scale is not null)
@@ -98,7 +115,7 @@ public static unsafe class JpegDecoder
                     string message = TurboJpegNative.ErrorMessage(h);
                     bool warning = TurboJpegNative.GetErrorCode(h) == TurboJpegNative.ErrorWarning;
                     if (!warning || message.Contains("Premature end", StringComparison.OrdinalIgnoreCase))
-                        throw new ImageDecodeException($"corrupt or truncated JPEG: {message}");
+                        throw Fail($"corrupt or truncated JPEG: {message}");
                 }
             }
         }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Vicreg.Engine.Data.Transforms;
 
@@ -166,55 +167,117 @@ public static class BicubicResampler
         }
     }
 
-    private static void HorizontalRow3(ReadOnlySpan<byte> src, Span<byte> dst, int count, int[] bounds, int[] kernel, int ksize)
+    private static unsafe void HorizontalRow3(ReadOnlySpan<byte> src, Span<byte> dst, int count, int[] bounds, int[] kernel, int ksize)
     {
         const int half = 1 << (PrecisionBits - 1);
-        for (int x = 0; x < count; x++)
+        fixed (byte* s0 = src)
+        fixed (byte* d = dst)
+        fixed (int* b = bounds)
+        fixed (int* k0 = kernel)
         {
-            int xmin = bounds[x * 2], taps = bounds[x * 2 + 1];
-            var k = kernel.AsSpan(x * ksize, taps);
-            var s = src.Slice(xmin * 3, taps * 3);
-            int r = half, g = half, b = half;
-            for (int t = 0; t < k.Length; t++)
+            for (int x = 0; x < count; x++)
             {
-                int w = k[t];
-                r += s[t * 3] * w;
-                g += s[t * 3 + 1] * w;
-                b += s[t * 3 + 2] * w;
+                int xmin = b[x * 2], taps = b[x * 2 + 1];
+                int* k = k0 + x * ksize;
+                byte* s = s0 + xmin * 3;
+                int r, g, bl;
+                if (Vector128.IsHardwareAccelerated && taps > 1)
+                {
+                    // R, G, B (and the next pixel's R, ignored) of a tap in one vector; every tap but the
+                    // last has a next pixel, so the 4-byte read stays inside the row.
+                    var acc = Vector128.Create(half);
+                    int t = 0;
+                    for (; t < taps - 1; t++, s += 3)
+                    {
+                        var v = Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)s).AsByte())).AsInt32();
+                        acc += v * Vector128.Create(k[t]);
+                    }
+                    int w = k[t];
+                    r = acc.GetElement(0) + s[0] * w;
+                    g = acc.GetElement(1) + s[1] * w;
+                    bl = acc.GetElement(2) + s[2] * w;
+                }
+                else
+                {
+                    r = g = bl = half;
+                    for (int t = 0; t < taps; t++, s += 3)
+                    {
+                        int w = k[t];
+                        r += s[0] * w;
+                        g += s[1] * w;
+                        bl += s[2] * w;
+                    }
+                }
+                d[x * 3] = Clip(r);
+                d[x * 3 + 1] = Clip(g);
+                d[x * 3 + 2] = Clip(bl);
             }
-            dst[x * 3] = Clip(r);
-            dst[x * 3 + 1] = Clip(g);
-            dst[x * 3 + 2] = Clip(b);
         }
     }
 
-    private static void HorizontalRow1(ReadOnlySpan<byte> src, Span<byte> dst, int count, int[] bounds, int[] kernel, int ksize)
+    private static unsafe void HorizontalRow1(ReadOnlySpan<byte> src, Span<byte> dst, int count, int[] bounds, int[] kernel, int ksize)
     {
         const int half = 1 << (PrecisionBits - 1);
-        for (int x = 0; x < count; x++)
+        fixed (byte* s0 = src)
+        fixed (byte* d = dst)
+        fixed (int* b = bounds)
+        fixed (int* k0 = kernel)
         {
-            int xmin = bounds[x * 2], taps = bounds[x * 2 + 1];
-            var k = kernel.AsSpan(x * ksize, taps);
-            var s = src.Slice(xmin, taps);
-            int v = half;
-            for (int t = 0; t < k.Length; t++) v += s[t] * k[t];
-            dst[x] = Clip(v);
+            for (int x = 0; x < count; x++)
+            {
+                int xmin = b[x * 2], taps = b[x * 2 + 1];
+                int* k = k0 + x * ksize;
+                byte* s = s0 + xmin;
+                int v = half;
+                for (int t = 0; t < taps; t++) v += s[t] * k[t];
+                d[x] = Clip(v);
+            }
         }
     }
 
-    /// <summary>One output row as the weighted sum of input rows (all bytes of a row at once).</summary>
-    private static void VerticalRow(ReadOnlySpan<byte> rows, int stride, int ymin, ReadOnlySpan<int> k, Span<byte> dst)
+    /// <summary>One output row as the weighted sum of input rows (all bytes of a row at once, 8 lanes
+    /// of 32-bit sums at a time; exact integer arithmetic, so identical to the scalar order).</summary>
+    private static unsafe void VerticalRow(ReadOnlySpan<byte> rows, int stride, int ymin, ReadOnlySpan<int> k, Span<byte> dst)
     {
         const int half = 1 << (PrecisionBits - 1);
         int n = dst.Length;
-        Span<int> acc = n <= 4096 ? stackalloc int[n] : new int[n];
-        acc.Fill(half);
-        for (int t = 0; t < k.Length; t++)
+        int taps = k.Length;
+        fixed (byte* r0 = rows)
+        fixed (byte* d = dst)
+        fixed (int* kw = k)
         {
-            int w = k[t];
-            var row = rows.Slice((ymin + t) * stride, n);
-            for (int i = 0; i < n; i++) acc[i] += row[i] * w;
+            byte* first = r0 + ymin * stride;
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var bias = Vector256.Create(half);
+                var zero = Vector256<int>.Zero;
+                var max = Vector256.Create(255);
+                for (; i + 8 <= n; i += 8)
+                {
+                    var acc = bias;
+                    byte* p = first + i;
+                    for (int t = 0; t < taps; t++, p += stride)
+                    {
+                        // 8 bytes (never 16: the last row may end right after them) widened to 8 ints.
+                        var v = Vector256.WidenLower(Vector256.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)p).AsByte().ToVector256Unsafe())).AsInt32();
+                        acc += v * Vector256.Create(kw[t]);
+                    }
+                    acc = Vector256.ShiftRightArithmetic(acc, PrecisionBits);
+                    acc = Vector256.Min(Vector256.Max(acc, zero), max);
+                    // Narrow 8 ints (0..255) to bytes.
+                    var s16 = Vector256.Narrow(acc, acc); // shorts
+                    var s8 = Vector256.Narrow(s16.AsUInt16(), s16.AsUInt16());
+                    *(ulong*)(d + i) = s8.AsUInt64().GetElement(0);
+                }
+            }
+            for (; i < n; i++)
+            {
+                int acc = half;
+                byte* p = first + i;
+                for (int t = 0; t < taps; t++, p += stride) acc += *p * kw[t];
+                d[i] = Clip(acc);
+            }
         }
-        for (int i = 0; i < n; i++) dst[i] = Clip(acc[i]);
     }
 }

@@ -3,7 +3,7 @@ using static Vicreg.Tests.Engine.Cpu.KernelTestSupport;
 
 namespace Vicreg.Tests.Engine.Cpu;
 
-[Collection(CpuThreadCountCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class BatchNormKernelTests
 {
     public static TheoryData<int, int, int, bool, int> Cases()
@@ -288,5 +288,97 @@ public class BatchNormKernelTests
         Assert.Throws<ShapeMismatchException>(() => Host.BatchNormTraining(x, c4, c3, null, null, 0.1, 1e-5, y, c3, c3));
         Assert.Throws<ShapeMismatchException>(() => Host.BatchNormInference(x, null, null, c3, c4, 1e-5, y));
         Assert.Throws<ShapeMismatchException>(() => Host.BatchNormBackward(x, y, null, c3, c3, y, c4, null));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void BatchNormAllocatesNothing(int threads)
+    {
+        using var _ = Threads(threads);
+        using var scope = TensorScope.Begin();
+        var rng = new Rng(97);
+        foreach (var shape in new[] { new Shape(8, 17, 7, 41), new Shape(64, 700) })
+        {
+            int c = shape[1];
+            var (x, _) = Random(ref rng, shape, DType.Float32);
+            var (dy, _) = Random(ref rng, shape, DType.Float32);
+            var (gamma, _) = Random(ref rng, new Shape(c), DType.Float32);
+            var (beta, _) = Random(ref rng, new Shape(c), DType.Float32);
+            var rm = Garbage(new Shape(c), DType.Float32);
+            var rv = Tensor.Full(new Shape(c), 1, DType.Float32, Host);
+            var y = Garbage(shape, DType.Float32);
+            var dx = Garbage(shape, DType.Float32);
+            var m = Garbage(new Shape(c), DType.Float32);
+            var s = Garbage(new Shape(c), DType.Float32);
+            var dg = Garbage(new Shape(c), DType.Float32);
+            var db = Garbage(new Shape(c), DType.Float32);
+            Assert.Equal(0, AllocationCheck.BytesAllocated(() =>
+            {
+                Host.BatchNormTraining(x, gamma, beta, rm, rv, 0.1, 1e-5, y, m, s);
+                Host.BatchNormInference(x, gamma, beta, rm, rv, 1e-5, y);
+                Host.BatchNormBackward(x, dy, gamma, m, s, dx, dg, db);
+            }));
+        }
+    }
+
+    [Theory]
+    [InlineData(2, 17, 0)]
+    [InlineData(64, 700, 0)]
+    [InlineData(3, 5, 9)]
+    public void InPlaceGivesTheSameAsOutOfPlace(int n, int c, int inner)
+    {
+        // y over x in the forward and dx over dy in the backward, as memory-saving ops may call them.
+        using var scope = TensorScope.Begin();
+        var shape = InputShape(n, c, inner);
+        foreach (var dtype in FloatTypes)
+        {
+            var rng = Rng.ForKey(109, (ulong)(n * 1000 + c), (ulong)inner, (ulong)dtype);
+            var (x, xv) = Random(ref rng, shape, dtype);
+            var (dy, dyv) = Random(ref rng, shape, dtype);
+            var (gamma, _) = Random(ref rng, new Shape(c), dtype);
+            var (beta, _) = Random(ref rng, new Shape(c), dtype);
+            var y = Garbage(shape, dtype);
+            var dx = Garbage(shape, dtype);
+            var m = Garbage(new Shape(c), dtype);
+            var s = Garbage(new Shape(c), dtype);
+            Host.BatchNormTraining(x, gamma, beta, null, null, 0.1, 1e-5, y, m, s);
+            Host.BatchNormBackward(x, dy, gamma, m, s, dx, null, null);
+            var expectedY = Read(y);
+            var expectedDx = Read(dx);
+
+            Host.BatchNormBackward(x, dy, gamma, m, s, dy, null, null);
+            Assert.Equal(expectedDx, Read(dy));
+            Host.BatchNormTraining(x, gamma, beta, null, null, 0.1, 1e-5, x, m, s);
+            Assert.Equal(expectedY, Read(x));
+        }
+    }
+
+    [Theory]
+    [InlineData(64, 700, 0)]
+    [InlineData(7, 17, 300)]
+    public void BatchNormGivesTheSameBitsOnOneThreadOrTwo(int n, int c, int inner)
+    {
+        using var scope = TensorScope.Begin();
+        var shape = InputShape(n, c, inner);
+        var rng = new Rng(137);
+        var (x, _) = Random(ref rng, shape, DType.Float32);
+        var (dy, _) = Random(ref rng, shape, DType.Float32);
+        var (gamma, _) = Random(ref rng, new Shape(c), DType.Float32);
+        float[] Run(int threads)
+        {
+            using var _ = Threads(threads);
+            using var innerScope = TensorScope.Begin();
+            var y = Garbage(shape, DType.Float32);
+            var dx = Garbage(shape, DType.Float32);
+            var m = Garbage(new Shape(c), DType.Float32);
+            var s = Garbage(new Shape(c), DType.Float32);
+            var dg = Garbage(new Shape(c), DType.Float32);
+            var db = Garbage(new Shape(c), DType.Float32);
+            Host.BatchNormTraining(x, gamma, null, null, null, 0.1, 1e-5, y, m, s);
+            Host.BatchNormBackward(x, dy, gamma, m, s, dx, dg, db);
+            return [.. y.ToArray<float>(), .. dx.ToArray<float>(), .. dg.ToArray<float>(), .. db.ToArray<float>()];
+        }
+        Assert.Equal(Run(1), Run(2));
     }
 }

@@ -8,7 +8,8 @@ public sealed class ConvolutionTests
 {
     /// <summary>Kernels 1, 3, 5, 7 (and a non-square one); strides 1, 2; pads 0, 1, 3; odd sizes; batch 1
     /// and 3; channels 1, 3, 5, 16; plus batches whose small outputs make the weight gradient group images
-    /// into tiles, and 1x1 convolutions with and without the no-lowering path.</summary>
+    /// into tiles, 1x1 convolutions with and without the no-lowering path, and outputs large enough to be
+    /// lowered in bands of rows.</summary>
     public static readonly Conv2dGeometry[] Geometries =
     [
         new(1, 1, 5, 5, 1, 1, 1, 1, 1, 0, 0),
@@ -26,6 +27,9 @@ public sealed class ConvolutionTests
         new(35, 3, 4, 4, 5, 3, 3, 1, 1, 1, 1),
         new(20, 5, 3, 3, 4, 1, 1, 1, 1, 0, 0),
         new(3, 13, 5, 7, 7, 3, 3, 1, 1, 0, 0),
+        // Outputs over 256 pixels are lowered a band of output rows at a time (Im2Col.BlockPixels).
+        new(3, 3, 37, 37, 5, 3, 3, 1, 1, 1, 1),
+        new(1, 4, 45, 45, 3, 5, 5, 2, 2, 2, 2),
     ];
 
     public static TheoryData<int, int> Cases()

@@ -3,7 +3,7 @@ using static Vicreg.Tests.Engine.Cpu.KernelTestSupport;
 
 namespace Vicreg.Tests.Engine.Cpu;
 
-[Collection(CpuThreadCountCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class ElementwiseKernelTests
 {
     // Awkward lengths: one element, below one vector, around it, and above the parallel threshold.
@@ -198,5 +198,31 @@ public class ElementwiseKernelTests
         Assert.Throws<ShapeMismatchException>(() => Host.Axpy(1, a, b));
         Assert.Throws<ShapeMismatchException>(() => Host.AddChannelVector(a, a, 1, 2, 3, 1, a));
         Assert.Throws<ShapeMismatchException>(() => Host.Broadcast(a, 1, 2, 5, 1, a));
+    }
+
+    [Theory]
+    [InlineData(33, 1)]
+    [InlineData(70_001, 2)]
+    public void ElementwiseKernelsAllocateNothing(int n, int threads)
+    {
+        using var _ = Threads(threads);
+        using var scope = TensorScope.Begin();
+        var rng = new Rng(83);
+        var (a, _) = Random(ref rng, new Shape(n), DType.Float32);
+        var (b, _) = Random(ref rng, new Shape(n), DType.Float32);
+        var y = Garbage(new Shape(n), DType.Float32);
+        var v = Garbage(new Shape(n / 33), DType.Float32);
+        var (rows, _) = Random(ref rng, new Shape(33, n / 33), DType.Float32);
+        var rowsOut = Garbage(rows.Shape, DType.Float32);
+        Assert.Equal(0, AllocationCheck.BytesAllocated(() =>
+        {
+            Host.Unary(UnaryOp.Exp, a, y);
+            Host.Unary(UnaryOp.Hinge, a, y, 1);
+            Host.Binary(BinaryOp.Mul, a, b, y);
+            Host.Binary(BinaryOp.HingeBackward, a, b, y, 1);
+            Host.Axpy(0.5, a, y);
+            Host.AddChannelVector(rows, v, 33, n / 33, 1, 1, rowsOut);
+            Host.Broadcast(v, 1, 33, n / 33, 1, rowsOut);
+        }));
     }
 }

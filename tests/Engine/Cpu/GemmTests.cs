@@ -12,7 +12,7 @@ public sealed unsafe class GemmTests
     [
         (1, 1, 1), (2, 2, 2), (3, 3, 3), (7, 7, 7), (13, 13, 13), (17, 17, 17), (31, 31, 31), (67, 67, 67), (129, 129, 129),
         (1, 129, 67), (129, 1, 31), (67, 31, 1), (2, 17, 13), (17, 3, 129), (31, 67, 2), (7, 13, 300),
-        (150, 17, 513), (13, 300, 257), (80, 1600, 5), (6, 16, 256), (12, 32, 7),
+        (150, 17, 513), (13, 300, 257), (80, 1600, 5), (6, 16, 256), (12, 32, 7), (7, 3100, 3),
     ];
 
     public static TheoryData<bool, bool, int> Cases()
@@ -43,13 +43,20 @@ public sealed unsafe class GemmTests
         foreach (var (m, n, k) in Shapes) CheckAllScalings<double>(transA, transB, m, n, k, seed++);
     }
 
-    [Theory]
-    [InlineData(false, false)]
-    [InlineData(true, true)]
-    [InlineData(false, true)]
-    public void PortablePathMatchesReference(bool transA, bool transB)
+    /// <summary>Each micro-kernel the machine can run (the main tests cover the automatic choice).</summary>
+    [SkippableTheory]
+    [InlineData("Avx512", false, false)]
+    [InlineData("Avx512", true, true)]
+    [InlineData("Avx2", false, true)]
+    [InlineData("Avx2", true, false)]
+    [InlineData("Portable", false, false)]
+    [InlineData("Portable", true, true)]
+    public void EveryMicroKernelMatchesReference(string kernel, bool transA, bool transB)
     {
-        using var _ = new ThreadCountScope(2, portable: true);
+        var path = Enum.Parse<GemmPath>(kernel);
+        Skip.If(path == GemmPath.Avx512 && !System.Runtime.Intrinsics.X86.Avx512F.IsSupported, "no AVX-512 on this machine");
+        Skip.If(path == GemmPath.Avx2 && !System.Runtime.Intrinsics.X86.Fma.IsSupported, "no FMA on this machine");
+        using var _ = new ThreadCountScope(2, path);
         ulong seed = 200;
         foreach (var (m, n, k) in Shapes)
         {

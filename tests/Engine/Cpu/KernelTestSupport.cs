@@ -71,29 +71,26 @@ internal static class KernelTestSupport
         }
     }
 
+    /// <summary>Runs the rest of a test on <paramref name="count"/> kernel threads (restored on dispose).</summary>
     public static ThreadCountScope Threads(int count) => new(count);
-
-    public sealed class ThreadCountScope : IDisposable
-    {
-        private readonly int _previous;
-
-        public ThreadCountScope(int count)
-        {
-            _previous = CpuParallel.ThreadCount;
-            if (count != _previous) CpuParallel.ThreadCount = count;
-        }
-
-        public void Dispose()
-        {
-            if (CpuParallel.ThreadCount != _previous) CpuParallel.ThreadCount = _previous;
-        }
-    }
 }
 
-/// <summary>The kernel tests change the process-wide <see cref="CpuParallel.ThreadCount"/>, so they run
-/// alone rather than beside other tests that would see the count change under them.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class CpuThreadCountCollection
+internal static class AllocationCheck
 {
-    public const string Name = "CPU thread count";
+    /// <summary>Managed bytes allocated on this thread by <paramref name="kernel"/> after a warm-up (which
+    /// lets the JIT settle): the kernels promise none per call.</summary>
+    public static long BytesAllocated(Action kernel)
+    {
+        for (int i = 0; i < 3; i++) kernel();
+        // The runtime may allocate on this thread while it re-compiles a hot method at a higher tier;
+        // a kernel that allocates does so on every call, so the least of three measurements is its own.
+        long least = long.MaxValue;
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++) kernel();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        return least;
+    }
 }

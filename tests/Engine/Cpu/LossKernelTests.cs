@@ -3,7 +3,7 @@ using static Vicreg.Tests.Engine.Cpu.KernelTestSupport;
 
 namespace Vicreg.Tests.Engine.Cpu;
 
-[Collection(CpuThreadCountCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class LossKernelTests
 {
     public static TheoryData<int, int, double, int> Cases()
@@ -59,6 +59,13 @@ public class LossKernelTests
                 for (int k = 0; k < classes; k++)
                     expectedD[r * classes + k] = (pv[r * classes + k] - (k == labelValues[r] ? 1 : 0)) / rows;
             AssertClose(expectedD, Read(dlogits), Tolerance(dtype), "dlogits " + what);
+
+            // In place: probabilities over the logits, then the gradient over the probabilities.
+            Host.SoftmaxCrossEntropy(logits, labels, logits, loss);
+            AssertClose(expectedP, Read(logits), tol, "in-place probabilities " + what);
+            AssertClose([total / rows], Read(loss), tol, "in-place loss " + what);
+            Host.SoftmaxCrossEntropyBackward(logits, labels, 1.0 / rows, logits);
+            AssertClose(expectedD, Read(logits), Tolerance(dtype), "in-place dlogits " + what);
         }
     }
 
@@ -77,5 +84,48 @@ public class LossKernelTests
         e = Assert.ThrowsAny<ArgumentException>(() => Host.SoftmaxCrossEntropyBackward(probabilities, negative, 1, probabilities));
         Assert.Contains("label -1", e.Message);
         Assert.Contains("row 0", e.Message);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void CrossEntropyAllocatesNothing(int threads)
+    {
+        using var _ = Threads(threads);
+        using var scope = TensorScope.Begin();
+        var rng = new Rng(103);
+        var (logits, _) = Random(ref rng, new Shape(300, 129), DType.Float32);
+        var labelValues = new int[300];
+        for (int r = 0; r < 300; r++) labelValues[r] = rng.NextInt(129);
+        var labels = Tensor.FromArray<int>(labelValues, new Shape(300), Host);
+        var p = Garbage(logits.Shape, DType.Float32);
+        var loss = Garbage(new Shape(1), DType.Float32);
+        var d = Garbage(logits.Shape, DType.Float32);
+        Assert.Equal(0, AllocationCheck.BytesAllocated(() =>
+        {
+            Host.SoftmaxCrossEntropy(logits, labels, p, loss);
+            Host.SoftmaxCrossEntropyBackward(p, labels, 1.0 / 300, d);
+        }));
+    }
+
+    [Fact]
+    public void TheMeanLossHasTheSameBitsOnOneThreadOrTwo()
+    {
+        using var scope = TensorScope.Begin();
+        var rng = new Rng(127);
+        var (logits, _) = Random(ref rng, new Shape(301, 257), DType.Float32, 10);
+        var labelValues = new int[301];
+        for (int r = 0; r < 301; r++) labelValues[r] = rng.NextInt(257);
+        var labels = Tensor.FromArray<int>(labelValues, new Shape(301), Host);
+        double Run(int threads)
+        {
+            using var _ = Threads(threads);
+            using var inner = TensorScope.Begin();
+            var p = Garbage(logits.Shape, DType.Float32);
+            var loss = Garbage(new Shape(1), DType.Float32);
+            Host.SoftmaxCrossEntropy(logits, labels, p, loss);
+            return loss.Item();
+        }
+        Assert.Equal(Run(1), Run(2));
     }
 }

@@ -3,7 +3,7 @@ using static Vicreg.Tests.Engine.Cpu.KernelTestSupport;
 
 namespace Vicreg.Tests.Engine.Cpu;
 
-[Collection(CpuThreadCountCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class OptimiserKernelTests
 {
     public static TheoryData<int, int> SizesAndThreads()
@@ -128,5 +128,45 @@ public class OptimiserKernelTests
         var d = Tensor.Full(new Shape(5), 1, DType.Float64, Host);
         Assert.Throws<ShapeMismatchException>(() => Host.SgdUpdate(a, b, a, 0.1, 0, 0.9));
         Assert.Throws<ShapeMismatchException>(() => Host.LarsUpdate(a, a, d, 0.1, 0, 0.9, 0.001, true));
+    }
+
+    [Theory]
+    [InlineData(33, 1)]
+    [InlineData(50_001, 2)]
+    public void UpdatesAllocateNothing(int n, int threads)
+    {
+        using var _ = Threads(threads);
+        using var scope = TensorScope.Begin();
+        var rng = new Rng(107);
+        var (w, _) = Random(ref rng, new Shape(n), DType.Float32);
+        var (g, _) = Random(ref rng, new Shape(n), DType.Float32, 1e-3);
+        var m = Tensor.Zeros(new Shape(n), DType.Float32, Host);
+        Assert.Equal(0, AllocationCheck.BytesAllocated(() =>
+        {
+            Host.SgdUpdate(w, g, m, 1e-3, 1e-4, 0.9);
+            Host.LarsUpdate(w, g, m, 1e-3, 1e-4, 0.9, 0.001, true);
+            Host.LarsUpdate(w, g, m, 1e-3, 1e-4, 0.9, 0.001, false);
+        }));
+    }
+
+    [Fact]
+    public void LarsGivesTheSameBitsOnOneThreadOrTwo()
+    {
+        using var scope = TensorScope.Begin();
+        const int n = 100_003;
+        var rng = new Rng(131);
+        var wv = RandomValues(ref rng, n);
+        var gv = RandomValues(ref rng, n, 0.01);
+        float[] Run(int threads)
+        {
+            using var _ = Threads(threads);
+            using var inner = TensorScope.Begin();
+            var w = Make(wv, new Shape(n), DType.Float32);
+            var g = Make(gv, new Shape(n), DType.Float32);
+            var m = Tensor.Zeros(new Shape(n), DType.Float32, Host);
+            Host.LarsUpdate(w, g, m, 0.3, 1e-4, 0.9, 0.02, true);
+            return w.ToArray<float>();
+        }
+        Assert.Equal(Run(1), Run(2));
     }
 }

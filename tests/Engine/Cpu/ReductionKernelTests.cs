@@ -3,7 +3,7 @@ using static Vicreg.Tests.Engine.Cpu.KernelTestSupport;
 
 namespace Vicreg.Tests.Engine.Cpu;
 
-[Collection(CpuThreadCountCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class ReductionKernelTests
 {
     public static TheoryData<int, int, int, int> Shapes()
@@ -121,5 +121,48 @@ public class ReductionKernelTests
         Assert.Throws<ShapeMismatchException>(() => Host.ChannelSum(x, 2, 4, 4, 1, y4));
         Assert.Throws<ShapeMismatchException>(() => Host.ReduceSum(x, 2, 3, 4, 1, y3));
         Assert.Throws<ShapeMismatchException>(() => Host.SumOfSquares(x, r2));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void ReductionsAllocateNothing(int threads)
+    {
+        using var _ = Threads(threads);
+        using var scope = TensorScope.Begin();
+        var rng = new Rng(89);
+        var (x, _) = Random(ref rng, new Shape(7, 33, 301), DType.Float32);
+        var c = Garbage(new Shape(33), DType.Float32);
+        var r = Garbage(new Shape(7, 301), DType.Float32);
+        var s = Garbage(new Shape(1), DType.Float32);
+        var columns = Garbage(new Shape(301), DType.Float32);
+        Assert.Equal(0, AllocationCheck.BytesAllocated(() =>
+        {
+            Host.ChannelSum(x, 7, 33, 301, 1, c);
+            Host.ChannelSum(x, 7 * 33, 301, 1, 1, columns);
+            Host.ReduceSum(x, 7, 33, 301, 1, r);
+            Host.SumOfSquares(x, s);
+        }));
+    }
+
+    [Fact]
+    public void ReductionsGiveTheSameBitsOnOneThreadOrTwo()
+    {
+        using var scope = TensorScope.Begin();
+        var rng = new Rng(113);
+        var (x, _) = Random(ref rng, new Shape(5, 37, 1001), DType.Float32);
+        float[] Run(int threads)
+        {
+            using var _ = Threads(threads);
+            using var inner = TensorScope.Begin();
+            var s = Garbage(new Shape(1), DType.Float32);
+            var c = Garbage(new Shape(37), DType.Float32);
+            var r = Garbage(new Shape(5, 1001), DType.Float32);
+            Host.SumOfSquares(x, s);
+            Host.ChannelSum(x, 5, 37, 1001, 1, c);
+            Host.ReduceSum(x, 5, 37, 1001, 1, r);
+            return [.. s.ToArray<float>(), .. c.ToArray<float>(), .. r.ToArray<float>()];
+        }
+        Assert.Equal(Run(1), Run(2));
     }
 }

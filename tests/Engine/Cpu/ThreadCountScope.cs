@@ -2,22 +2,22 @@ using Vicreg.Engine.Backends.Cpu;
 
 namespace Vicreg.Tests.Engine.Cpu;
 
-/// <summary>Sets <see cref="CpuParallel.ThreadCount"/> (and optionally the GEMM's portable path) for a
+/// <summary>Sets <see cref="CpuParallel.ThreadCount"/> (and optionally forces a GEMM micro-kernel) for a
 /// test and restores both on dispose.</summary>
 internal sealed class ThreadCountScope : IDisposable
 {
     private readonly int _threads = CpuParallel.ThreadCount;
-    private readonly bool _portable = GemmKernel.ForcePortable;
+    private readonly GemmPath _path = GemmKernel.ForcedPath;
 
-    public ThreadCountScope(int threads, bool portable = false)
+    public ThreadCountScope(int threads, GemmPath path = GemmPath.Auto)
     {
         CpuParallel.ThreadCount = threads;
-        GemmKernel.ForcePortable = portable;
+        GemmKernel.ForcedPath = path;
     }
 
     public void Dispose()
     {
         CpuParallel.ThreadCount = _threads;
-        GemmKernel.ForcePortable = _portable;
+        GemmKernel.ForcedPath = _path;
     }
 }

@@ -1,4 +1,4 @@
-namespace Vicreg.Tests.Vicreg.Commands;
+namespace Vicreg.Tests.Commands;
 
 /// <summary>Runs the program's Main in-process with stdout and stderr captured (tests run one at a time,
 /// so swapping the process-wide console writers is safe).</summary>

@@ -4,9 +4,9 @@ using Vicreg.Engine.IO;
 using Vicreg.Engine.Nn;
 using Vicreg.Models;
 using Vicreg.Tests.Engine.IO;
-using Vicreg.Tests.Vicreg.Models;
+using Vicreg.Tests.Models;
 
-namespace Vicreg.Tests.Vicreg.Commands;
+namespace Vicreg.Tests.Commands;
 
 public class EmbedCommandTests
 {

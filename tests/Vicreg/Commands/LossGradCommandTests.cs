@@ -2,9 +2,9 @@ using Vicreg.Engine;
 using Vicreg.Engine.IO;
 using Vicreg.Losses;
 using Vicreg.Tests.Engine.IO;
-using Vicreg.Tests.Vicreg.Losses;
+using Vicreg.Tests.Losses;
 
-namespace Vicreg.Tests.Vicreg.Commands;
+namespace Vicreg.Tests.Commands;
 
 public class LossGradCommandTests
 {

@@ -6,7 +6,7 @@ using Vicreg.Losses;
 using Vicreg.Tests.Engine;
 using Vicreg.Tests.Engine.IO;
 
-namespace Vicreg.Tests.Vicreg.Losses;
+namespace Vicreg.Tests.Losses;
 
 public class VicregLossTests
 {

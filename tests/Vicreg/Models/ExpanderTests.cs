@@ -1,7 +1,7 @@
 using Vicreg.Engine;
 using Vicreg.Models;
 
-namespace Vicreg.Tests.Vicreg.Models;
+namespace Vicreg.Tests.Models;
 
 public class ExpanderTests
 {

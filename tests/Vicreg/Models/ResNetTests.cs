@@ -6,7 +6,7 @@ using Vicreg.Engine.Nn;
 using Vicreg.Models;
 using Vicreg.Tests.Engine.IO;
 
-namespace Vicreg.Tests.Vicreg.Models;
+namespace Vicreg.Tests.Models;
 
 public class ResNetTests
 {

@@ -5,7 +5,8 @@ namespace Vicreg.Engine.Backends.Cpu;
 /// <summary>
 /// dx_n = col2im(W^T · dy_n) for each image: W^T [CRS x K] is packed once per call, each image's column
 /// gradient goes to its thread's scratch and is scattered (accumulating overlapping taps) into dx_n.
-/// A 1x1 stride-1 unpadded convolution writes W^T · dy_n straight into dx_n.
+/// A 1x1 stride-1 unpadded convolution writes W^T · dy_n straight into dx_n. Images with few output
+/// pixels go through the GEMM a tile at a time, as in the forward pass.
 /// </summary>
 internal static unsafe class ConvolutionBackwardData
 {
@@ -44,19 +45,49 @@ internal static unsafe class ConvolutionBackwardData
             ref readonly var g = ref Geometry;
             int k = g.OutChannels, crs = g.InChannels * g.KernelHeight * g.KernelWidth, hw = g.OutHeight * g.OutWidth;
             nint imageIn = (nint)g.InChannels * g.InHeight * g.InWidth, imageOut = (nint)k * hw;
-            T* col = g.IsPointwise ? null : ThreadScratch.Get<T>(ScratchSlot.ConvColumns, (long)crs * hw);
-            for (int n = start; n < end; n++)
+            int tile = ImageTile.ImagesPerTile(hw, ConvolutionForward.TargetColumns, end - start);
+            int blockRows = Im2Col.RowsPerBlock(g);
+            bool blocked = tile == 1 && !g.IsPointwise && blockRows < g.OutHeight;
+            long colSize = blocked ? (long)crs * blockRows * g.OutWidth : (long)crs * hw * tile;
+            T* col = g.IsPointwise && tile == 1 ? null : ThreadScratch.Get<T>(ScratchSlot.ConvColumns, colSize);
+            T* dyTile = tile > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvGradOutputTile, (long)k * hw * tile) : null;
+            for (int n = start; n < end; n += tile)
             {
+                int images = Math.Min(tile, end - n);
+                int width = images * hw;
                 T* dxn = Dx + n * imageIn;
                 T* dyn = Dy + n * imageOut;
-                if (g.IsPointwise)
+                if (blocked)
                 {
-                    GemmKernel.RunPackedA(crs, hw, k, PackedWeightT, false, dyn, hw, default, dxn, hw, ParallelGemm);
+                    // A large image a band of output rows at a time: col(band) = W^T dy_n[:, band], scattered at once.
+                    new Span<T>(dxn, checked((int)imageIn)).Clear();
+                    for (int oh0 = 0; oh0 < g.OutHeight; oh0 += blockRows)
+                    {
+                        int oh1 = Math.Min(g.OutHeight, oh0 + blockRows), pixels = (oh1 - oh0) * g.OutWidth;
+                        GemmKernel.RunPackedA(crs, pixels, k, PackedWeightT, false, dyn + (nint)oh0 * g.OutWidth, hw, default, col, pixels, ParallelGemm);
+                        Im2Col.Raise(g, oh0, oh1, col, pixels, dxn);
+                    }
                     continue;
                 }
-                GemmKernel.RunPackedA(crs, hw, k, PackedWeightT, false, dyn, hw, default, col, hw, ParallelGemm);
-                new Span<T>(dxn, checked((int)imageIn)).Clear();
-                Im2Col.Raise(g, col, hw, dxn);
+                T* b = dyn;
+                if (images > 1)
+                {
+                    ImageTile.Gather(dyn, imageOut, images, k, hw, dyTile);
+                    b = dyTile;
+                }
+                if (g.IsPointwise && images == 1)
+                {
+                    GemmKernel.RunPackedA(crs, hw, k, PackedWeightT, false, b, hw, default, dxn, hw, ParallelGemm);
+                    continue;
+                }
+                GemmKernel.RunPackedA(crs, width, k, PackedWeightT, false, b, width, default, col, width, ParallelGemm);
+                if (g.IsPointwise)
+                {
+                    ImageTile.Scatter(col, images, crs, hw, dxn, imageIn);
+                    continue;
+                }
+                new Span<T>(dxn, checked((int)(imageIn * images))).Clear();
+                for (int i = 0; i < images; i++) Im2Col.Raise(g, col + (nint)i * hw, width, dxn + i * imageIn);
             }
         }
     }

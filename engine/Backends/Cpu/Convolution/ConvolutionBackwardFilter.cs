@@ -61,15 +61,30 @@ internal static unsafe class ConvolutionBackwardFilter
             nint imageIn = (nint)g.InChannels * g.InHeight * g.InWidth, imageOut = (nint)k * hw;
             int n0 = CpuParallel.ChunkStart(chunk, g.Batch, Chunks), n1 = CpuParallel.ChunkEnd(chunk, g.Batch, Chunks);
             T* target = chunk == 0 ? Dweight : Partials + (chunk - 1) * (nint)k * crs;
-            int tile = Math.Clamp((TargetDepth + hw - 1) / hw, 1, Math.Max(1, n1 - n0));
+            int tile = ImageTile.ImagesPerTile(hw, TargetDepth, n1 - n0);
 
-            T* col = g.IsPointwise && tile == 1 ? null : ThreadScratch.Get<T>(ScratchSlot.ConvColumns, (long)crs * hw * tile);
+            int blockRows = Im2Col.RowsPerBlock(g);
+            bool blocked = tile == 1 && !g.IsPointwise && blockRows < g.OutHeight;
+            long colSize = blocked ? (long)crs * blockRows * g.OutWidth : (long)crs * hw * tile;
+            T* col = g.IsPointwise && tile == 1 ? null : ThreadScratch.Get<T>(ScratchSlot.ConvColumns, colSize);
             T* dyTile = tile > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvGradOutputTile, (long)k * hw * tile) : null;
             bool first = true;
             for (int n = n0; n < n1; n += tile)
             {
                 int images = Math.Min(tile, n1 - n);
                 nint depth = (nint)images * hw;
+                if (blocked)
+                {
+                    // A large image a band of output rows at a time: target (+)= dy_n[:, band] · col(band)^T.
+                    for (int oh0 = 0; oh0 < g.OutHeight; oh0 += blockRows)
+                    {
+                        int oh1 = Math.Min(g.OutHeight, oh0 + blockRows), pixels = (oh1 - oh0) * g.OutWidth;
+                        Im2Col.Lower(g, X + n * imageIn, oh0, oh1, col, pixels);
+                        Multiply(k, crs, pixels, Dy + n * imageOut + (nint)oh0 * g.OutWidth, hw, col, pixels, first, target);
+                        first = false;
+                    }
+                    continue;
+                }
                 T* a;
                 if (images == 1)
                 {
@@ -77,13 +92,7 @@ internal static unsafe class ConvolutionBackwardFilter
                 }
                 else
                 {
-                    // dY of the tile's images side by side: row c of the tile is [dy_n[c,:], dy_n+1[c,:], ...].
-                    for (int i = 0; i < images; i++)
-                    {
-                        T* src = Dy + (n + i) * imageOut;
-                        for (int c = 0; c < k; c++)
-                            new ReadOnlySpan<T>(src + (nint)c * hw, hw).CopyTo(new Span<T>(dyTile + c * depth + (nint)i * hw, hw));
-                    }
+                    ImageTile.Gather(Dy + n * imageOut, imageOut, images, k, hw, dyTile);
                     a = dyTile;
                 }
                 T* b = col;
@@ -93,26 +102,21 @@ internal static unsafe class ConvolutionBackwardFilter
                 }
                 else
                 {
-                    for (int i = 0; i < images; i++)
-                    {
-                        T* xn = X + (n + i) * imageIn;
-                        if (g.IsPointwise)
-                        {
-                            for (int c = 0; c < crs; c++)
-                                new ReadOnlySpan<T>(xn + (nint)c * hw, hw).CopyTo(new Span<T>(col + c * depth + (nint)i * hw, hw));
-                        }
-                        else
-                        {
-                            Im2Col.Lower(g, xn, col + (nint)i * hw, depth);
-                        }
-                    }
+                    if (g.IsPointwise) ImageTile.Gather(X + n * imageIn, imageIn, images, crs, hw, col);
+                    else
+                        for (int i = 0; i < images; i++) Im2Col.Lower(g, X + (n + i) * imageIn, col + (nint)i * hw, depth);
                 }
-                // target (+)= a [K x depth] · col^T, col being [CRS x depth].
-                T beta = first ? T.Zero : T.One;
-                if (ParallelGemm) GemmKernel.Run(false, true, k, crs, (int)depth, T.One, a, depth, b, depth, beta, target, crs);
-                else GemmKernel.RunSerial(false, true, k, crs, (int)depth, T.One, a, depth, b, depth, beta, target, crs);
+                Multiply(k, crs, (int)depth, a, depth, b, depth, first, target);
                 first = false;
             }
+        }
+
+        /// <summary>target (+)= a [K x depth] · b^T, b being [CRS x depth]; the first product overwrites.</summary>
+        private readonly void Multiply(int k, int crs, int depth, T* a, nint lda, T* b, nint ldb, bool first, T* target)
+        {
+            T beta = first ? T.Zero : T.One;
+            if (ParallelGemm) GemmKernel.Run(false, true, k, crs, depth, T.One, a, lda, b, ldb, beta, target, crs);
+            else GemmKernel.RunSerial(false, true, k, crs, depth, T.One, a, lda, b, ldb, beta, target, crs);
         }
     }
 

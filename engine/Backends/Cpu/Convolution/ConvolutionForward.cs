@@ -10,6 +10,9 @@ namespace Vicreg.Engine.Backends.Cpu;
 /// </summary>
 internal static unsafe class ConvolutionForward
 {
+    /// <summary>Images with fewer output pixels than this are grouped into tiles (see <see cref="ImageTile"/>).</summary>
+    internal const int TargetColumns = 128;
+
     public static void Run<T>(in Conv2dGeometry g, T* x, T* weight, T* y) where T : unmanaged, INumberBase<T>
     {
         int k = g.OutChannels, crs = g.InChannels * g.KernelHeight * g.KernelWidth, hw = g.OutHeight * g.OutWidth;
@@ -41,17 +44,44 @@ internal static unsafe class ConvolutionForward
             ref readonly var g = ref Geometry;
             int k = g.OutChannels, crs = g.InChannels * g.KernelHeight * g.KernelWidth, hw = g.OutHeight * g.OutWidth;
             nint imageIn = (nint)g.InChannels * g.InHeight * g.InWidth, imageOut = (nint)k * hw;
-            T* col = g.IsPointwise ? null : ThreadScratch.Get<T>(ScratchSlot.ConvColumns, (long)crs * hw);
-            for (int n = start; n < end; n++)
+            int tile = ImageTile.ImagesPerTile(hw, TargetColumns, end - start);
+            bool lower = !g.IsPointwise || tile > 1;
+            int blockRows = Im2Col.RowsPerBlock(g);
+            bool blocked = tile == 1 && !g.IsPointwise && blockRows < g.OutHeight;
+            long colSize = blocked ? (long)crs * blockRows * g.OutWidth : (long)crs * hw * tile;
+            T* col = lower ? ThreadScratch.Get<T>(ScratchSlot.ConvColumns, colSize) : null;
+            T* output = tile > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvGradOutputTile, (long)k * hw * tile) : null;
+            for (int n = start; n < end; n += tile)
             {
+                int images = Math.Min(tile, end - n);
+                int width = images * hw;
                 T* xn = X + n * imageIn;
-                T* b = xn;
-                if (!g.IsPointwise)
+                if (blocked)
                 {
-                    Im2Col.Lower(g, xn, col, hw);
-                    b = col;
+                    // A large image a band of output rows at a time: y_n[:, band] = W · col(band).
+                    for (int oh0 = 0; oh0 < g.OutHeight; oh0 += blockRows)
+                    {
+                        int oh1 = Math.Min(g.OutHeight, oh0 + blockRows), pixels = (oh1 - oh0) * g.OutWidth;
+                        Im2Col.Lower(g, xn, oh0, oh1, col, pixels);
+                        GemmKernel.RunPackedA(k, pixels, crs, PackedWeight, false, col, pixels, default,
+                            Y + n * imageOut + (nint)oh0 * g.OutWidth, hw, ParallelGemm);
+                    }
+                    continue;
                 }
-                GemmKernel.RunPackedA(k, hw, crs, PackedWeight, false, b, hw, default, Y + n * imageOut, hw, ParallelGemm);
+                T* b = xn;
+                if (g.IsPointwise && images > 1) ImageTile.Gather(xn, imageIn, images, crs, hw, col);
+                if (!g.IsPointwise)
+                    for (int i = 0; i < images; i++) Im2Col.Lower(g, xn + i * imageIn, col + (nint)i * hw, width);
+                if (lower && (images > 1 || !g.IsPointwise)) b = col;
+                if (images == 1)
+                {
+                    GemmKernel.RunPackedA(k, hw, crs, PackedWeight, false, b, hw, default, Y + n * imageOut, hw, ParallelGemm);
+                }
+                else
+                {
+                    GemmKernel.RunPackedA(k, width, crs, PackedWeight, false, b, width, default, output, width, ParallelGemm);
+                    ImageTile.Scatter(output, images, k, hw, Y + n * imageOut, imageOut);
+                }
             }
         }
     }

@@ -9,11 +9,23 @@ namespace Vicreg.Engine.Backends.Cpu;
 /// </summary>
 internal static unsafe class Im2Col
 {
+    /// <summary>Output pixels per lowered block of a large image: the block's column matrix (e.g. 576 x 256
+    /// floats) then stays in L2 from lowering through packing, where a whole 32x32 image's (2.4 MB) would not.</summary>
+    public const int BlockPixels = 256;
+
+    /// <summary>Output rows per lowered block (all rows when the image is small).</summary>
+    public static int RowsPerBlock(in Conv2dGeometry g) => Math.Clamp(BlockPixels / Math.Max(g.OutWidth, 1), 1, g.OutHeight);
+
     /// <summary>col[(c,kh,kw), (oh,ow)] = x[c, oh*sh - ph + kh, ow*sw - pw + kw] (0 outside the image),
     /// for one image <paramref name="x"/> [C, H, W]; rows of <paramref name="col"/> are <paramref name="ldCol"/> apart.</summary>
     public static void Lower<T>(in Conv2dGeometry g, T* x, T* col, nint ldCol) where T : unmanaged
+        => Lower(g, x, 0, g.OutHeight, col, ldCol);
+
+    /// <summary><see cref="Lower{T}(in Conv2dGeometry, T*, T*, nint)"/> for output rows [oh0, oh1) only:
+    /// column (oh - oh0) * OW + ow of <paramref name="col"/>.</summary>
+    public static void Lower<T>(in Conv2dGeometry g, T* x, int oh0, int oh1, T* col, nint ldCol) where T : unmanaged
     {
-        int oh = g.OutHeight, ow = g.OutWidth, h = g.InHeight, w = g.InWidth;
+        int ow = g.OutWidth, h = g.InHeight, w = g.InWidth;
         int sh = g.StrideHeight, sw = g.StrideWidth;
         for (int c = 0; c < g.InChannels; c++)
         {
@@ -27,7 +39,7 @@ internal static unsafe class Im2Col
                     int iw0 = kw - g.PadWidth;
                     int owStart = iw0 >= 0 ? 0 : Math.Min(ow, (-iw0 + sw - 1) / sw);
                     int owEnd = Math.Max(owStart, Math.Min(ow, (w - iw0 + sw - 1) / sw));
-                    for (int y = 0; y < oh; y++, row += ow)
+                    for (int y = oh0; y < oh1; y++, row += ow)
                     {
                         int ih = y * sh - g.PadHeight + kh;
                         if ((uint)ih >= (uint)h)
@@ -51,8 +63,12 @@ internal static unsafe class Im2Col
     /// <summary>The adjoint of <see cref="Lower{T}"/>: dx[c, ih, iw] += every column entry that read that
     /// pixel. <paramref name="dx"/> [C, H, W] must be initialised (usually zeroed) by the caller.</summary>
     public static void Raise<T>(in Conv2dGeometry g, T* col, nint ldCol, T* dx) where T : unmanaged, INumberBase<T>
+        => Raise(g, 0, g.OutHeight, col, ldCol, dx);
+
+    /// <summary><see cref="Raise{T}(in Conv2dGeometry, T*, nint, T*)"/> for the columns of output rows [oh0, oh1).</summary>
+    public static void Raise<T>(in Conv2dGeometry g, int oh0, int oh1, T* col, nint ldCol, T* dx) where T : unmanaged, INumberBase<T>
     {
-        int oh = g.OutHeight, ow = g.OutWidth, h = g.InHeight, w = g.InWidth;
+        int ow = g.OutWidth, h = g.InHeight, w = g.InWidth;
         int sh = g.StrideHeight, sw = g.StrideWidth;
         for (int c = 0; c < g.InChannels; c++)
         {
@@ -65,7 +81,7 @@ internal static unsafe class Im2Col
                     int iw0 = kw - g.PadWidth;
                     int owStart = iw0 >= 0 ? 0 : Math.Min(ow, (-iw0 + sw - 1) / sw);
                     int owEnd = Math.Max(owStart, Math.Min(ow, (w - iw0 + sw - 1) / sw));
-                    for (int y = 0; y < oh; y++, row += ow)
+                    for (int y = oh0; y < oh1; y++, row += ow)
                     {
                         int ih = y * sh - g.PadHeight + kh;
                         if ((uint)ih >= (uint)h) continue;

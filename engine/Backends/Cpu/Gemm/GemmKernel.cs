@@ -15,8 +15,20 @@ namespace Vicreg.Engine.Backends.Cpu;
 /// </summary>
 internal static unsafe class GemmKernel
 {
-    /// <summary>When true, the portable multiply-add is used even where FMA exists (tests of the fallback).</summary>
-    internal static bool ForcePortable { get; set; }
+    /// <summary>Forces a micro-kernel (tests of each path on one machine); <see cref="GemmPath.Auto"/> picks
+    /// the widest the machine supports.</summary>
+    internal static GemmPath ForcedPath { get; set; }
+
+    /// <summary>The micro-kernel calls will use now.</summary>
+    internal static GemmPath ActivePath => ForcedPath switch
+    {
+        GemmPath.Auto when Avx512MicroKernel.IsSupported => GemmPath.Avx512,
+        GemmPath.Auto when Fma.IsSupported => GemmPath.Avx2,
+        GemmPath.Auto => GemmPath.Portable,
+        GemmPath.Avx512 when !Avx512MicroKernel.IsSupported => throw new PlatformNotSupportedException("AVX-512 GEMM kernel on a machine without AVX-512F"),
+        GemmPath.Avx2 when !Fma.IsSupported => throw new PlatformNotSupportedException("FMA GEMM kernel on a machine without FMA"),
+        var forced => forced,
+    };
 
     /// <summary>Below this many multiply-adds the fan-out to the workers costs more than it saves.</summary>
     private const long ParallelThreshold = 48L * 48 * 48;
@@ -70,14 +82,18 @@ internal static unsafe class GemmKernel
             ScaleC(p);
             return;
         }
-        if (Fma.IsSupported && !ForcePortable) Execute<T, FusedVectorMath>(p, parallel);
-        else Execute<T, PortableVectorMath>(p, parallel);
+        switch (ActivePath)
+        {
+            case GemmPath.Avx512: Execute<T, Avx512MicroKernel>(p, parallel); break;
+            case GemmPath.Avx2: Execute<T, Avx2MicroKernel>(p, parallel); break;
+            default: Execute<T, PortableMicroKernel>(p, parallel); break;
+        }
     }
 
-    private static void Execute<T, TMath>(in GemmProblem<T> p, bool parallel) where T : unmanaged where TMath : struct, IVectorMath
+    private static void Execute<T, TKernel>(in GemmProblem<T> p, bool parallel) where T : unmanaged where TKernel : struct, IGemmMicroKernel
     {
         int rowTiles = (p.M + GemmMicroKernel.Rows - 1) / GemmMicroKernel.Rows;
-        int nr = GemmMicroKernel.Columns<T>();
+        int nr = TKernel.Columns<T>();
         int columnTiles = (p.N + nr - 1) / nr;
         bool splitRows = rowTiles >= columnTiles;
         int parts = 1;
@@ -86,15 +102,15 @@ internal static unsafe class GemmKernel
 
         if (parts == 1)
         {
-            ComputeBlock<T, TMath>(p, 0, p.M, 0, p.N);
+            ComputeBlock<T, TKernel>(p, 0, p.M, 0, p.N);
             return;
         }
-        var body = new BandBody<T, TMath> { Problem = p, Parts = parts, SplitRows = splitRows, RowTiles = rowTiles, ColumnTiles = columnTiles };
+        var body = new BandBody<T, TKernel> { Problem = p, Parts = parts, SplitRows = splitRows, RowTiles = rowTiles, ColumnTiles = columnTiles };
         CpuParallel.For(parts, ref body);
     }
 
     /// <summary>Band t of C (rows or columns, in whole micro-tiles) for each t in the chunk.</summary>
-    private struct BandBody<T, TMath> : IRangeBody where T : unmanaged where TMath : struct, IVectorMath
+    private struct BandBody<T, TKernel> : IRangeBody where T : unmanaged where TKernel : struct, IGemmMicroKernel
     {
         public GemmProblem<T> Problem;
         public int Parts, RowTiles, ColumnTiles;
@@ -108,14 +124,14 @@ internal static unsafe class GemmKernel
                 {
                     int i0 = CpuParallel.ChunkStart(t, RowTiles, Parts) * GemmMicroKernel.Rows;
                     int i1 = Math.Min(Problem.M, CpuParallel.ChunkEnd(t, RowTiles, Parts) * GemmMicroKernel.Rows);
-                    if (i1 > i0) ComputeBlock<T, TMath>(Problem, i0, i1, 0, Problem.N);
+                    if (i1 > i0) ComputeBlock<T, TKernel>(Problem, i0, i1, 0, Problem.N);
                 }
                 else
                 {
-                    int nr = GemmMicroKernel.Columns<T>();
+                    int nr = TKernel.Columns<T>();
                     int j0 = CpuParallel.ChunkStart(t, ColumnTiles, Parts) * nr;
                     int j1 = Math.Min(Problem.N, CpuParallel.ChunkEnd(t, ColumnTiles, Parts) * nr);
-                    if (j1 > j0) ComputeBlock<T, TMath>(Problem, 0, Problem.M, j0, j1);
+                    if (j1 > j0) ComputeBlock<T, TKernel>(Problem, 0, Problem.M, j0, j1);
                 }
             }
         }
@@ -124,11 +140,11 @@ internal static unsafe class GemmKernel
     /// <summary>The serial BLIS loop nest over rows [i0, i1) and columns [j0, j1) of C; i0 and j0 are
     /// multiples of the micro-tile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ComputeBlock<T, TMath>(in GemmProblem<T> p, int i0, int i1, int j0, int j1)
-        where T : unmanaged where TMath : struct, IVectorMath
+    private static void ComputeBlock<T, TKernel>(in GemmProblem<T> p, int i0, int i1, int j0, int j1)
+        where T : unmanaged where TKernel : struct, IGemmMicroKernel
     {
         const int R = GemmMicroKernel.Rows;
-        int nr = GemmMicroKernel.Columns<T>();
+        int nr = TKernel.Columns<T>();
         int kBlocks = (p.K + DepthBlock<T>() - 1) / DepthBlock<T>();
         // Even depth blocks (e.g. 2 x 129 rather than 256 + 2) keep every block worth its packing.
         int kcMax = (p.K + kBlocks - 1) / kBlocks;
@@ -145,7 +161,7 @@ internal static unsafe class GemmKernel
             for (int pc = 0; pc < p.K; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, p.K - pc);
-                GemmPacking.PackB(p.TransB, p.B, p.Ldb, pc, kc, jc, nc, packedB, (nint)kc * nr);
+                GemmPacking.PackB(p.TransB, p.B, p.Ldb, pc, kc, jc, nc, nr, packedB, (nint)kc * nr);
                 BetaMode mode = pc == 0 ? firstMode : BetaMode.Accumulate;
                 for (int ic = i0; ic < i1; ic += mcMax)
                 {
@@ -170,7 +186,7 @@ internal static unsafe class GemmKernel
                         T* cColumn = p.C + jc + jr;
                         for (int ir = 0; ir < mc; ir += R)
                         {
-                            GemmMicroKernel.Run<T, TMath>(kc, aBlock + ir / R * aPanelStride, bPanel,
+                            TKernel.Run<T>(kc, aBlock + ir / R * aPanelStride, bPanel,
                                 cColumn + (nint)(ic + ir) * p.Ldc, p.Ldc, mode, p.Beta, Math.Min(R, mc - ir), width);
                         }
                     }

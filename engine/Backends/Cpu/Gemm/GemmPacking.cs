@@ -104,12 +104,11 @@ internal static unsafe class GemmPacking
         for (int r = 0; r < 6; r++) panel[p * 6 + r] = src[r];
     }
 
-    /// <summary>Packs depth [p0, p0+depth) and columns [j0, j0+columns) of op(B) into micro-panels that
-    /// start <paramref name="panelStride"/> elements apart.</summary>
-    public static void PackB<T>(bool transpose, T* b, nint ldb, int p0, int depth, int j0, int columns, T* dst, nint panelStride)
+    /// <summary>Packs depth [p0, p0+depth) and columns [j0, j0+columns) of op(B) into micro-panels of
+    /// <paramref name="nr"/> columns (a multiple of 8) that start <paramref name="panelStride"/> elements apart.</summary>
+    public static void PackB<T>(bool transpose, T* b, nint ldb, int p0, int depth, int j0, int columns, int nr, T* dst, nint panelStride)
         where T : unmanaged
     {
-        int nr = GemmMicroKernel.Columns<T>();
         int v = Vector256<T>.Count;
         for (int jr = 0; jr < columns; jr += nr)
         {
@@ -122,10 +121,7 @@ internal static unsafe class GemmPacking
                 if (width == nr)
                 {
                     for (int p = 0; p < depth; p++, src += ldb, panel += nr)
-                    {
-                        Vector256.Load(src).StoreAligned(panel);
-                        Vector256.Load(src + v).StoreAligned(panel + v);
-                    }
+                        for (int q = 0; q < nr; q += v) Vector256.Load(src + q).StoreAligned(panel + q);
                 }
                 else
                 {
@@ -139,7 +135,7 @@ internal static unsafe class GemmPacking
             }
             else if (width == nr && typeof(T) == typeof(float) && Avx.IsSupported)
             {
-                PackTransposedFloatPanel((float*)b + (nint)(j0 + jr) * ldb + p0, ldb, depth, (float*)panel);
+                PackTransposedFloatPanel((float*)b + (nint)(j0 + jr) * ldb + p0, ldb, depth, nr, (float*)panel);
             }
             else
             {
@@ -160,26 +156,24 @@ internal static unsafe class GemmPacking
         }
     }
 
-    /// <summary>Transposed packing of a full 16-column float panel: sixteen source rows (one per output
-    /// column, contiguous in p) become [p][16]. Done 8x8 at a time with register transposes, which is
-    /// several times faster than the scalar gather; it matters where B is read transposed with a short
-    /// m, e.g. the weight gradient of a convolution.</summary>
-    private static void PackTransposedFloatPanel(float* src, nint ld, int depth, float* panel)
+    /// <summary>Transposed packing of a full float panel: nr source rows (one per output column, contiguous
+    /// in p) become [p][nr]. Done 8x8 at a time with register transposes, several times faster than the
+    /// scalar gather; it matters where B is read transposed with a short m, e.g. a convolution's weight
+    /// gradient.</summary>
+    private static void PackTransposedFloatPanel(float* src, nint ld, int depth, int nr, float* panel)
     {
         int p = 0;
         for (; p + 8 <= depth; p += 8)
-        {
-            Transpose8x8(src + p, ld, panel + p * 16);
-            Transpose8x8(src + 8 * ld + p, ld, panel + p * 16 + 8);
-        }
+            for (int g = 0; g < nr; g += 8)
+                Transpose8x8(src + g * ld + p, ld, panel + p * nr + g, nr);
         for (; p < depth; p++)
-            for (int j = 0; j < 16; j++) panel[p * 16 + j] = src[j * ld + p];
+            for (int j = 0; j < nr; j++) panel[p * nr + j] = src[j * ld + p];
     }
 
     /// <summary>Reads 8 rows of 8 floats (row stride <paramref name="ld"/>) and writes their transpose
-    /// as 8 rows with a stride of 16 floats.</summary>
+    /// as 8 rows <paramref name="dstStride"/> floats apart.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* src, nint ld, float* dst)
+    private static void Transpose8x8(float* src, nint ld, float* dst, int dstStride)
     {
         var r0 = Vector256.Load(src);
         var r1 = Vector256.Load(src + ld);
@@ -191,13 +185,13 @@ internal static unsafe class GemmPacking
         var r7 = Vector256.Load(src + 7 * ld);
         VectorTranspose.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
         r0.StoreAligned(dst);
-        r1.StoreAligned(dst + 16);
-        r2.StoreAligned(dst + 32);
-        r3.StoreAligned(dst + 48);
-        r4.StoreAligned(dst + 64);
-        r5.StoreAligned(dst + 80);
-        r6.StoreAligned(dst + 96);
-        r7.StoreAligned(dst + 112);
+        r1.StoreAligned(dst + dstStride);
+        r2.StoreAligned(dst + 2 * dstStride);
+        r3.StoreAligned(dst + 3 * dstStride);
+        r4.StoreAligned(dst + 4 * dstStride);
+        r5.StoreAligned(dst + 5 * dstStride);
+        r6.StoreAligned(dst + 6 * dstStride);
+        r7.StoreAligned(dst + 7 * dstStride);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

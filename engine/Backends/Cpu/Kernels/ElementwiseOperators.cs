@@ -50,7 +50,7 @@ internal readonly struct SqrtOp<T> : IUnaryOperator<T> where T : unmanaged, IFlo
 
 internal readonly struct ReluOp<T> : IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    // x > 0 ? x : 0, so -0 and NaN map as PyTorch's relu maps them (NaN stays NaN through Max).
+    // Max propagates NaN (as torch.relu does), in the vector and the scalar tail alike.
     public T Apply(T x) => T.Max(x, T.Zero);
     public Vector256<T> Apply(Vector256<T> x) => Vector256.Max(x, Vector256<T>.Zero);
 }

@@ -19,6 +19,15 @@ internal static unsafe class VectorMath
     /// falls on a whole vector (no scalar tails in the middle of a tensor).</summary>
     public const int ElementBlock = 4096;
 
+    /// <summary>Most partial sums a whole-tensor reduction splits into (their doubles sit on the stack).</summary>
+    public const int MaxReductionBlocks = 256;
+
+    /// <summary>How many partial sums a reduction over <paramref name="n"/> elements adds up: a function of n
+    /// alone (never of the thread count), so a sum has the same bits on one core or many, and a run resumed
+    /// on another machine continues exactly. Enough blocks to share among the threads when n is large.</summary>
+    public static int ReductionBlocks(long n)
+        => n < ParallelThreshold ? 1 : (int)Math.Min(MaxReductionBlocks, n / (ParallelThreshold / 2));
+
     public static bool IsFloat<T>() => typeof(T) == typeof(float);
 
     /// <summary>Lower and upper halves of a vector of T as doubles (for T = double: the vector and zero).</summary>
@@ -159,24 +168,5 @@ internal static unsafe class VectorMath
         for (; i + w <= n; i += w)
             Vector256.Store(Fma(Vector256.Load(dy + i), va, Fma(Vector256.Load(x + i) - m, vb, vc)), dx + i);
         for (; i < n; i++) dx[i] = T.FusedMultiplyAdd(dy[i], a, T.FusedMultiplyAdd(x[i] - center, b, c));
-    }
-
-    /// <summary>acc[j] += sum over r &lt; rows of x[r * stride + j] for j &lt; width: column sums of a strided
-    /// block, vectorised along the row (a row-major [rows, width] panel).</summary>
-    public static void AccumulateColumns<T>(T* x, int rows, long stride, int width, double* acc) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int w = Vector256<T>.Count;
-        for (int r = 0; r < rows; r++)
-        {
-            T* row = x + r * stride;
-            int j = 0;
-            for (; j + w <= width; j += w)
-            {
-                var v = Vector256.Load(row + j);
-                Vector256.Store(Vector256.Load(acc + j) + WidenLower(v), acc + j);
-                if (IsFloat<T>()) Vector256.Store(Vector256.Load(acc + j + 4) + WidenUpper(v), acc + j + 4);
-            }
-            for (; j < width; j++) acc[j] += ToDouble(row[j]);
-        }
     }
 }

@@ -1,6 +1,6 @@
 // Batch normalisation over x read as [outer=N, channels=C, inner=H*W], as PyTorch's BatchNorm1d/2d:
 // batch statistics with the biased variance; running statistics updated with the unbiased variance.
-// Reductions are one block (256 threads) per channel, two-pass (mean, then squared deviations).
+// Statistics are two-pass (mean, then squared deviations), each a two-stage deterministic sum.
 
 typedef long long i64;
 
@@ -36,30 +36,54 @@ __device__ __forceinline__ i64 channel_index(i64 j, int c, int channels, int inn
     return (o * channels + c) * inner + i;
 }
 
-// mean[c], invstd[c] = 1/sqrt(var + eps); when runningMean is not null, running stats are updated.
-extern "C" __global__ void bn_statistics_f32(const float* __restrict__ x, int outer, int channels, int inner,
-    float* __restrict__ mean, float* __restrict__ invstd, float* runningMean, float* runningVar, float momentum, float eps)
+// Statistics are two-stage sums, so that a channel with many elements is spread over several blocks:
+// block b handles split s = b % splits of channel c = b / splits and writes one partial; a per-channel
+// finishing kernel adds the partials in order. Deterministic for a given shape.
+
+// partials[c*splits + s] = sum of x (mean == null) or of (x - mean[c])^2 over split s of channel c.
+extern "C" __global__ void bn_partial_f32(const float* __restrict__ x, int outer, int channels, int inner, int splits,
+    const float* __restrict__ mean, float* __restrict__ partials)
 {
-    int c = blockIdx.x;
+    int c = blockIdx.x / splits, s = blockIdx.x % splits;
     i64 count = (i64)outer * inner;
-    float s = 0.0f;
-    for (i64 j = threadIdx.x; j < count; j += blockDim.x) s += x[channel_index(j, c, channels, inner)];
-    float m = block_sum(s) / (float)count;
-    float q = 0.0f;
-    for (i64 j = threadIdx.x; j < count; j += blockDim.x)
+    float m = mean != 0 ? mean[c] : 0.0f;
+    float acc = 0.0f;
+    for (i64 j = (i64)s * blockDim.x + threadIdx.x; j < count; j += (i64)splits * blockDim.x)
     {
-        float d = x[channel_index(j, c, channels, inner)] - m;
-        q += d * d;
+        float v = x[channel_index(j, c, channels, inner)];
+        if (mean != 0) { v -= m; v *= v; }
+        acc += v;
     }
-    float var = block_sum(q) / (float)count;
-    if (threadIdx.x == 0)
+    acc = block_sum(acc);
+    if (threadIdx.x == 0) partials[blockIdx.x] = acc;
+}
+
+// mean[c] = (sum of the channel's partials) / count; one thread per channel.
+extern "C" __global__ void bn_mean_f32(const float* __restrict__ partials, int channels, int splits, float inverseCount, float* __restrict__ mean)
+{
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < channels; c += gridDim.x * blockDim.x)
     {
-        mean[c] = m;
+        float s = 0.0f;
+        for (int k = 0; k < splits; k++) s += partials[c * splits + k];
+        mean[c] = s * inverseCount;
+    }
+}
+
+// From the squared-deviation partials: invstd[c] = 1/sqrt(var + eps) (biased var); when runningMean is not
+// null, running = (1 - momentum) running + momentum * batch with the unbiased variance, as PyTorch.
+extern "C" __global__ void bn_finalize_f32(const float* __restrict__ partials, int channels, int splits, long long count,
+    const float* __restrict__ mean, float* __restrict__ invstd, float* runningMean, float* runningVar, float momentum, float eps)
+{
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < channels; c += gridDim.x * blockDim.x)
+    {
+        float q = 0.0f;
+        for (int k = 0; k < splits; k++) q += partials[c * splits + k];
+        float var = q / (float)count;
         invstd[c] = 1.0f / sqrtf(var + eps);
         if (runningMean != 0)
         {
-            float unbiased = count > 1 ? var * (float)count / (float)(count - 1) : var;
-            runningMean[c] = (1.0f - momentum) * runningMean[c] + momentum * m;
+            float unbiased = count > 1 ? q / (float)(count - 1) : var;
+            runningMean[c] = (1.0f - momentum) * runningMean[c] + momentum * mean[c];
             runningVar[c] = (1.0f - momentum) * runningVar[c] + momentum * unbiased;
         }
     }
@@ -92,15 +116,15 @@ extern "C" __global__ void bn_inference_f32(const float* x, float* y, i64 n, int
     }
 }
 
-// sums[c] = sum(dy), sums[C + c] = sum(dy * xhat); also dbeta / dgamma when not null.
-extern "C" __global__ void bn_backward_reduce_f32(const float* __restrict__ x, const float* __restrict__ dy, int outer, int channels, int inner,
-    const float* __restrict__ mean, const float* __restrict__ invstd, float* __restrict__ sums, float* dgamma, float* dbeta)
+// partials[c*splits + s] = sum(dy) and partials[channels*splits + c*splits + s] = sum(dy * xhat) over split s of channel c.
+extern "C" __global__ void bn_backward_partial_f32(const float* __restrict__ x, const float* __restrict__ dy, int outer, int channels, int inner,
+    int splits, const float* __restrict__ mean, const float* __restrict__ invstd, float* __restrict__ partials)
 {
-    int c = blockIdx.x;
+    int c = blockIdx.x / splits, s = blockIdx.x % splits;
     i64 count = (i64)outer * inner;
     float m = mean[c], r = invstd[c];
     float sdy = 0.0f, sdyx = 0.0f;
-    for (i64 j = threadIdx.x; j < count; j += blockDim.x)
+    for (i64 j = (i64)s * blockDim.x + threadIdx.x; j < count; j += (i64)splits * blockDim.x)
     {
         i64 k = channel_index(j, c, channels, inner);
         float g = dy[k];
@@ -111,6 +135,23 @@ extern "C" __global__ void bn_backward_reduce_f32(const float* __restrict__ x, c
     sdyx = block_sum(sdyx);
     if (threadIdx.x == 0)
     {
+        partials[blockIdx.x] = sdy;
+        partials[channels * splits + blockIdx.x] = sdyx;
+    }
+}
+
+// sums[c] = sum(dy), sums[C + c] = sum(dy * xhat); also dbeta / dgamma when not null. One thread per channel.
+extern "C" __global__ void bn_backward_finalize_f32(const float* __restrict__ partials, int channels, int splits,
+    float* __restrict__ sums, float* dgamma, float* dbeta)
+{
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < channels; c += gridDim.x * blockDim.x)
+    {
+        float sdy = 0.0f, sdyx = 0.0f;
+        for (int k = 0; k < splits; k++)
+        {
+            sdy += partials[c * splits + k];
+            sdyx += partials[channels * splits + c * splits + k];
+        }
         sums[c] = sdy;
         sums[channels + c] = sdyx;
         if (dbeta != 0) dbeta[c] = sdy;

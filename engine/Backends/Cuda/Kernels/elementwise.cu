@@ -21,7 +21,8 @@ __device__ __forceinline__ float unary_apply(int op, float x, float alpha)
     }
 }
 
-extern "C" __global__ void unary_f32(const float* __restrict__ x, float* __restrict__ y, i64 n, int op, float alpha)
+// No __restrict__: Unary may run in place (x == y).
+extern "C" __global__ void unary_f32(const float* x, float* y, i64 n, int op, float alpha)
 {
     for (i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x)
         y[i] = unary_apply(op, x[i], alpha);

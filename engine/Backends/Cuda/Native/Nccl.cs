@@ -6,6 +6,8 @@ namespace Vicreg.Engine.Backends.Cuda.Native;
 /// NCCL (libnccl.so.2), checked against nccl.h of NCCL 2.18+. The communicator itself is built by the
 /// distributed layer; this class only binds the calls. ncclUniqueId is a 128-byte struct passed BY VALUE
 /// to ncclCommInitRank. Every call returns an ncclResult_t (0 = ncclSuccess).
+/// Before the first call, run <c>CudaLibraries.RequireExports(CudaLibrary.Nccl, Nccl.EntryPoints)</c>: it throws one
+/// exception naming the missing file or symbol, where the runtime's own error would only name the logical library.
 /// </summary>
 public static unsafe partial class Nccl
 {

@@ -1,0 +1,7 @@
+namespace Vicreg.Engine.Nn;
+
+/// <summary>max(x, 0), as nn.ReLU.</summary>
+public sealed class Relu : Module
+{
+    public override Tensor Forward(Tensor x) => Ops.Relu(x);
+}

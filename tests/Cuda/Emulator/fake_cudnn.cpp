@@ -1,0 +1,162 @@
+// A fake libcudnn.so.9 that checks how the backend drives cuDNN: descriptors must describe the buffers
+// consistently (x, w, y shapes agree with the convolution parameters), the algorithm must be one this fake
+// offers as usable, and the workspace must be at least what was asked for. The heuristic lists put an
+// unsupported algorithm and one needing too much workspace first, so the backend's filtering is exercised.
+// Convolutions are direct loops in double. Batch norm and pooling are bound but unused: they return NOT_SUPPORTED.
+#include <cstddef>
+#include <cstdlib>
+#include <vector>
+
+enum { OK = 0, BAD_PARAM = 3, NOT_SUPPORTED = 9 };
+struct Tensor4 { int n = 0, c = 0, h = 0, w = 0; bool set = false; };
+struct Conv { int ph = 0, pw = 0, sh = 1, sw = 1, dh = 1, dw = 1, mode = -1, type = -1, math = 0; };
+struct Perf { int algo, status; float time; size_t memory; int determinism, math, reserved[3]; };
+static_assert(sizeof(Perf) == 48, "cudnnConvolutionFwdAlgoPerf_t is 48 bytes");
+
+static size_t workspace_for(int algo) { return algo == 0 ? 4096 : algo == 2 ? 0 : (size_t)3 << 30; }
+
+static int check(const Tensor4* x, const Tensor4* w, const Conv* c, const Tensor4* y)
+{
+    if (!x->set || !w->set || !y->set || c->mode != 1 || c->type != 0) return BAD_PARAM;
+    if (x->c != w->c || y->n != x->n || y->c != w->n) return BAD_PARAM;
+    if (y->h != (x->h + 2 * c->ph - (w->h - 1) * c->dh - 1) / c->sh + 1) return BAD_PARAM;
+    if (y->w != (x->w + 2 * c->pw - (w->w - 1) * c->dw - 1) / c->sw + 1) return BAD_PARAM;
+    return OK;
+}
+
+static int usable(int algo, const void* ws, size_t bytes)
+{
+    if (algo != 0 && algo != 2) return BAD_PARAM;
+    if (bytes < workspace_for(algo) || (workspace_for(algo) > 0 && ws == nullptr)) return BAD_PARAM;
+    return OK;
+}
+
+static int heuristics(int requested, int* returned, Perf* out)
+{
+    Perf list[4] = {{5, NOT_SUPPORTED, 0, 0, 1, 0, {}}, {1, OK, 0, (size_t)3 << 30, 1, 0, {}}, {0, OK, 0, 4096, 1, 0, {}}, {2, OK, 0, 0, 1, 0, {}}};
+    int n = requested < 4 ? requested : 4;
+    for (int i = 0; i < n; i++) out[i] = list[i];
+    *returned = n;
+    return OK;
+}
+
+// y[n,k,oh,ow] = sum x[n,c,ih,iw] * w[k,c,r,s]; 'visit' gets the three flat indices of every product.
+template <typename F>
+static void each_product(const Tensor4* x, const Tensor4* w, const Conv* c, const Tensor4* y, F visit)
+{
+    for (int n = 0; n < y->n; n++)
+        for (int k = 0; k < y->c; k++)
+            for (int oh = 0; oh < y->h; oh++)
+                for (int ow = 0; ow < y->w; ow++)
+                    for (int ch = 0; ch < x->c; ch++)
+                        for (int r = 0; r < w->h; r++)
+                            for (int s = 0; s < w->w; s++)
+                            {
+                                int ih = oh * c->sh - c->ph + r * c->dh, iw = ow * c->sw - c->pw + s * c->dw;
+                                if (ih < 0 || ih >= x->h || iw < 0 || iw >= x->w) continue;
+                                visit((((size_t)n * x->c + ch) * x->h + ih) * x->w + iw, (((size_t)k * w->c + ch) * w->h + r) * w->w + s,
+                                      (((size_t)n * y->c + k) * y->h + oh) * y->w + ow);
+                            }
+}
+
+static void blend(float* out, const std::vector<double>& acc, float alpha, float beta)
+{
+    for (size_t i = 0; i < acc.size(); i++) out[i] = (float)(alpha * acc[i] + (beta == 0 ? 0.0 : beta * out[i]));
+}
+
+extern "C" {
+size_t cudnnGetVersion() { return 90100; }
+const char* cudnnGetErrorString(int s) { return s == 0 ? "CUDNN_STATUS_SUCCESS" : s == 3 ? "CUDNN_STATUS_BAD_PARAM" : "CUDNN_STATUS_NOT_SUPPORTED"; }
+int cudnnCreate(void** h) { *h = (void*)0x4; return OK; }
+int cudnnDestroy(void*) { return OK; }
+int cudnnSetStream(void*, void*) { return OK; }
+int cudnnCreateTensorDescriptor(Tensor4** d) { *d = new Tensor4(); return OK; }
+int cudnnDestroyTensorDescriptor(Tensor4* d) { delete d; return OK; }
+int cudnnSetTensor4dDescriptor(Tensor4* d, int format, int type, int n, int c, int h, int w)
+{
+    if (format != 0 || type != 0 || n <= 0 || c <= 0 || h <= 0 || w <= 0) return BAD_PARAM;
+    *d = {n, c, h, w, true};
+    return OK;
+}
+int cudnnSetTensorNdDescriptor(Tensor4*, int, int, const int*, const int*) { return NOT_SUPPORTED; }
+int cudnnCreateFilterDescriptor(Tensor4** d) { *d = new Tensor4(); return OK; }
+int cudnnDestroyFilterDescriptor(Tensor4* d) { delete d; return OK; }
+int cudnnSetFilter4dDescriptor(Tensor4* d, int type, int format, int k, int c, int h, int w)
+{
+    if (format != 0 || type != 0 || k <= 0 || c <= 0 || h <= 0 || w <= 0) return BAD_PARAM;
+    *d = {k, c, h, w, true};
+    return OK;
+}
+int cudnnCreateConvolutionDescriptor(Conv** d) { *d = new Conv(); return OK; }
+int cudnnDestroyConvolutionDescriptor(Conv* d) { delete d; return OK; }
+int cudnnSetConvolution2dDescriptor(Conv* d, int ph, int pw, int sh, int sw, int dh, int dw, int mode, int type)
+{
+    if (ph < 0 || pw < 0 || sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0) return BAD_PARAM;
+    d->ph = ph; d->pw = pw; d->sh = sh; d->sw = sw; d->dh = dh; d->dw = dw; d->mode = mode; d->type = type;
+    return OK;
+}
+int cudnnSetConvolutionMathType(Conv* d, int math) { if (math < 0 || math > 3) return BAD_PARAM; d->math = math; return OK; }
+int cudnnSetConvolutionGroupCount(Conv*, int groups) { return groups == 1 ? OK : NOT_SUPPORTED; }
+
+int cudnnGetConvolutionForwardAlgorithm_v7(void*, Tensor4* x, Tensor4* w, Conv* c, Tensor4* y, int req, int* ret, Perf* p)
+{ int s = check(x, w, c, y); return s ? s : heuristics(req, ret, p); }
+int cudnnGetConvolutionBackwardDataAlgorithm_v7(void*, Tensor4* w, Tensor4* dy, Conv* c, Tensor4* dx, int req, int* ret, Perf* p)
+{ int s = check(dx, w, c, dy); return s ? s : heuristics(req, ret, p); }
+int cudnnGetConvolutionBackwardFilterAlgorithm_v7(void*, Tensor4* x, Tensor4* dy, Conv* c, Tensor4* dw, int req, int* ret, Perf* p)
+{ int s = check(x, dw, c, dy); return s ? s : heuristics(req, ret, p); }
+int cudnnFindConvolutionForwardAlgorithmEx(void*, Tensor4* x, void*, Tensor4* w, void*, Conv* c, Tensor4* y, void* yp, int req, int* ret, Perf* p, void*, size_t)
+{ int s = check(x, w, c, y); return s ? s : yp == nullptr ? BAD_PARAM : heuristics(req, ret, p); }
+int cudnnFindConvolutionBackwardDataAlgorithmEx(void*, Tensor4* w, void*, Tensor4* dy, void*, Conv* c, Tensor4* dx, void* dxp, int req, int* ret, Perf* p, void*, size_t)
+{ int s = check(dx, w, c, dy); return s ? s : dxp == nullptr ? BAD_PARAM : heuristics(req, ret, p); }
+int cudnnFindConvolutionBackwardFilterAlgorithmEx(void*, Tensor4* x, void*, Tensor4* dy, void*, Conv* c, Tensor4* dw, void* dwp, int req, int* ret, Perf* p, void*, size_t)
+{ int s = check(x, dw, c, dy); return s ? s : dwp == nullptr ? BAD_PARAM : heuristics(req, ret, p); }
+
+int cudnnGetConvolutionForwardWorkspaceSize(void*, Tensor4* x, Tensor4* w, Conv* c, Tensor4* y, int algo, size_t* b)
+{ int s = check(x, w, c, y); *b = workspace_for(algo); return s; }
+int cudnnGetConvolutionBackwardDataWorkspaceSize(void*, Tensor4* w, Tensor4* dy, Conv* c, Tensor4* dx, int algo, size_t* b)
+{ int s = check(dx, w, c, dy); *b = workspace_for(algo); return s; }
+int cudnnGetConvolutionBackwardFilterWorkspaceSize(void*, Tensor4* x, Tensor4* dy, Conv* c, Tensor4* dw, int algo, size_t* b)
+{ int s = check(x, dw, c, dy); *b = workspace_for(algo); return s; }
+
+int cudnnConvolutionForward(void*, const float* alpha, Tensor4* xd, const float* x, Tensor4* wd, const float* w, Conv* c, int algo,
+                            void* ws, size_t bytes, const float* beta, Tensor4* yd, float* y)
+{
+    if (int s = check(xd, wd, c, yd)) return s;
+    if (int s = usable(algo, ws, bytes)) return s;
+    std::vector<double> acc((size_t)yd->n * yd->c * yd->h * yd->w);
+    each_product(xd, wd, c, yd, [&](size_t i, size_t k, size_t o) { acc[o] += (double)x[i] * w[k]; });
+    blend(y, acc, *alpha, *beta);
+    return OK;
+}
+int cudnnConvolutionBackwardData(void*, const float* alpha, Tensor4* wd, const float* w, Tensor4* dyd, const float* dy, Conv* c, int algo,
+                                 void* ws, size_t bytes, const float* beta, Tensor4* dxd, float* dx)
+{
+    if (int s = check(dxd, wd, c, dyd)) return s;
+    if (int s = usable(algo, ws, bytes)) return s;
+    std::vector<double> acc((size_t)dxd->n * dxd->c * dxd->h * dxd->w);
+    each_product(dxd, wd, c, dyd, [&](size_t i, size_t k, size_t o) { acc[i] += (double)dy[o] * w[k]; });
+    blend(dx, acc, *alpha, *beta);
+    return OK;
+}
+int cudnnConvolutionBackwardFilter(void*, const float* alpha, Tensor4* xd, const float* x, Tensor4* dyd, const float* dy, Conv* c, int algo,
+                                   void* ws, size_t bytes, const float* beta, Tensor4* dwd, float* dw)
+{
+    if (int s = check(xd, dwd, c, dyd)) return s;
+    if (int s = usable(algo, ws, bytes)) return s;
+    std::vector<double> acc((size_t)dwd->n * dwd->c * dwd->h * dwd->w);
+    each_product(xd, dwd, c, dyd, [&](size_t i, size_t k, size_t o) { acc[k] += (double)dy[o] * x[i]; });
+    blend(dw, acc, *alpha, *beta);
+    return OK;
+}
+int cudnnConvolutionBackwardBias(void*, const void*, void*, const void*, const void*, void*, void*) { return NOT_SUPPORTED; }
+
+int cudnnDeriveBNTensorDescriptor(void*, void*, int) { return NOT_SUPPORTED; }
+int cudnnBatchNormalizationForwardTraining() { return NOT_SUPPORTED; }
+int cudnnBatchNormalizationForwardInference() { return NOT_SUPPORTED; }
+int cudnnBatchNormalizationBackward() { return NOT_SUPPORTED; }
+int cudnnCreatePoolingDescriptor(void**) { return NOT_SUPPORTED; }
+int cudnnDestroyPoolingDescriptor(void*) { return NOT_SUPPORTED; }
+int cudnnSetPooling2dDescriptor() { return NOT_SUPPORTED; }
+int cudnnPoolingForward() { return NOT_SUPPORTED; }
+int cudnnPoolingBackward() { return NOT_SUPPORTED; }
+}

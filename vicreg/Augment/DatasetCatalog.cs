@@ -1,0 +1,79 @@
+using Vicreg.Engine.Data;
+using Vicreg.Engine.Data.Datasets;
+
+namespace Vicreg.Augment;
+
+/// <summary>A dataset split with the transforms that go with it.</summary>
+public sealed record DatasetChoice(
+    string Name,
+    IImageDataset Dataset,
+    DatasetNormalization Normalization,
+    int ImageSize,
+    IImageTransform[] PretrainViews,
+    IImageTransform LinearTrain,
+    IImageTransform Evaluation)
+{
+    /// <summary>28x28 or 32x32 data sets (the cifar stem and the small-image recipe), as opposed to photographs.</summary>
+    public bool IsSmall => Name != "imagefolder";
+    public int Channels => Dataset.Channels;
+}
+
+/// <summary>
+/// Opens a dataset by name for the CLI: fashion-mnist (default; Debian's dataset-fashion-mnist folder
+/// unless --data-dir says otherwise), mnist, cifar10, cifar100 (binary versions, from --data-dir), or
+/// imagefolder (--data-dir with train/ and val/). Errors are <see cref="DatasetException"/> lines.
+/// </summary>
+public static class DatasetCatalog
+{
+    public static readonly string[] Names = ["fashion-mnist", "mnist", "cifar10", "cifar100", "imagefolder"];
+
+    public static DatasetChoice Open(string name, string? dataDir, bool train, int imageSize = 224)
+    {
+        switch (name.ToLowerInvariant())
+        {
+            case "fashion-mnist":
+            case "fashionmnist":
+                return Small("fashion-mnist", IdxDataset.LoadFashionMnist(dataDir, train), DatasetNormalization.FashionMnist, 28);
+            case "mnist":
+                return Small("mnist", IdxDataset.LoadMnist(Require(dataDir, name), train), DatasetNormalization.Mnist, 28);
+            case "cifar10":
+            case "cifar-10":
+                return Small("cifar10", CifarDataset.LoadCifar10(Require(dataDir, name), train), DatasetNormalization.Cifar10, 32);
+            case "cifar100":
+            case "cifar-100":
+                return Small("cifar100", CifarDataset.LoadCifar100(Require(dataDir, name), train), DatasetNormalization.Cifar100, 32);
+            case "imagefolder":
+            case "imagenet":
+            {
+                var ds = ImageFolderDataset.OpenSplit(Require(dataDir, name), train ? "train" : "val");
+                var norm = DatasetNormalization.ImageNet;
+                return new DatasetChoice("imagefolder", ds, norm, imageSize, VicregAugmentations.ImageNetTwoViews(imageSize),
+                    VicregAugmentations.LinearTrain(imageSize, norm), VicregAugmentations.Evaluation(imageSize, norm));
+            }
+            default:
+                throw new DatasetException($"unknown dataset '{name}' (expected one of: {string.Join(", ", Names)})");
+        }
+    }
+
+    /// <summary>The first <paramref name="limit"/> samples only, for quick runs and tests (0 = all).</summary>
+    public static IImageDataset Limit(IImageDataset dataset, int limit) =>
+        limit <= 0 || limit >= dataset.Count ? dataset : new SubsetDataset(dataset, limit);
+
+    private sealed class SubsetDataset(IImageDataset inner, int count) : IImageDataset
+    {
+        public int Count => count;
+        public IReadOnlyList<string> Classes => inner.Classes;
+        public int Channels => inner.Channels;
+        public int Label(int index) => inner.Label(index);
+        public string Describe(int index) => inner.Describe(index);
+        public void Read(int index, ImageBuffer destination, ref byte[] scratch, IDecodeScaleChooser? scale = null)
+            => inner.Read(index, destination, ref scratch, scale);
+    }
+
+    private static DatasetChoice Small(string name, IImageDataset ds, DatasetNormalization norm, int size) =>
+        new(name, ds, norm, size, VicregAugmentations.SmallImageTwoViews(size, norm),
+            VicregAugmentations.SmallImageLinearTrain(size, norm), VicregAugmentations.SmallImageEvaluation(size, norm));
+
+    private static string Require(string? dataDir, string name) =>
+        dataDir ?? throw new DatasetException($"dataset '{name}' needs --data-dir");
+}
