@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The test command (README and .ci/run): installs the system packages the tests use (idempotent),
-# builds everything with warnings as errors, runs the xunit suite, shows every failure and every skip
-# with its reason, and ends with one line "tests: N passed, N failed, N skipped". Exits non-zero on any failure.
+# The test command (README and .ci/run). Installs the system packages the tests use (idempotent),
+# builds everything with warnings as errors, then runs two stages:
+#   1. the xunit suite (CUDA device tests report "skipped: no CUDA device" on machines without a GPU);
+#   2. the CUDA device tests again on the CPU emulation of tests/Cuda/Emulator (real kernels compiled as
+#      C++ behind fake libcuda/libcublas/libcudnn; needs g++) — kernel logic, not real-GPU behaviour.
+# Shows every failure and every skip with its reason, and ends with one line
+# "tests: N passed, N failed, N skipped" over both stages. Exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh || { echo "tests: installing system packages failed"; exit 1; }
@@ -12,15 +16,34 @@ if ! dotnet build Vicreg.sln -c Release --nologo -v quiet > "$results/build.log"
   echo "tests: build failed"
   exit 1
 fi
-dotnet test tests/Vicreg.Tests.csproj -c Release --no-build --nologo --results-directory "$results" \
-  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" > "$results/test.log" 2>&1
-status=$?
-# Failures with their messages, and skips with their reasons (a skip must never look like a pass).
-grep -E "^\s+Failed Vicreg|^\s+Skipped Vicreg|^\s+Error Message:|^\s+(Assert|System)\.|skipped: " "$results/test.log" \
-  | sed -E 's/^\[xUnit.net [0-9:.]+\]\s+/    reason: /' | head -n 400
-counters=$(grep -o '<Counters [^>]*>' "$results"/*.trx 2>/dev/null | head -n 1)
-count() { sed -nE "s/.* $1=\"([0-9]+)\".*/\1/p" <<<"$counters"; }
-total=$(count total); executed=$(count executed); passed=$(count passed); failed=$(count failed)
-skipped=$(( ${total:-0} - ${executed:-0} ))
-echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped} skipped"
-if [ "$status" -ne 0 ] || [ -z "$counters" ] || [ "${failed:-1}" -ne 0 ] || [ "${passed:-0}" -eq 0 ]; then exit 1; fi
+
+passed=0; failed=0; skipped=0; broken=0
+# Adds one stage's TRX counters to the totals and prints its failures and skips.
+tally() {
+  local name=$1 status=$2 log=$3 trx=$4
+  grep -E "^\s+Failed Vicreg|^\s+Skipped Vicreg|^\s+Error Message:|^\s+(Assert|System)\.|skipped: " "$log" \
+    | sed -E 's/^\[xUnit.net [0-9:.]+\]\s+/    reason: /' | head -n 300
+  local counters; counters=$(grep -o '<Counters [^>]*>' "$trx" 2>/dev/null | head -n 1)
+  get() { sed -nE "s/.* $1=\"([0-9]+)\".*/\1/p" <<<"$counters"; }
+  local t e p f; t=$(get total); e=$(get executed); p=$(get passed); f=$(get failed)
+  if [ -z "$counters" ] || [ "$status" -ne 0 ] || [ "${f:-1}" -ne 0 ] || [ "${p:-0}" -eq 0 ]; then broken=1; fi
+  echo "$name: ${p:-0} passed, ${f:-0} failed, $(( ${t:-0} - ${e:-0} )) skipped"
+  passed=$(( passed + ${p:-0} )); failed=$(( failed + ${f:-0} )); skipped=$(( skipped + ${t:-0} - ${e:-0} ))
+}
+
+echo "== stage 1: test suite"
+dotnet test tests/Vicreg.Tests.csproj -c Release --no-build --nologo --results-directory "$results/suite" \
+  --logger "trx;LogFileName=suite.trx" --logger "console;verbosity=normal" > "$results/suite.log" 2>&1
+tally "stage 1" $? "$results/suite.log" "$results/suite/suite.trx"
+
+if command -v g++ >/dev/null 2>&1; then
+  echo "== stage 2: CUDA device tests on the CPU emulation (no GPU involved)"
+  VICREG_EMULATOR_DIR="$results/emulator" bash tests/Cuda/Emulator/run-emulated.sh -c Release --no-build --nologo \
+    --results-directory "$results/emulated" --logger "trx;LogFileName=emulated.trx" --logger "console;verbosity=normal" \
+    > "$results/emulated.log" 2>&1
+  tally "stage 2" $? "$results/emulated.log" "$results/emulated/emulated.trx"
+else
+  echo "== stage 2 skipped: no g++ to build the CUDA emulation"
+fi
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$broken" -eq 0 ] && [ "$failed" -eq 0 ]
