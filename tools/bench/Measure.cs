@@ -26,31 +26,26 @@ public static class Measure
         return samples[repeats / 2];
     }
 
-    /// <summary>Median seconds per call of two actions timed in alternation (A, B, A, B, ...), so that
-    /// load from other processes on a shared machine falls on both alike.</summary>
-    public static (double A, double B) MedianSecondsInterleaved(Action a, Action b, int repeats, int warmups = 2, double minSeconds = 0.02)
+    /// <summary>Median seconds per call of several actions timed in alternation (A, B, C, A, B, C, ...), so
+    /// that load from other processes on a shared machine falls on all alike.</summary>
+    public static double[] MedianSecondsInterleaved(int repeats, params Action[] actions)
     {
-        for (int i = 0; i < warmups; i++)
-        {
-            a();
-            b();
-        }
-        int innerA = InnerCount(a, minSeconds), innerB = InnerCount(b, minSeconds);
-        var samplesA = new double[repeats];
-        var samplesB = new double[repeats];
+        for (int w = 0; w < 2; w++)
+            foreach (var action in actions) action();
+        var inner = actions.Select(a => InnerCount(a, 0.02)).ToArray();
+        var samples = new double[actions.Length][];
+        for (int i = 0; i < actions.Length; i++) samples[i] = new double[repeats];
         var sw = new Stopwatch();
         for (int r = 0; r < repeats; r++)
         {
-            sw.Restart();
-            for (int i = 0; i < innerA; i++) a();
-            samplesA[r] = sw.Elapsed.TotalSeconds / innerA;
-            sw.Restart();
-            for (int i = 0; i < innerB; i++) b();
-            samplesB[r] = sw.Elapsed.TotalSeconds / innerB;
+            for (int i = 0; i < actions.Length; i++)
+            {
+                sw.Restart();
+                for (int j = 0; j < inner[i]; j++) actions[i]();
+                samples[i][r] = sw.Elapsed.TotalSeconds / inner[i];
+            }
         }
-        Array.Sort(samplesA);
-        Array.Sort(samplesB);
-        return (samplesA[repeats / 2], samplesB[repeats / 2]);
+        return samples.Select(s => { Array.Sort(s); return s[repeats / 2]; }).ToArray();
     }
 
     private static int InnerCount(Action action, double minSeconds)

@@ -117,6 +117,45 @@ public sealed unsafe class GemmTests
         }
     }
 
+    /// <summary>Leading dimensions wider than the rows (sub-matrices, as the convolution passes) give the
+    /// same bits as packed operands, and C's padding is never written.</summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void LeadingDimensionsWiderThanRowsAreHonoured(bool transA, bool transB)
+    {
+        const int m = 37, n = 45, k = 29, pad = 5;
+        var a = TestData.Convert<float>(TestData.Uniform(m * k, 61));
+        var b = TestData.Convert<float>(TestData.Uniform(k * n, 62));
+        var c = TestData.Convert<float>(TestData.Uniform(m * n, 63));
+        int lda = transA ? m : k, ldb = transB ? k : n;
+        int aRows = transA ? k : m, bRows = transB ? n : k;
+        var aWide = Widen(a, aRows, lda, pad);
+        var bWide = Widen(b, bRows, ldb, pad);
+        var cWide = Widen(c, m, n, pad);
+        var cWideBefore = (float[])cWide.Clone();
+        fixed (float* pa = a, pb = b, pc = c, qa = aWide, qb = bWide, qc = cWide)
+        {
+            GemmKernel.Run(transA, transB, m, n, k, 1.25f, pa, lda, pb, ldb, -0.5f, pc, n);
+            GemmKernel.Run(transA, transB, m, n, k, 1.25f, qa, lda + pad, qb, ldb + pad, -0.5f, qc, n + pad);
+        }
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++) Assert.Equal(c[i * n + j], cWide[i * (n + pad) + j]);
+            for (int j = n; j < n + pad; j++) Assert.Equal(cWideBefore[i * (n + pad) + j], cWide[i * (n + pad) + j]);
+        }
+    }
+
+    /// <summary>The rows of a [rows x width] matrix copied into rows of width + pad, the padding random.</summary>
+    private static float[] Widen(float[] source, int rows, int width, int pad)
+    {
+        var wide = TestData.Convert<float>(TestData.Uniform(rows * (width + pad), 99));
+        for (int r = 0; r < rows; r++) Array.Copy(source, r * width, wide, r * (width + pad), width);
+        return wide;
+    }
+
     [Fact]
     public void AlphaZeroOrEmptyDepthScalesC()
     {

@@ -68,11 +68,11 @@ internal static unsafe class ConvolutionForward
                     }
                     continue;
                 }
-                T* b = xn;
-                if (g.IsPointwise && images > 1) ImageTile.Gather(xn, imageIn, images, crs, hw, col);
-                if (!g.IsPointwise)
+                T* b = col;
+                if (g.IsPointwise && images == 1) b = xn; // the image already is its column matrix
+                else if (g.IsPointwise) ImageTile.Gather(xn, imageIn, images, crs, hw, col);
+                else
                     for (int i = 0; i < images; i++) Im2Col.Lower(g, xn + i * imageIn, col + (nint)i * hw, width);
-                if (lower && (images > 1 || !g.IsPointwise)) b = col;
                 if (images == 1)
                 {
                     GemmKernel.RunPackedA(k, hw, crs, PackedWeight, false, b, hw, default, Y + n * imageOut, hw, ParallelGemm);

@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Vicreg.Engine.Backends.Cpu;
 
@@ -50,7 +52,7 @@ internal static unsafe class Im2Col
                         T* src = plane + (nint)ih * w + iw0;
                         for (int xo = 0; xo < owStart; xo++) row[xo] = default;
                         if (sw == 1)
-                            new ReadOnlySpan<T>(src + owStart, owEnd - owStart).CopyTo(new Span<T>(row + owStart, owEnd - owStart));
+                            CopyShort(src + owStart, row + owStart, owEnd - owStart);
                         else
                             for (int xo = owStart; xo < owEnd; xo++) row[xo] = src[xo * sw];
                         for (int xo = owEnd; xo < ow; xo++) row[xo] = default;
@@ -100,6 +102,29 @@ internal static unsafe class Im2Col
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>Copies a short run (an image row: 4 to a few dozen elements) with vector moves whose last one
+    /// overlaps the previous, avoiding the fixed cost of a general memory copy on every row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyShort<T>(T* src, T* dst, int count) where T : unmanaged
+    {
+        int v = Vector256<T>.Count;
+        if (count >= v)
+        {
+            int i = 0;
+            for (; i + v < count; i += v) Vector256.Load(src + i).Store(dst + i);
+            Vector256.Load(src + count - v).Store(dst + count - v);
+        }
+        else if (count >= Vector128<T>.Count)
+        {
+            Vector128.Load(src).Store(dst);
+            Vector128.Load(src + count - Vector128<T>.Count).Store(dst + count - Vector128<T>.Count);
+        }
+        else
+        {
+            for (int i = 0; i < count; i++) dst[i] = src[i];
         }
     }
 
