@@ -6,6 +6,9 @@
       builds the network with random weights and random BatchNorm statistics, writes its state dict to
       WEIGHTS and, to IO, an input x [N, C, H, W] with the eval-mode output "features" (and, run in
       training mode on a copy, "train_features")
+  load ARCH STEM IN_CHANNELS WEIGHTS IO OUT
+      loads WEIGHTS (written by our StateDictFile) with load_state_dict(strict=True), checks that every
+      tensor keeps torchvision's dtype, and writes to OUT the eval-mode features of IO's "x"
 
 The "cifar" stem is torchvision's ResNet with conv1 = 3x3 stride 1 padding 1 and no max-pool.
 """
@@ -64,5 +67,20 @@ def parity(arch, stem, in_channels, n, h, w, seed, weights, io):
     safetensors_lite.save({"x": x, "features": features, "train_features": train_features}, io)
 
 
+def load(arch, stem, in_channels, weights, io, out):
+    model = build(arch, stem, int(in_channels))
+    state, _ = safetensors_lite.load(weights)
+    expected = model.state_dict()
+    for name, t in state.items():
+        if name in expected and t.dtype != expected[name].dtype:
+            raise SystemExit(f"{name}: dtype {t.dtype}, torchvision has {expected[name].dtype}")
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    x = safetensors_lite.load(io)[0]["x"]
+    with torch.no_grad():
+        features = model(x)
+    safetensors_lite.save({"features": features}, out)
+
+
 if __name__ == "__main__":
-    {"names": names, "parity": parity}[sys.argv[1]](*sys.argv[2:])
+    {"names": names, "parity": parity, "load": load}[sys.argv[1]](*sys.argv[2:])

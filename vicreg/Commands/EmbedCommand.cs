@@ -3,15 +3,18 @@ using Vicreg.Engine;
 using Vicreg.Engine.Autograd;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.IO;
+using Vicreg.Augment;
+using Vicreg.Engine.Data;
 using Vicreg.Models;
+using Vicreg.Training;
 
 namespace Vicreg.Commands;
 
 /// <summary>
 /// `vicreg embed`: a backbone's representation of images, in evaluation mode and without gradients,
-/// batch by batch: weights and images in, features out, all as safetensors.
-/// (A --dataset/--data-dir/--split form that reads a dataset directly is left for when the dataset
-/// loaders are in place; today the images come as a tensor "x".)
+/// batch by batch, written as safetensors. The images come either as a tensor "x" [N, C, H, W] in a
+/// safetensors file (--input), or from a dataset split (--dataset/--data-dir/--split) through its
+/// evaluation transform, in which case the labels are written too.
 /// </summary>
 public sealed class EmbedCommand : ICommand
 {
@@ -23,17 +26,25 @@ public sealed class EmbedCommand : ICommand
         string arch = args.String("arch", "resnet50", $"backbone ({string.Join(", ", Backbones.Architectures)})");
         string stemName = args.String("stem", "imagenet", "imagenet (7x7/2 conv + max-pool) or cifar (3x3/1 conv, no max-pool)");
         double width = args.Double("width", 1, "width multiplier (resnet50x2: 2; a fraction such as 0.25 narrows it)", min: 1.0 / 64, max: 64);
-        int inChannels = args.Int("in-channels", 3, "input channels (1 for grayscale)", min: 1, max: 64);
+        int inChannels = args.Int("in-channels", 3, "input channels (1 for grayscale; with --dataset, the dataset's)", min: 1, max: 64);
         string? weights = args.OptionalString("weights", "backbone weights (safetensors, torchvision names; fc.* is ignored)");
         string prefix = args.String("weights-prefix", "", "only tensors named with this prefix, which is stripped (e.g. backbone.)");
-        string? input = args.OptionalString("input", "safetensors file holding x [N, C, H, W] (float32)");
+        string? input = args.OptionalString("input", "safetensors file holding x [N, C, H, W] (float32); or use --dataset");
+        string? dataset = args.OptionalString("dataset", $"embed a dataset split instead of --input: {string.Join(", ", DatasetCatalog.Names)}");
+        string? dataDir = args.OptionalString("data-dir", "dataset folder (default for fashion-mnist: Debian's dataset-fashion-mnist folder)");
+        string split = args.String("split", "test", "dataset split: train or test");
+        int limit = args.Int("limit", 0, "with --dataset: only the first N images (0 = all)", min: 0);
+        int imageSize = args.Int("image-size", 224, "with --dataset imagefolder: evaluation crop", min: 16, max: 1024);
+        int workers = args.Int("num-workers", Math.Max(1, Environment.ProcessorCount), "with --dataset: data-loading threads", min: 0, max: 256);
         string? output = args.OptionalString("output", "safetensors file to write, holding features [N, rep]");
         int batchSize = args.Int("batch-size", 256, "images per forward pass", min: 1);
         string device = args.String("device", "auto", "cpu, cuda or auto");
         if (args.HelpRequested) { Console.WriteLine(args.Usage(Summary)); return 0; }
         args.RejectUnknown();
         if (weights is null) throw new UsageException($"{Name}: --weights is required");
-        if (input is null) throw new UsageException($"{Name}: --input is required (a safetensors file with x [N, C, H, W])");
+        if ((input is null) == (dataset is null))
+            throw new UsageException($"{Name}: give either --input (a safetensors file with x [N, C, H, W]) or --dataset, not {(input is null ? "neither" : "both")}");
+        if (split is not ("train" or "test")) throw new UsageException($"{Name}: --split must be train or test, got '{split}'");
         if (output is null) throw new UsageException($"{Name}: --output is required");
         ResNetStem stem;
         try
@@ -46,6 +57,19 @@ public sealed class EmbedCommand : ICommand
             throw new UsageException($"{Name}: {e.Message}");
         }
         var backend = LossGradCommand.ResolveDevice(Name, device);
+        DatasetChoice? data = null;
+        if (dataset is not null)
+        {
+            try
+            {
+                data = DatasetCatalog.Open(dataset, dataDir, train: split == "train", imageSize);
+            }
+            catch (DatasetException e)
+            {
+                throw new UsageException($"{Name}: {e.Message}");
+            }
+            inChannels = data.Channels;
+        }
 
         var rng = new Rng(0); // every weight is replaced by the file's
         var model = Backbones.Create(arch, stem, width, inChannels, ref rng, backend: backend);
@@ -62,8 +86,9 @@ public sealed class EmbedCommand : ICommand
             throw new UsageException($"{Name}: cannot read weights {weights}: {e.Message}");
         }
         model.Eval();
+        if (data is not null) return EmbedDataset(model, data, limit, batchSize, workers, backend, output, commandLine);
 
-        using var images = ReadImages(input, inChannels);
+        using var images = ReadImages(input!, inChannels);
         int n = images.Shape[0];
         using var features = Tensor.Empty(new Shape(n, model.RepresentationSize), DType.Float32, CpuBackend.Instance);
         var imageBytes = MemoryMarshal.AsBytes(images.AsSpan<float>());
@@ -90,6 +115,35 @@ public sealed class EmbedCommand : ICommand
             throw new UsageException($"{Name}: cannot write {output}: {e.Message}");
         }
         Console.WriteLine($"{Name}: {n} images {images.Shape} -> features [{n}, {model.RepresentationSize}] ({arch}, {backend.Name}) -> {output}");
+        return 0;
+    }
+
+    private int EmbedDataset(ResNet model, DatasetChoice data, int limit, int batchSize, int workers, IBackend backend, string output, string commandLine)
+    {
+        var images = DatasetCatalog.Limit(data.Dataset, limit);
+        FeatureSet features;
+        try
+        {
+            features = FeatureExtractor.Extract(model, images, data.Evaluation, backend, batchSize, workers,
+                new ProgressLine("embed", images.Count, "images"));
+        }
+        catch (DatasetException e)
+        {
+            throw new UsageException($"{Name}: {e.Message}");
+        }
+        using var scope = TensorScope.Begin();
+        var values = Tensor.FromArray<float>(features.Values, new Shape(features.Count, features.Dimension), CpuBackend.Instance);
+        var labels = Tensor.FromArray<int>(features.Labels, new Shape(features.Count), CpuBackend.Instance);
+        try
+        {
+            SafetensorsWriter.Write(output, [("features", values), ("labels", labels)],
+                new Dictionary<string, string> { ["command"] = commandLine, ["dataset"] = data.Name });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"{Name}: cannot write {output}: {e.Message}");
+        }
+        Console.WriteLine($"{Name}: {features.Count} images of {data.Name} -> features [{features.Count}, {features.Dimension}] and labels ({backend.Name}) -> {output}");
         return 0;
     }
 

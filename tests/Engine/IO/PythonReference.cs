@@ -6,6 +6,8 @@ namespace Vicreg.Tests.Engine.IO;
 /// Runs the PyTorch reference scripts in tools/reference under /usr/bin/python3 (Debian's python3-torch;
 /// PyTorch is a tool of the tests, never a dependency of the product). Tests that need it call
 /// <see cref="SkipUnlessTorch"/>, which skips with the reason when that interpreter or torch is absent.
+/// Such tests carry [Trait("Reference", "PyTorch")]: they take seconds each (a Python start and a torch
+/// import), so a quick run can leave them out with --filter "Reference!=PyTorch".
 /// </summary>
 public static class PythonReference
 {

@@ -178,6 +178,7 @@ public class SafetensorsTests
     }
 
     [SkippableFact]
+    [Trait("Reference", "PyTorch")]
     public void ReadsAFileWrittenByPyTorch()
     {
         PythonReference.SkipUnlessTorch();
@@ -222,6 +223,7 @@ public class SafetensorsTests
     }
 
     [SkippableFact]
+    [Trait("Reference", "PyTorch")]
     public void AFileWeWriteLoadsInPyTorch()
     {
         PythonReference.SkipUnlessTorch();

@@ -77,4 +77,31 @@ public class EmbedCommandTests
         wrongImages[12] = dir.File("x3.safetensors");
         CommandRunner.AssertUsageError(CommandRunner.Run(wrongImages), "must be [N, 1, H, W]");
     }
+
+    [SkippableFact]
+    public void EmbedsADatasetSplitWithItsLabels()
+    {
+        Skip.IfNot(Directory.Exists(global::Vicreg.Engine.Data.Datasets.IdxDataset.DebianFashionMnistFolder), "Debian's dataset-fashion-mnist is not installed");
+        using var dir = new TempFolder();
+        SavedModel(dir.File("w.safetensors"));
+        string[] Args(string output, string batch) =>
+            ["embed", "--arch", "resnet18", "--stem", "cifar", "--width", "0.25", "--weights", dir.File("w.safetensors"),
+             "--dataset", "fashion-mnist", "--split", "test", "--limit", "5", "--batch-size", batch, "--num-workers", "1",
+             "--output", output, "--device", "cpu"];
+        var result = CommandRunner.Run(Args(dir.File("a.safetensors"), "2"));
+        Assert.True(result.Code == 0, result.Err);
+        Assert.Equal(0, CommandRunner.Run(Args(dir.File("b.safetensors"), "5")).Code);
+
+        var test = global::Vicreg.Augment.DatasetCatalog.Open("fashion-mnist", null, train: false);
+        using var a = new SafetensorsReader(dir.File("a.safetensors"));
+        using var b = new SafetensorsReader(dir.File("b.safetensors"));
+        using var scope = TensorScope.Begin();
+        Assert.Equal(Enumerable.Range(0, 5).Select(test.Dataset.Label), a.ReadTensor("labels").ToArray<int>());
+        var fa = a.ReadTensor("features");
+        Assert.Equal(new Shape(5, 128), fa.Shape);
+        ResNetTests.AssertClose(b.ReadTensor("features").ToArray<float>(), fa.ToArray<float>(), 1e-5);
+        Assert.Contains(fa.ToArray<float>(), v => v > 0);
+
+        CommandRunner.AssertUsageError(CommandRunner.Run([.. Args(dir.File("c.safetensors"), "2"), "--input", dir.File("a.safetensors")]), "not both");
+    }
 }

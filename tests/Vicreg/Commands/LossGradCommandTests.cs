@@ -63,6 +63,7 @@ public class LossGradCommandTests
     }
 
     [SkippableFact]
+    [Trait("Reference", "PyTorch")]
     public void MatchesThePyTorchReferenceOnFloat64Input()
     {
         PythonReference.SkipUnlessTorch();

@@ -71,6 +71,7 @@ public class BarlowTwinsLossTests
     }
 
     [SkippableFact]
+    [Trait("Reference", "PyTorch")]
     public void MatchesTheOfficialPyTorchFormula()
     {
         PythonReference.SkipUnlessTorch();

@@ -295,6 +295,7 @@ public class VicregLossTests
     }
 
     [SkippableTheory]
+    [Trait("Reference", "PyTorch")]
     [InlineData(7, 5)]
     [InlineData(4, 9)]
     public void MatchesTheOfficialPyTorchFormula(int n, int d)

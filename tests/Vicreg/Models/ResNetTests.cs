@@ -38,6 +38,7 @@ public class ResNetTests
     }
 
     [SkippableTheory]
+    [Trait("Reference", "PyTorch")]
     [InlineData("resnet18", "imagenet", 3)]
     [InlineData("resnet50", "imagenet", 3)]
     [InlineData("resnet18", "cifar", 1)]
@@ -154,6 +155,7 @@ public class ResNetTests
     }
 
     [SkippableTheory]
+    [Trait("Reference", "PyTorch")]
     [InlineData("resnet18", "imagenet", 3, 2, 40, 40)]
     [InlineData("resnet18", "cifar", 1, 3, 12, 10)]
     [InlineData("resnet50", "cifar", 3, 2, 9, 9)]
@@ -174,6 +176,31 @@ public class ResNetTests
         using (Tape.NoGrad()) AssertClose(reader.ReadTensor("features").ToArray<float>(), model.Forward(x).ToArray<float>(), 1e-4);
         model.Train();
         using (Tape.NoGrad()) AssertClose(reader.ReadTensor("train_features").ToArray<float>(), model.Forward(x).ToArray<float>(), 1e-4);
+    }
+
+    [SkippableFact]
+    [Trait("Reference", "PyTorch")]
+    public void OurWeightsLoadStrictlyIntoTorchvisionAndGiveOurOutputs()
+    {
+        PythonReference.SkipUnlessTorch(needTorchvision: true);
+        using var dir = new TempFolder();
+        var model = Create("resnet18", ResNetStem.Cifar, 1, 1, seed: 77);
+        var rng = new Rng(78);
+        // Non-trivial state: BN statistics and gammas (zero_init_residual would hide the residual branches).
+        foreach (var (name, t) in model.StateDict())
+        {
+            if (name.EndsWith("num_batches_tracked", StringComparison.Ordinal)) t.CopyFrom<int>([3]);
+            else if (t.Rank == 1) Init.Uniform(t, name.EndsWith("running_mean", StringComparison.Ordinal) || name.EndsWith("bias", StringComparison.Ordinal) ? -0.2 : 0.5, 1.5, ref rng);
+        }
+        StateDictFile.Save(model, dir.File("ours.safetensors"));
+        using var scope = TensorScope.Begin();
+        var x = Tensor.FromArray<float>(Enumerable.Range(0, 2 * 11 * 9).Select(_ => (float)rng.NextNormal()).ToArray(), new Shape(2, 1, 11, 9));
+        SafetensorsWriter.Write(dir.File("x.safetensors"), [("x", x)]);
+        PythonReference.RunScript("torchvision_resnet_reference.py", "load", "resnet18", "cifar", "1",
+            dir.File("ours.safetensors"), dir.File("x.safetensors"), dir.File("torch.safetensors"));
+        using var r = new SafetensorsReader(dir.File("torch.safetensors"));
+        model.Eval();
+        using (Tape.NoGrad()) AssertClose(r.ReadTensor("features").ToArray<float>(), model.Forward(x).ToArray<float>(), 1e-4);
     }
 
     internal static void AssertClose(float[] expected, float[] actual, double tolerance)
