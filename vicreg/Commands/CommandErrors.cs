@@ -20,6 +20,11 @@ public static class CommandErrors
         {
             throw new UsageException(e.Message);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The disk, not the program: full, read-only, or a folder taken away.
+            throw new UsageException($"file system: {e.Message}");
+        }
         catch (InvalidOperationException e) when (e.Message.StartsWith("no CUDA device found", StringComparison.Ordinal))
         {
             throw new UsageException(e.Message);

@@ -41,6 +41,7 @@ public static class Checkpoint
             ["batch"] = position.Batch.ToString(CultureInfo.InvariantCulture),
             ["step"] = position.Step.ToString(CultureInfo.InvariantCulture),
         };
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!); // the folder may have been removed during the run
         var tensors = model.StateDict("model.").Concat(optimizer.State().Select(s => ("optimizer." + s.Name + ".mu", s.Momentum)));
         SafetensorsWriter.Write(path, tensors, metadata);
     }
