@@ -25,18 +25,18 @@ public sealed class VicregStepBenchmark : IBenchmark
         int steps = options.Quick ? 2 : 5;
         int[] threadCounts = [1, Environment.ProcessorCount];
         var torch = PyTorchSteps(threadCounts, steps);
-        Console.WriteLine($"{"threads",7} | {"ours pairs/s",12} {"torch pairs/s",13} {"ratio",6} | {"ours ms",8} {"torch ms",8} | alloc/step");
+        Console.WriteLine($"{"threads",7} | {"ours pairs/s",12} {"torch pairs/s",13} {"ratio",6} | {"ours ms",8} {"torch ms",8} | memory in steady steps");
         int saved = CpuParallel.ThreadCount;
         try
         {
             foreach (int threads in threadCounts)
             {
                 CpuParallel.ThreadCount = threads;
-                var (seconds, systemAllocations) = OurStep(steps);
+                var (seconds, systemAllocations, gcBytes) = OurStep(steps);
                 double ours = Batch / seconds;
                 string theirs = torch.TryGetValue(threads, out var t) ? $"{Batch / t,13:F2} {ours * t / Batch,6:F2}" : $"{"n/a",13} {"",6}";
                 string theirMs = torch.TryGetValue(threads, out var t2) ? $"{t2 * 1000,8:F0}" : $"{"n/a",8}";
-                Console.WriteLine($"{threads,7} | {ours,12:F2} {theirs} | {seconds * 1000,8:F0} {theirMs} | {systemAllocations} system allocations in steady steps");
+                Console.WriteLine($"{threads,7} | {ours,12:F2} {theirs} | {seconds * 1000,8:F0} {theirMs} | {systemAllocations} new native buffers, {gcBytes / 1024.0:F0} KiB GC objects per step");
             }
         }
         finally
@@ -45,15 +45,17 @@ public sealed class VicregStepBenchmark : IBenchmark
         }
     }
 
-    /// <summary>Median seconds per step of our engine, and how many buffers the allocator took from the
-    /// system during the timed (steady) steps — 0 when the cache serves everything.</summary>
-    private static (double Seconds, long SystemAllocations) OurStep(int steps)
+    /// <summary>Median seconds per step of our engine, how many buffers the allocator took from the
+    /// system during the timed (steady) steps (0 when the cache serves everything), and the GC bytes a step allocates
+    /// (tape nodes and tensor headers: small objects, no arrays).</summary>
+    private static (double Seconds, long SystemAllocations, long GcBytesPerStep) OurStep(int steps)
     {
         var fixture = new VicregStepFixture(1.0, 3, 32, Batch, Mlp);
         void Step() => fixture.Step();
         Step();
         Step();
         long before = CpuBackend.Instance.MemoryStatistics.SystemAllocations;
+        long gcBefore = GC.GetAllocatedBytesForCurrentThread();
         var times = new double[steps];
         var sw = new Stopwatch();
         for (int i = 0; i < steps; i++)
@@ -63,8 +65,9 @@ public sealed class VicregStepBenchmark : IBenchmark
             times[i] = sw.Elapsed.TotalSeconds;
         }
         long after = CpuBackend.Instance.MemoryStatistics.SystemAllocations;
+        long gcPerStep = (GC.GetAllocatedBytesForCurrentThread() - gcBefore) / steps;
         Array.Sort(times);
-        return (times[steps / 2], after - before);
+        return (times[steps / 2], after - before, gcPerStep);
     }
 
     /// <summary>Median seconds per step of PyTorch at each thread count (empty when torch is unavailable).</summary>
