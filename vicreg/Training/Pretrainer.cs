@@ -74,11 +74,11 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         var losses = new List<double>();
         double lastLoss = double.NaN, lastStd = double.NaN;
         long step = position.Step;
-        bool interrupted = false;
+        bool interrupted = false, stopped = false;
         Tensor? deviceA = null, deviceB = null;
         model.Train();
 
-        for (int epoch = position.Epoch; epoch < o.Epochs && !interrupted; epoch++)
+        for (int epoch = position.Epoch; epoch < o.Epochs && !stopped; epoch++)
         {
             int firstBatch = epoch == position.Epoch ? position.Batch : 0;
             foreach (var batch in loader.Epoch(epoch, firstBatch))
@@ -127,13 +127,13 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                 }
                 if (stopNow)
                 {
+                    stopped = true;
                     interrupted = _stopRequested;
                     if (_stopRequested) output.WriteLine($"\nstopped at step {step}; checkpoint saved to {checkpointPath} (run the same command to resume)");
-                    goto done;
+                    break;
                 }
             }
         }
-    done:
         progress.Finish();
         deviceA?.Dispose();
         deviceB?.Dispose();
