@@ -11,7 +11,7 @@ vicreg() { dotnet vicreg/bin/Release/net10.0/vicreg.dll "$@"; }
 exp=${VICREG_EXP:-./exp/quickstart}
 model=(--arch resnet18 --width 0.25)
 vicreg pretrain --dataset fashion-mnist --exp-dir "$exp" "${model[@]}" --mlp 1024-1024-1024 \
-  --limit 30000 --epochs 2 --warmup-epochs 1 --batch-size 256 --base-lr 0.3 --log-freq-time 30 "$@"
+  --epochs 2 --warmup-epochs 1 --batch-size 256 --base-lr 0.3 --log-freq-time 30 "$@"
 probe=(--dataset fashion-mnist "${model[@]}" --epochs 30 --lr-head 0.05 --exp-dir "$exp")
 vicreg linear-eval --weights "$exp/backbone.safetensors" "${probe[@]}" | tee "$exp/probe-pretrained.txt"
 vicreg linear-eval --weights random "${probe[@]}" | tee "$exp/probe-random.txt"

@@ -4,7 +4,7 @@ namespace Vicreg.Commands;
 
 /// <summary>
 /// The flags of one command, parsed as the official scripts spell them (<c>--batch-size 256</c> or
-/// <c>--batch-size=256</c>; boolean flags stand alone). Each command declares its flags with a default
+/// <c>--batch-size=256</c>; boolean flags stand alone; a repeated flag's last value wins, as argparse). Each command declares its flags with a default
 /// and a help line; anything undeclared, malformed or out of range is a <see cref="UsageException"/>.
 /// </summary>
 public sealed class Arguments
@@ -34,7 +34,7 @@ public sealed class Arguments
             {
                 value = args[++i];
             }
-            if (!_given.TryAdd(name, value)) throw new UsageException($"{command}: --{name} given twice");
+            _given[name] = value; // a repeated flag: the last one wins, as with argparse in the official scripts
         }
     }
 
