@@ -45,12 +45,19 @@ public static partial class Ops
         }
     }
 
+    /// <summary>The forward of a one-input op: checks, allocates the output, runs the kernel (the caller records its node).</summary>
+    private static Tensor Unary(UnaryOp op, string name, Tensor x, double alpha = 0)
+    {
+        Floating(name, x);
+        var y = Like(x);
+        x.Backend.Unary(op, x, y, alpha);
+        return y;
+    }
+
     /// <summary>y = alpha * x.</summary>
     public static Tensor Scale(Tensor x, double alpha)
     {
-        Floating("scale", x);
-        var y = Like(x);
-        x.Backend.Unary(UnaryOp.Scale, x, y, alpha);
+        var y = Unary(UnaryOp.Scale, "scale", x, alpha);
         return Tape.NeedsGrad(x) ? Tape.Record(new ScaleNode(x, alpha), y) : y;
     }
 
@@ -68,17 +75,13 @@ public static partial class Ops
     /// <summary>y = x + alpha (the gradient passes through unchanged).</summary>
     public static Tensor AddScalar(Tensor x, double alpha)
     {
-        Floating("add_scalar", x);
-        var y = Like(x);
-        x.Backend.Unary(UnaryOp.AddScalar, x, y, alpha);
+        var y = Unary(UnaryOp.AddScalar, "add_scalar", x, alpha);
         return Tape.NeedsGrad(x) ? Tape.Record(new ScaleNode(x, 1), y) : y;
     }
 
     public static Tensor Square(Tensor x)
     {
-        Floating("square", x);
-        var y = Like(x);
-        x.Backend.Unary(UnaryOp.Square, x, y);
+        var y = Unary(UnaryOp.Square, "square", x);
         return Tape.NeedsGrad(x) ? Tape.Record(new SquareNode(x), y) : y;
     }
 
@@ -96,9 +99,7 @@ public static partial class Ops
 
     public static Tensor Sqrt(Tensor x)
     {
-        Floating("sqrt", x);
-        var y = Like(x);
-        x.Backend.Unary(UnaryOp.Sqrt, x, y);
+        var y = Unary(UnaryOp.Sqrt, "sqrt", x);
         return Tape.NeedsGrad(x) ? Tape.Record(new SqrtNode(x, y), y) : y;
     }
 
@@ -117,9 +118,7 @@ public static partial class Ops
 
     public static Tensor Relu(Tensor x)
     {
-        Floating("relu", x);
-        var y = Like(x);
-        x.Backend.Unary(UnaryOp.Relu, x, y);
+        var y = Unary(UnaryOp.Relu, "relu", x);
         return Tape.NeedsGrad(x) ? Tape.Record(new ReluNode(x, y), y) : y;
     }
 
@@ -137,9 +136,7 @@ public static partial class Ops
     /// <summary>y = max(alpha - x, 0): the hinge VICReg's variance term puts on each column's std.</summary>
     public static Tensor Hinge(Tensor x, double alpha)
     {
-        Floating("hinge", x);
-        var y = Like(x);
-        x.Backend.Unary(UnaryOp.Hinge, x, y, alpha);
+        var y = Unary(UnaryOp.Hinge, "hinge", x, alpha);
         return Tape.NeedsGrad(x) ? Tape.Record(new HingeNode(x, alpha), y) : y;
     }
 

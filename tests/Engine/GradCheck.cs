@@ -13,9 +13,7 @@ public static class GradCheck
 {
     public static Tensor RandomDouble(Shape shape, ref Rng rng, double low = -1, double high = 1, bool requiresGrad = true)
     {
-        var values = new double[shape.Numel];
-        for (int i = 0; i < values.Length; i++) values[i] = rng.Uniform(low, high);
-        var t = Tensor.FromArray<double>(values, shape, CpuBackend.Instance);
+        var t = Random(shape, ref rng, DType.Float64, low, high);
         t.RequiresGrad = requiresGrad;
         return t;
     }

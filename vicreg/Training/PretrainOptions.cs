@@ -73,7 +73,7 @@ public sealed record PretrainOptions
             MaxSteps = a.Int("max-steps", 0, "stop after this many steps in total (0 = all epochs)", 0),
             Strict = a.Switch("strict", "stop at an unreadable image instead of skipping it"),
         };
-        if (o.Dataset is not ("fashion-mnist" or "mnist" or "cifar10" or "cifar100" or "imagefolder"))
+        if (!DatasetCatalog.Names.Contains(o.Dataset))
             throw new UsageException($"pretrain: unknown --dataset '{o.Dataset}' (choose {string.Join(", ", DatasetCatalog.Names)})");
         if (o.Stem is not ("auto" or "imagenet" or "cifar"))
             throw new UsageException($"pretrain: --stem must be imagenet, cifar or auto, got '{o.Stem}'");

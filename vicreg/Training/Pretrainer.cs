@@ -112,7 +112,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                     throw new TrainingDivergedException($"the loss became {terms.Loss} at step {step} (epoch {epoch}); lower --base-lr or check the data");
 
                 var elapsed = clock.Elapsed;
-                progress.Report(step, $"loss {terms.Loss:F3} (inv {terms.Invariance:F4} var {terms.Variance:F4} cov {terms.Covariance:F4}) std {terms.EmbeddingStd:F3}");
+                if (progress.IsDue(step)) progress.Report(step, $"loss {terms.Loss:F3} (inv {terms.Invariance:F4} var {terms.Variance:F4} cov {terms.Covariance:F4}) std {terms.EmbeddingStd:F3}");
                 bool endOfEpoch = batch.Index == stepsPerEpoch - 1;
                 if ((elapsed - lastLog).TotalSeconds >= o.LogFreqTime || endOfEpoch || step == 1)
                 {

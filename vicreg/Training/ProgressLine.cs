@@ -26,13 +26,20 @@ public sealed class ProgressLine
         _unit = unit;
     }
 
+    /// <summary>True when <see cref="Report"/> would draw now: callers that format figures every step ask
+    /// first, so a step that draws nothing builds no string.</summary>
+    public bool IsDue(long position)
+    {
+        var interval = _interactive ? TimeSpan.FromMilliseconds(250) : PlainInterval;
+        return _lastDraw is not { } last || _clock.Elapsed - last >= interval || position >= _total;
+    }
+
     /// <summary>Reports reaching <paramref name="position"/> (of the total) with the given figures.</summary>
     public void Report(long position, string figures, bool force = false)
     {
-        if (_startPosition < 0) _startPosition = position - 1;
+        if (_startPosition < 0) _startPosition = position - 1; // the rate counts from the first position reported
+        if (!force && !IsDue(position)) return;
         var now = _clock.Elapsed;
-        var interval = _interactive ? TimeSpan.FromMilliseconds(250) : PlainInterval;
-        if (!force && _lastDraw is { } last && now - last < interval && position < _total) return;
         _lastDraw = now;
         double rate = (position - _startPosition) / Math.Max(1e-9, now.TotalSeconds);
         double remaining = rate > 0 ? (_total - position) / rate : 0;
