@@ -53,7 +53,8 @@ public sealed class ConvolutionTests
 
     private static void CheckAll<T>(Conv2dGeometry g, int threads, ulong seed) where T : unmanaged
     {
-        using var _ = new ThreadCountScope(threads);
+        // The im2col path, whatever the dispatch would pick (WinogradConvolutionTests covers the other).
+        using var _ = new ThreadCountScope(threads, winograd: WinogradMode.Off);
         var backend = CpuBackend.Instance;
         double[] x = TestData.Uniform((int)g.InputShape.Numel, seed);
         double[] w = TestData.Uniform((int)g.WeightShape.Numel, seed + 1);

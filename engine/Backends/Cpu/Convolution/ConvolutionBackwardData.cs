@@ -19,6 +19,11 @@ internal static unsafe class ConvolutionBackwardData
             new Span<T>(dx, checked(g.Batch * g.InChannels * g.InHeight * g.InWidth)).Clear();
             return;
         }
+        if (WinogradPolicy.Use<T>(g))
+        {
+            WinogradForward.BackwardData(g, dy, weight, dx);
+            return;
+        }
         T* packed = ThreadScratch.Get<T>(ScratchSlot.ConvPackedWeight, GemmKernel.PackedASize<T>(crs, k));
         GemmKernel.PackWholeA(true, crs, k, GemmKernel.One<T>(), weight, crs, packed);
 

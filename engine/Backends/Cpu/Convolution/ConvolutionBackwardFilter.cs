@@ -24,16 +24,18 @@ internal static unsafe class ConvolutionBackwardFilter
             new Span<T>(dweight, checked((int)filterSize)).Clear();
             return;
         }
+        if (WinogradPolicy.Use<T>(g))
+        {
+            WinogradBackwardFilter.Run(g, x, dy, dweight);
+            return;
+        }
         int chunks = Math.Min(CpuParallel.ThreadCount, g.Batch);
         T* partials = chunks > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvPartialFilter, (chunks - 1) * filterSize) : null;
         var body = new ChunkBody<T> { Geometry = g, X = x, Dy = dy, Dweight = dweight, Partials = partials, Chunks = chunks };
         if (chunks > 1)
         {
             CpuParallel.For(chunks, ref body);
-            var sum = new SumBody<T> { Dweight = dweight, Partials = partials, Parts = chunks - 1, Length = filterSize };
-            int blocks = (int)Math.Min(CpuParallel.ThreadCount * 8L, (filterSize + 4095) / 4096);
-            sum.Blocks = blocks;
-            CpuParallel.For(blocks, ref sum);
+            FilterPartials.AddInOrder(dweight, partials, chunks - 1, filterSize);
         }
         else
         {
@@ -117,24 +119,6 @@ internal static unsafe class ConvolutionBackwardFilter
             T beta = first ? T.Zero : T.One;
             if (ParallelGemm) GemmKernel.Run(false, true, k, crs, depth, T.One, a, lda, b, ldb, beta, target, crs);
             else GemmKernel.RunSerial(false, true, k, crs, depth, T.One, a, lda, b, ldb, beta, target, crs);
-        }
-    }
-
-    /// <summary>dW += partial_1 + partial_2 + ... in that order, over blocks of elements.</summary>
-    private struct SumBody<T> : IRangeBody where T : unmanaged, INumberBase<T>
-    {
-        public T* Dweight, Partials;
-        public int Parts, Blocks;
-        public long Length;
-
-        public void Run(int start, int end)
-        {
-            long from = Length * start / Blocks, to = Length * end / Blocks;
-            for (int p = 0; p < Parts; p++)
-            {
-                T* partial = Partials + p * Length;
-                for (long i = from; i < to; i++) Dweight[i] += partial[i];
-            }
         }
     }
 }

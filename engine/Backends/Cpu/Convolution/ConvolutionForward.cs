@@ -17,6 +17,11 @@ internal static unsafe class ConvolutionForward
     {
         int k = g.OutChannels, crs = g.InChannels * g.KernelHeight * g.KernelWidth, hw = g.OutHeight * g.OutWidth;
         if (g.Batch == 0 || k == 0 || hw == 0) return;
+        if (WinogradPolicy.Use<T>(g))
+        {
+            WinogradForward.Forward(g, x, weight, y);
+            return;
+        }
         T* packed = ThreadScratch.Get<T>(ScratchSlot.ConvPackedWeight, GemmKernel.PackedASize<T>(k, crs));
         GemmKernel.PackWholeA(false, k, crs, GemmKernel.One<T>(), weight, crs, packed);
 

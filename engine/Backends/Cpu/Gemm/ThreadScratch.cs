@@ -12,6 +12,14 @@ internal enum ScratchSlot
     ConvGradOutputTile,
     ConvPartialFilter,
     ConvPackedWeight,
+    /// <summary>Winograd: the 16 transformed filters [16][K][C] (or their gradient), before packing.</summary>
+    WinogradFilter,
+    /// <summary>Winograd: a block's transformed input tiles V [16][C][tiles].</summary>
+    WinogradInput,
+    /// <summary>Winograd: a block's products M [16][K][tiles] (or transformed output gradients).</summary>
+    WinogradProduct,
+    /// <summary>Winograd: image rows split into even and odd columns.</summary>
+    WinogradRows,
     Count,
 }
 

@@ -1,0 +1,82 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+
+namespace Vicreg.Engine.Backends.Cpu;
+
+/// <summary>
+/// The weight gradient of a 3x3 stride-1 convolution through Winograd F(2x2, 3x3). An output tile is
+/// y = A^T (Σ_c U[c] ⊙ V[c]) A, linear in U, so dU[e] = Σ over tiles of (A dy A^T)[e] ⊙ V[e]: per block of
+/// tiles, 16 GEMMs D[e] [K x tiles] · V[e]^T accumulated into dU[e] [K x C]; at the end dW = G^T dU G.
+/// <para>Determinism as <see cref="ConvolutionBackwardFilter"/>: one contiguous chunk of images per thread,
+/// each chunk's dW in its own buffer (chunk 0 in dW itself), added in chunk order, so the result depends
+/// only on the batch and the thread count.</para>
+/// </summary>
+internal static unsafe class WinogradBackwardFilter
+{
+    public static void Run<T>(in Conv2dGeometry g, T* x, T* dy, T* dweight) where T : unmanaged, INumberBase<T>
+    {
+        long filterSize = (long)g.OutChannels * g.InChannels * 9;
+        int chunks = Math.Min(CpuParallel.ThreadCount, g.Batch);
+        T* partials = chunks > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvPartialFilter, (chunks - 1) * filterSize) : null;
+        var body = new ChunkBody<T>
+        {
+            Tiling = new WinogradTiling(g, Vector256<T>.Count), X = x, Dy = dy, Dweight = dweight, Partials = partials, Chunks = chunks,
+        };
+        if (chunks > 1)
+        {
+            CpuParallel.For(chunks, ref body);
+            FilterPartials.AddInOrder(dweight, partials, chunks - 1, filterSize);
+        }
+        else
+        {
+            body.ParallelGemm = true;
+            body.Run(0, 1);
+        }
+    }
+
+    private struct ChunkBody<T> : IRangeBody where T : unmanaged, INumberBase<T>
+    {
+        public WinogradTiling Tiling;
+        public T* X, Dy, Dweight, Partials;
+        public int Chunks;
+        public bool ParallelGemm;
+
+        public readonly void Run(int start, int end)
+        {
+            for (int t = start; t < end; t++) RunChunk(t);
+        }
+
+        private readonly void RunChunk(int chunk)
+        {
+            ref readonly var g = ref Tiling.Geometry;
+            int k = g.OutChannels, c = g.InChannels;
+            int n0 = CpuParallel.ChunkStart(chunk, g.Batch, Chunks), n1 = CpuParallel.ChunkEnd(chunk, g.Batch, Chunks);
+            int start = n0 * Tiling.TilesHigh, end = n1 * Tiling.TilesHigh;
+            int unitsPerBlock = Math.Min(Tiling.UnitsPerBlock(WinogradForward.TargetColumns), end - start);
+            int ld = WinogradTiling.Stride<T>(unitsPerBlock * Tiling.TilesWide);
+            T* rows = ThreadScratch.Get<T>(ScratchSlot.WinogradRows, Tiling.RowScratch(unitsPerBlock));
+            T* v = ThreadScratch.Get<T>(ScratchSlot.WinogradInput, (long)WinogradTransforms.Elements * c * ld);
+            T* d = ThreadScratch.Get<T>(ScratchSlot.WinogradProduct, (long)WinogradTransforms.Elements * k * ld);
+            // dU, with a vector of slack: the final transform reads whole vectors of input channels.
+            nint matrix = (nint)k * c;
+            T* du = ThreadScratch.Get<T>(ScratchSlot.WinogradFilter, WinogradTransforms.Elements * matrix + Vector256<T>.Count);
+            bool first = true;
+            for (int u0 = start; u0 < end; u0 += unitsPerBlock)
+            {
+                int u1 = Math.Min(end, u0 + unitsPerBlock), columns = (u1 - u0) * Tiling.TilesWide;
+                Tiling.Input(X, u0, u1, rows, v, ld);
+                Tiling.OutputGradient(Dy, u0, u1, rows, d, ld);
+                T beta = first ? T.Zero : T.One;
+                for (int e = 0; e < WinogradTransforms.Elements; e++)
+                {
+                    T* a = d + e * (nint)k * ld, b = v + e * (nint)c * ld;
+                    if (ParallelGemm) GemmKernel.Run(false, true, k, c, columns, T.One, a, ld, b, ld, beta, du + e * matrix, c);
+                    else GemmKernel.RunSerial(false, true, k, c, columns, T.One, a, ld, b, ld, beta, du + e * matrix, c);
+                }
+                first = false;
+            }
+            T* target = chunk == 0 ? Dweight : Partials + (chunk - 1) * (nint)k * c * 9;
+            WinogradFilters.Gradient(du, k, c, target);
+        }
+    }
+}

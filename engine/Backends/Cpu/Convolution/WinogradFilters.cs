@@ -1,0 +1,103 @@
+using System.Runtime.Intrinsics;
+
+namespace Vicreg.Engine.Backends.Cpu;
+
+/// <summary>
+/// Whole weight tensors to and from the 16 transformed filter matrices: U[e] [K x C] = (G w[k, c] G^T)[e],
+/// and dW[k, c] = G^T dU[k, c] G. The transforms run a vector of input channels at a time (a filter per
+/// lane); the nine taps of each filter are gathered into (or scattered from) a small tap-major block.
+/// </summary>
+internal static unsafe class WinogradFilters
+{
+    /// <summary>U[e][o][i] for the 3x3 weights <paramref name="weight"/>: [O, I, 3, 3] as stored, or, when
+    /// <paramref name="flipped"/>, the weights of the backward-data convolution taken from a forward weight
+    /// tensor [I, O, 3, 3] rotated by 180 degrees (U[e][o][i] from w[i, o, 2 - kh, 2 - kw]). Matrix e at
+    /// <c>u + e * O * I</c>. Runs over all threads (split by output channel).</summary>
+    public static void Transform<T>(T* weight, int outChannels, int inChannels, bool flipped, T* u) where T : unmanaged
+    {
+        var body = new TransformBody<T> { Weight = weight, Out = outChannels, In = inChannels, Flipped = flipped, U = u };
+        CpuParallel.For(outChannels, ref body);
+    }
+
+    private struct TransformBody<T> : IRangeBody where T : unmanaged
+    {
+        public T* Weight, U;
+        public int Out, In;
+        public bool Flipped;
+
+        public readonly void Run(int start, int end)
+        {
+            int v = Vector256<T>.Count;
+            nint stride = (nint)Out * In;
+            T* taps = stackalloc T[9 * Vector256<T>.Count];
+            T* tile = stackalloc T[WinogradTransforms.Elements * Vector256<T>.Count];
+            for (int o = start; o < end; o++)
+            {
+                for (int i0 = 0; i0 < In; i0 += v)
+                {
+                    int lanes = Math.Min(v, In - i0);
+                    for (int l = 0; l < v; l++)
+                    {
+                        int i = i0 + Math.Min(l, lanes - 1); // spare lanes repeat the last filter
+                        T* w = Flipped ? Weight + ((nint)i * Out + o) * 9 : Weight + ((nint)o * In + i) * 9;
+                        for (int t = 0; t < 9; t++) taps[t * v + l] = Flipped ? w[8 - t] : w[t];
+                    }
+                    T* dst = U + (nint)o * In + i0;
+                    if (lanes == v)
+                    {
+                        WinogradTransforms.Filter(taps, dst, stride);
+                        continue;
+                    }
+                    // A partial vector must not spill into the next row, which another thread may own.
+                    WinogradTransforms.Filter(taps, tile, v);
+                    for (int e = 0; e < WinogradTransforms.Elements; e++)
+                        for (int l = 0; l < lanes; l++) dst[e * stride + l] = tile[e * v + l];
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs each U[e] [O x I] as the A operand of the GEMM (<see cref="GemmKernel.PackWholeA{T}"/>),
+    /// matrix e at <c>packed + e * <see cref="PackedSize{T}"/></c>. Runs over all threads (split by e).</summary>
+    public static void Pack<T>(T* u, int outChannels, int inChannels, T* packed) where T : unmanaged
+    {
+        var body = new PackBody<T> { U = u, Out = outChannels, In = inChannels, Packed = packed };
+        CpuParallel.For(WinogradTransforms.Elements, ref body);
+    }
+
+    public static long PackedSize<T>(int outChannels, int inChannels) where T : unmanaged
+        => GemmKernel.PackedASize<T>(outChannels, inChannels);
+
+    private struct PackBody<T> : IRangeBody where T : unmanaged
+    {
+        public T* U, Packed;
+        public int Out, In;
+
+        public readonly void Run(int start, int end)
+        {
+            long size = PackedSize<T>(Out, In);
+            for (int e = start; e < end; e++)
+                GemmKernel.PackWholeA(false, Out, In, GemmKernel.One<T>(), U + e * (nint)Out * In, In, Packed + e * size);
+        }
+    }
+
+    /// <summary>dW[k, c] = G^T dU[k, c] G into <paramref name="dweight"/> [K, C, 3, 3], from dU[e][k][c] at
+    /// <c>du + e * K * C</c>, which needs a vector of readable slack past its end. On the calling thread.</summary>
+    public static void Gradient<T>(T* du, int outChannels, int inChannels, T* dweight) where T : unmanaged
+    {
+        int v = Vector256<T>.Count;
+        nint stride = (nint)outChannels * inChannels;
+        T* taps = stackalloc T[9 * Vector256<T>.Count];
+        for (int k = 0; k < outChannels; k++)
+        {
+            for (int c0 = 0; c0 < inChannels; c0 += v)
+            {
+                WinogradTransforms.FilterGradient(du + (nint)k * inChannels + c0, stride, taps);
+                int lanes = Math.Min(v, inChannels - c0);
+                T* w = dweight + ((nint)k * inChannels + c0) * 9;
+                for (int l = 0; l < lanes; l++)
+                    for (int t = 0; t < 9; t++) w[l * 9 + t] = taps[t * v + l];
+            }
+        }
+    }
+}
