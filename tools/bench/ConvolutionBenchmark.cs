@@ -42,8 +42,44 @@ public sealed unsafe class ConvolutionBenchmark : IBenchmark
             Console.WriteLine($"anchor: our GEMM 1024^3 at {threads} thread(s): {gemmRate:F1} GFLOP/s (median of {anchor.Count}, range {anchor[0]:F1}-{anchor[^1]:F1})");
             Console.WriteLine($"ResNet-18 convs fwd+bwd, batch {batch}: {totalSeconds * 1e3:F0} ms, {rate:F1} GFLOP/s effective; " +
                 $"ratio to our GEMM {rate / gemmRate:F2} (target >= 0.60)");
+            CompareWinograd(batch, options.Repeats);
         }
         CpuParallel.ThreadCount = CpuParallel.DefaultThreadCount();
+    }
+
+    /// <summary>The 3x3 stride-1 layers (and, to place the dispatch's channel threshold, narrower 32x32 layers)
+    /// through im2col and through Winograd, timed in alternation in the same run; "auto" marks what the
+    /// dispatch picks.</summary>
+    private static void CompareWinograd(int batch, int repeats)
+    {
+        var layers = ResNet18.Layers.Where(l => l.Kernel == 3 && l.Stride == 1)
+            .Concat([new ResNet18.ConvLayer("8->8 @32", 8, 8, 3, 1, 1, 32, 1), new ResNet18.ConvLayer("16->16 @32", 16, 16, 3, 1, 1, 32, 1),
+                new ResNet18.ConvLayer("32->32 @32", 32, 32, 3, 1, 1, 32, 1)]);
+        Console.WriteLine($"{"im2col / winograd",-18} {"auto",4} | {"fwd ms",15} {"x",5} | {"bwdD ms",15} {"x",5} | {"bwdW ms",15} {"x",5}");
+        var backend = CpuBackend.Instance;
+        foreach (var layer in layers)
+        {
+            var g = Geometry(layer, batch);
+            using var x = Random(g.InputShape, 1);
+            using var w = Random(g.WeightShape, 2);
+            using var dy = Random(g.OutputShape, 3);
+            using var y = Tensor.Empty(g.OutputShape, DType.Float32, backend);
+            using var dx = Tensor.Empty(g.InputShape, DType.Float32, backend);
+            using var dw = Tensor.Empty(g.WeightShape, DType.Float32, backend);
+            bool auto = WinogradPolicy.Use<float>(g);
+            Action Forced(WinogradMode mode, Action a) => () =>
+            {
+                WinogradPolicy.Forced = mode;
+                a();
+                WinogradPolicy.Forced = WinogradMode.Auto;
+            };
+            double[] Pair(Action a) => Measure.MedianSecondsInterleaved(repeats, Forced(WinogradMode.Off, a), Forced(WinogradMode.On, a));
+            var f = Pair(() => backend.Conv2dForward(g, x, w, y));
+            var d = Pair(() => backend.Conv2dBackwardData(g, dy, w, dx));
+            var k = Pair(() => backend.Conv2dBackwardFilter(g, x, dy, dw));
+            static string Cell(double[] t) => $"{t[0] * 1e3,7:F2} {t[1] * 1e3,7:F2} {t[0] / t[1],5:F2}";
+            Console.WriteLine($"{layer.Label,-18} {(auto ? "W" : "i"),4} | {Cell(f)} | {Cell(d)} | {Cell(k)}");
+        }
     }
 
     private static Conv2dGeometry Geometry(ResNet18.ConvLayer l, int batch)

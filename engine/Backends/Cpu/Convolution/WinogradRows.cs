@@ -86,24 +86,43 @@ internal static unsafe class WinogradRows
     public static void Merge<T>(Vector256<T> even, Vector256<T> odd, T* dst, int count) where T : unmanaged
     {
         int v = Vector256<T>.Count;
-        if (count == 2 * v && Avx.IsSupported && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        if (!Avx.IsSupported || (typeof(T) != typeof(float) && typeof(T) != typeof(double)))
         {
-            Vector256<T> lo, hi;
-            if (typeof(T) == typeof(float))
-            {
-                lo = Avx.UnpackLow(even.AsSingle(), odd.AsSingle()).As<float, T>();
-                hi = Avx.UnpackHigh(even.AsSingle(), odd.AsSingle()).As<float, T>();
-            }
-            else
-            {
-                lo = Avx.UnpackLow(even.AsDouble(), odd.AsDouble()).As<double, T>();
-                hi = Avx.UnpackHigh(even.AsDouble(), odd.AsDouble()).As<double, T>();
-            }
-            // The unpacks interleave within 128-bit lanes; the lane swap puts the halves in order.
-            Avx.Permute2x128(lo.AsDouble(), hi.AsDouble(), 0x20).As<double, T>().Store(dst);
-            Avx.Permute2x128(lo.AsDouble(), hi.AsDouble(), 0x31).As<double, T>().Store(dst + v);
+            for (int i = 0; i < count; i++) dst[i] = (i & 1) == 0 ? even.GetElement(i >> 1) : odd.GetElement(i >> 1);
             return;
         }
-        for (int i = 0; i < count; i++) dst[i] = (i & 1) == 0 ? even.GetElement(i >> 1) : odd.GetElement(i >> 1);
+        Vector256<T> lo, hi;
+        if (typeof(T) == typeof(float))
+        {
+            lo = Avx.UnpackLow(even.AsSingle(), odd.AsSingle()).As<float, T>();
+            hi = Avx.UnpackHigh(even.AsSingle(), odd.AsSingle()).As<float, T>();
+        }
+        else
+        {
+            lo = Avx.UnpackLow(even.AsDouble(), odd.AsDouble()).As<double, T>();
+            hi = Avx.UnpackHigh(even.AsDouble(), odd.AsDouble()).As<double, T>();
+        }
+        // The unpacks interleave within 128-bit lanes; the lane swap puts the halves in order.
+        var first = Avx.Permute2x128(lo.AsDouble(), hi.AsDouble(), 0x20).As<double, T>();
+        var second = Avx.Permute2x128(lo.AsDouble(), hi.AsDouble(), 0x31).As<double, T>();
+        if (count >= v)
+        {
+            first.Store(dst);
+            if (count == 2 * v) second.Store(dst + v);
+            else StorePartial(second, dst + v, count - v);
+        }
+        else
+        {
+            StorePartial(first, dst, count);
+        }
+    }
+
+    /// <summary>The first <paramref name="count"/> lanes of <paramref name="value"/> (a row's last few outputs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePartial<T>(Vector256<T> value, T* dst, int count) where T : unmanaged
+    {
+        T* lanes = stackalloc T[Vector256<T>.Count];
+        value.Store(lanes);
+        for (int i = 0; i < count; i++) dst[i] = lanes[i];
     }
 }
