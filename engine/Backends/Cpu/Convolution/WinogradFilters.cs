@@ -36,12 +36,8 @@ internal static unsafe class WinogradFilters
                 for (int i0 = 0; i0 < In; i0 += v)
                 {
                     int lanes = Math.Min(v, In - i0);
-                    for (int l = 0; l < v; l++)
-                    {
-                        int i = i0 + Math.Min(l, lanes - 1); // spare lanes repeat the last filter
-                        T* w = Flipped ? Weight + ((nint)i * Out + o) * 9 : Weight + ((nint)o * In + i) * 9;
-                        for (int t = 0; t < 9; t++) taps[t * v + l] = Flipped ? w[8 - t] : w[t];
-                    }
+                    if (Flipped) GatherFlipped(o, i0, lanes, taps);
+                    else Gather(o, i0, lanes, taps);
                     T* dst = U + (nint)o * In + i0;
                     if (lanes == v)
                     {
@@ -53,6 +49,34 @@ internal static unsafe class WinogradFilters
                     for (int e = 0; e < WinogradTransforms.Elements; e++)
                         for (int l = 0; l < lanes; l++) dst[e * stride + l] = tile[e * v + l];
                 }
+            }
+        }
+
+        /// <summary>taps[t, l] = w[o, i0 + l, t]: the lanes' filters lie one after another. Spare lanes (past
+        /// the last input channel) repeat the last filter.</summary>
+        private readonly void Gather(int o, int i0, int lanes, T* taps)
+        {
+            int v = Vector256<T>.Count;
+            T* w = Weight + ((nint)o * In + i0) * 9;
+            for (int l = 0; l < v; l++)
+            {
+                T* f = w + Math.Min(l, lanes - 1) * 9;
+                T* d = taps + l;
+                d[0] = f[0]; d[v] = f[1]; d[2 * v] = f[2]; d[3 * v] = f[3]; d[4 * v] = f[4];
+                d[5 * v] = f[5]; d[6 * v] = f[6]; d[7 * v] = f[7]; d[8 * v] = f[8];
+            }
+        }
+
+        /// <summary>taps[t, l] = w[i0 + l, o, 8 - t] (the backward-data filters: transposed, rotated 180 degrees).</summary>
+        private readonly void GatherFlipped(int o, int i0, int lanes, T* taps)
+        {
+            int v = Vector256<T>.Count;
+            for (int l = 0; l < v; l++)
+            {
+                T* f = Weight + ((nint)(i0 + Math.Min(l, lanes - 1)) * Out + o) * 9;
+                T* d = taps + l;
+                d[0] = f[8]; d[v] = f[7]; d[2 * v] = f[6]; d[3 * v] = f[5]; d[4 * v] = f[4];
+                d[5 * v] = f[3]; d[6 * v] = f[2]; d[7 * v] = f[1]; d[8 * v] = f[0];
             }
         }
     }

@@ -47,6 +47,16 @@ internal static unsafe class WinogradRows
                 e.Store(even + j);
                 o.Store(odd + j);
             }
+            // One more vector ending at the image's (or the pairs') edge, overlapping pairs already done,
+            // rather than a scalar tail of up to a vector (half of a 32-pixel row at padding 1).
+            int last = Math.Min(pairs - v, (width + pad - 2 * v) >> 1);
+            if (j > head && j < pairs && last > j - v && last >= head)
+            {
+                Deinterleave(row + 2 * last - pad, out var e, out var o);
+                e.Store(even + last);
+                o.Store(odd + last);
+                j = last + v;
+            }
         }
         for (; j < pairs; j++) SplitPair(row, width, 2 * j - pad, even + j, odd + j);
     }

@@ -32,36 +32,30 @@ internal static unsafe class WinogradTransforms
     {
         int v = Vector256<T>.Count;
         var half = Vector256.Create(GemmKernel.FromDouble<T>(0.5));
-        // t = G g: four rows of three taps.
-        Span3<T> t0 = default, t1 = default, t2 = default, t3 = default;
-        for (int col = 0; col < 3; col++)
-        {
-            var a = Vector256.Load(g + (0 * 3 + col) * v);
-            var b = Vector256.Load(g + (1 * 3 + col) * v);
-            var c = Vector256.Load(g + (2 * 3 + col) * v);
-            var ac = (a + c) * half;
-            var hb = b * half;
-            t0[col] = a;
-            t1[col] = ac + hb;
-            t2[col] = ac - hb;
-            t3[col] = c;
-        }
-        FilterRow(t0, u, stride, 0, half);
-        FilterRow(t1, u, stride, 4, half);
-        FilterRow(t2, u, stride, 8, half);
-        FilterRow(t3, u, stride, 12, half);
+        var g00 = Vector256.Load(g); var g01 = Vector256.Load(g + v); var g02 = Vector256.Load(g + 2 * v);
+        var g10 = Vector256.Load(g + 3 * v); var g11 = Vector256.Load(g + 4 * v); var g12 = Vector256.Load(g + 5 * v);
+        var g20 = Vector256.Load(g + 6 * v); var g21 = Vector256.Load(g + 7 * v); var g22 = Vector256.Load(g + 8 * v);
+        // t = G g, a row of three taps at a time: g0, (g0 + g1 + g2)/2, (g0 - g1 + g2)/2, g2.
+        var s0 = (g00 + g20) * half; var h0 = g10 * half;
+        var s1 = (g01 + g21) * half; var h1 = g11 * half;
+        var s2 = (g02 + g22) * half; var h2 = g12 * half;
+        FilterRow(g00, g01, g02, u, stride, 0, half);
+        FilterRow(s0 + h0, s1 + h1, s2 + h2, u, stride, 4, half);
+        FilterRow(s0 - h0, s1 - h1, s2 - h2, u, stride, 8, half);
+        FilterRow(g20, g21, g22, u, stride, 12, half);
     }
 
-    /// <summary>One row of t G^T: [a, (a+b+c)/2, (a-b+c)/2, c].</summary>
+    /// <summary>One row (a, b, c) of t times G^T: [a, (a+b+c)/2, (a-b+c)/2, c].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FilterRow<T>(in Span3<T> t, T* u, nint stride, int e, Vector256<T> half) where T : unmanaged
+    private static void FilterRow<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c, T* u, nint stride, int e, Vector256<T> half)
+        where T : unmanaged
     {
-        var ac = (t[0] + t[2]) * half;
-        var hb = t[1] * half;
-        Vector256.Store(t[0], u + e * stride);
+        var ac = (a + c) * half;
+        var hb = b * half;
+        Vector256.Store(a, u + e * stride);
         Vector256.Store(ac + hb, u + (e + 1) * stride);
         Vector256.Store(ac - hb, u + (e + 2) * stride);
-        Vector256.Store(t[2], u + (e + 3) * stride);
+        Vector256.Store(c, u + (e + 3) * stride);
     }
 
     /// <summary>The adjoint of <see cref="Filter{T}"/>: dg = G^T dU G, the nine taps written as
@@ -72,31 +66,38 @@ internal static unsafe class WinogradTransforms
         int v = Vector256<T>.Count;
         var half = Vector256.Create(GemmKernel.FromDouble<T>(0.5));
         // r = dU G: each row (p0..p3) becomes [p0 + (p1+p2)/2, (p1-p2)/2, (p1+p2)/2 + p3].
-        Span3<T> r0 = GradientRow(du, stride, 0, half), r1 = GradientRow(du, stride, 4, half),
-            r2 = GradientRow(du, stride, 8, half), r3 = GradientRow(du, stride, 12, half);
-        // dg = G^T r, column by column, the same combination down the rows.
-        for (int col = 0; col < 3; col++)
-        {
-            var s = (r1[col] + r2[col]) * half;
-            Vector256.Store(r0[col] + s, dg + (0 * 3 + col) * v);
-            Vector256.Store((r1[col] - r2[col]) * half, dg + (1 * 3 + col) * v);
-            Vector256.Store(s + r3[col], dg + (2 * 3 + col) * v);
-        }
+        GradientRow(du, stride, 0, half, out var r00, out var r01, out var r02);
+        GradientRow(du, stride, 4, half, out var r10, out var r11, out var r12);
+        GradientRow(du, stride, 8, half, out var r20, out var r21, out var r22);
+        GradientRow(du, stride, 12, half, out var r30, out var r31, out var r32);
+        // dg = G^T r: the same combination down each column.
+        GradientColumn(r00, r10, r20, r30, dg, 0, v, half);
+        GradientColumn(r01, r11, r21, r31, dg, 1, v, half);
+        GradientColumn(r02, r12, r22, r32, dg, 2, v, half);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Span3<T> GradientRow<T>(T* du, nint stride, int e, Vector256<T> half) where T : unmanaged
+    private static void GradientRow<T>(T* du, nint stride, int e, Vector256<T> half, out Vector256<T> q0, out Vector256<T> q1, out Vector256<T> q2)
+        where T : unmanaged
     {
         var p0 = Vector256.Load(du + e * stride);
         var p1 = Vector256.Load(du + (e + 1) * stride);
         var p2 = Vector256.Load(du + (e + 2) * stride);
         var p3 = Vector256.Load(du + (e + 3) * stride);
         var s = (p1 + p2) * half;
-        Span3<T> r = default;
-        r[0] = p0 + s;
-        r[1] = (p1 - p2) * half;
-        r[2] = s + p3;
-        return r;
+        q0 = p0 + s;
+        q1 = (p1 - p2) * half;
+        q2 = s + p3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GradientColumn<T>(Vector256<T> p0, Vector256<T> p1, Vector256<T> p2, Vector256<T> p3, T* dg, int column, int v, Vector256<T> half)
+        where T : unmanaged
+    {
+        var s = (p1 + p2) * half;
+        Vector256.Store(p0 + s, dg + column * v);
+        Vector256.Store((p1 - p2) * half, dg + (3 + column) * v);
+        Vector256.Store(s + p3, dg + (6 + column) * v);
     }
 
     /// <summary>V = B^T d B for the tiles of one tile row: input row i of the tiles (i = 0..3) is given
@@ -175,11 +176,5 @@ internal static unsafe class WinogradTransforms
         public readonly Vector256<T> A = a, B = b, C = c, D = d;
         public static Quad<T> operator +(Quad<T> x, Quad<T> y) => new(x.A + y.A, x.B + y.B, x.C + y.C, x.D + y.D);
         public static Quad<T> operator -(Quad<T> x, Quad<T> y) => new(x.A - y.A, x.B - y.B, x.C - y.C, x.D - y.D);
-    }
-
-    [InlineArray(3)]
-    private struct Span3<T> where T : unmanaged
-    {
-        private Vector256<T> _element;
     }
 }
