@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Vicreg.Engine.Backends.Cpu;
 
@@ -36,7 +37,12 @@ internal static unsafe class WinogradFilters
                 for (int i0 = 0; i0 < In; i0 += v)
                 {
                     int lanes = Math.Min(v, In - i0);
-                    if (Flipped) GatherFlipped(o, i0, lanes, taps);
+                    if (typeof(T) == typeof(float) && Avx2.IsSupported && lanes == v)
+                    {
+                        if (Flipped) GatherFlippedFloat(o, i0, (float*)taps);
+                        else GatherFloat(o, i0, (float*)taps);
+                    }
+                    else if (Flipped) GatherFlipped(o, i0, lanes, taps);
                     else Gather(o, i0, lanes, taps);
                     T* dst = U + (nint)o * In + i0;
                     if (lanes == v)
@@ -50,6 +56,41 @@ internal static unsafe class WinogradFilters
                         for (int l = 0; l < lanes; l++) dst[e * stride + l] = tile[e * v + l];
                 }
             }
+        }
+
+        /// <summary><see cref="Gather"/> for a whole vector of float filters: taps 0..7 of each filter are one
+        /// unaligned load, and an 8x8 register transpose turns filters-by-taps into taps-by-filters (72 scalar
+        /// copies cost as much as the transform itself at 512 channels; hardware gathers cost more).</summary>
+        private readonly void GatherFloat(int o, int i0, float* taps)
+        {
+            float* w = (float*)Weight + ((nint)o * In + i0) * 9;
+            var r0 = Vector256.Load(w); var r1 = Vector256.Load(w + 9); var r2 = Vector256.Load(w + 18); var r3 = Vector256.Load(w + 27);
+            var r4 = Vector256.Load(w + 36); var r5 = Vector256.Load(w + 45); var r6 = Vector256.Load(w + 54); var r7 = Vector256.Load(w + 63);
+            VectorTranspose.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+            r0.Store(taps); r1.Store(taps + 8); r2.Store(taps + 16); r3.Store(taps + 24);
+            r4.Store(taps + 32); r5.Store(taps + 40); r6.Store(taps + 48); r7.Store(taps + 56);
+            for (int l = 0; l < 8; l++) taps[64 + l] = w[l * 9 + 8];
+        }
+
+        /// <summary><see cref="GatherFlipped"/> for a whole vector of float filters: taps 8..1 of each (rotated)
+        /// filter are one load, reversed, then transposed as in <see cref="GatherFloat"/>.</summary>
+        private readonly void GatherFlippedFloat(int o, int i0, float* taps)
+        {
+            float* w = (float*)Weight + ((nint)i0 * Out + o) * 9;
+            nint step = (nint)Out * 9;
+            var reverse = Vector256.Create(7, 6, 5, 4, 3, 2, 1, 0);
+            var r0 = Avx2.PermuteVar8x32(Vector256.Load(w + 1), reverse);
+            var r1 = Avx2.PermuteVar8x32(Vector256.Load(w + step + 1), reverse);
+            var r2 = Avx2.PermuteVar8x32(Vector256.Load(w + 2 * step + 1), reverse);
+            var r3 = Avx2.PermuteVar8x32(Vector256.Load(w + 3 * step + 1), reverse);
+            var r4 = Avx2.PermuteVar8x32(Vector256.Load(w + 4 * step + 1), reverse);
+            var r5 = Avx2.PermuteVar8x32(Vector256.Load(w + 5 * step + 1), reverse);
+            var r6 = Avx2.PermuteVar8x32(Vector256.Load(w + 6 * step + 1), reverse);
+            var r7 = Avx2.PermuteVar8x32(Vector256.Load(w + 7 * step + 1), reverse);
+            VectorTranspose.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+            r0.Store(taps); r1.Store(taps + 8); r2.Store(taps + 16); r3.Store(taps + 24);
+            r4.Store(taps + 32); r5.Store(taps + 40); r6.Store(taps + 48); r7.Store(taps + 56);
+            for (int l = 0; l < 8; l++) taps[64 + l] = w[l * step];
         }
 
         /// <summary>taps[t, l] = w[o, i0 + l, t]: the lanes' filters lie one after another. Spare lanes (past
@@ -119,9 +160,27 @@ internal static unsafe class WinogradFilters
                 WinogradTransforms.FilterGradient(du + (nint)k * inChannels + c0, stride, taps);
                 int lanes = Math.Min(v, inChannels - c0);
                 T* w = dweight + ((nint)k * inChannels + c0) * 9;
+                if (typeof(T) == typeof(float) && Avx.IsSupported && lanes == v)
+                {
+                    ScatterFloat((float*)taps, (float*)w);
+                    continue;
+                }
                 for (int l = 0; l < lanes; l++)
                     for (int t = 0; t < 9; t++) w[l * 9 + t] = taps[t * v + l];
             }
         }
+    }
+
+    /// <summary>The eight filters' taps (tap-major, a vector per tap) stored filter by filter: taps 0..7 of the
+    /// filters go through an 8x8 register transpose and one unaligned store each, tap 8 one by one.</summary>
+    private static void ScatterFloat(float* taps, float* w)
+    {
+        var r0 = Vector256.Load(taps); var r1 = Vector256.Load(taps + 8); var r2 = Vector256.Load(taps + 16); var r3 = Vector256.Load(taps + 24);
+        var r4 = Vector256.Load(taps + 32); var r5 = Vector256.Load(taps + 40); var r6 = Vector256.Load(taps + 48); var r7 = Vector256.Load(taps + 56);
+        VectorTranspose.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+        // Filter l's taps 0..7 end before filter l + 1 begins: the stores do not overlap.
+        r0.Store(w); r1.Store(w + 9); r2.Store(w + 18); r3.Store(w + 27);
+        r4.Store(w + 36); r5.Store(w + 45); r6.Store(w + 54); r7.Store(w + 63);
+        for (int l = 0; l < 8; l++) w[l * 9 + 8] = taps[64 + l];
     }
 }

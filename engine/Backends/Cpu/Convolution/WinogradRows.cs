@@ -24,8 +24,12 @@ internal static unsafe class WinogradRows
             int ih = r0 + i - padHeight;
             if ((uint)ih >= (uint)height)
             {
-                new Span<T>(even, pairs).Clear();
-                new Span<T>(odd, pairs).Clear();
+                // A padding row: a few elements (a call to a general clear costs more than the stores).
+                for (int j = 0; j < pairs; j++)
+                {
+                    even[j] = default;
+                    odd[j] = default;
+                }
                 continue;
             }
             SplitRow(plane + (nint)ih * width, width, padWidth, pairs, even, odd);
@@ -131,6 +135,11 @@ internal static unsafe class WinogradRows
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StorePartial<T>(Vector256<T> value, T* dst, int count) where T : unmanaged
     {
+        if (count == Vector128<T>.Count)
+        {
+            value.GetLower().Store(dst); // a 4x4 image's row of four floats, or 2x2 of doubles
+            return;
+        }
         T* lanes = stackalloc T[Vector256<T>.Count];
         value.Store(lanes);
         for (int i = 0; i < count; i++) dst[i] = lanes[i];
