@@ -54,9 +54,16 @@ internal static unsafe class WinogradBackwardFilter
             int start = n0 * Tiling.TilesHigh, end = n1 * Tiling.TilesHigh;
             int unitsPerBlock = Math.Min(Tiling.UnitsPerBlock(WinogradForward.TargetColumns), end - start);
             int ld = WinogradTiling.Stride<T>(unitsPerBlock * Tiling.TilesWide);
-            T* rows = ThreadScratch.Get<T>(ScratchSlot.WinogradRows, Tiling.RowScratch(unitsPerBlock));
-            T* v = ThreadScratch.Get<T>(ScratchSlot.WinogradInput, (long)WinogradTransforms.Elements * c * ld);
-            T* d = ThreadScratch.Get<T>(ScratchSlot.WinogradProduct, (long)WinogradTransforms.Elements * k * ld);
+            // Small images transform their input a vector of channels at a time, into V^T [tiles x C].
+            bool byChannel = WinogradSmallImages.Applies<T>(Tiling);
+            int ldV = byChannel ? WinogradSmallImages.Stride(c) : ld;
+            nint vMatrix = WinogradTiling.MatrixStride<T>(byChannel ? (nint)unitsPerBlock * Tiling.TilesWide * ldV : (nint)c * ld);
+            nint dMatrix = WinogradTiling.MatrixStride<T>((nint)k * ld);
+            long rowScratch = Tiling.RowScratch(unitsPerBlock);
+            if (byChannel) rowScratch = Math.Max(rowScratch, WinogradSmallImages.Scratch(g));
+            T* rows = ThreadScratch.Get<T>(ScratchSlot.WinogradRows, rowScratch);
+            T* v = ThreadScratch.Get<T>(ScratchSlot.WinogradInput, WinogradTransforms.Elements * vMatrix);
+            T* d = ThreadScratch.Get<T>(ScratchSlot.WinogradProduct, WinogradTransforms.Elements * dMatrix);
             // dU, with a vector of slack: the final transform reads whole vectors of input channels.
             nint matrix = (nint)k * c;
             T* du = ThreadScratch.Get<T>(ScratchSlot.WinogradFilter, WinogradTransforms.Elements * matrix + Vector256<T>.Count);
@@ -64,14 +71,16 @@ internal static unsafe class WinogradBackwardFilter
             for (int u0 = start; u0 < end; u0 += unitsPerBlock)
             {
                 int u1 = Math.Min(end, u0 + unitsPerBlock), columns = (u1 - u0) * Tiling.TilesWide;
-                Tiling.Input(X, u0, u1, rows, v, ld);
-                Tiling.OutputGradient(Dy, u0, u1, rows, d, ld);
+                if (byChannel) WinogradSmallImages.Input(Tiling, (float*)X, u0, u1, (float*)rows, (float*)v, ldV, vMatrix);
+                else Tiling.Input(X, u0, u1, rows, v, ld, vMatrix);
+                Tiling.OutputGradient(Dy, u0, u1, rows, d, ld, dMatrix);
                 T beta = first ? T.Zero : T.One;
                 for (int e = 0; e < WinogradTransforms.Elements; e++)
                 {
-                    T* a = d + e * (nint)k * ld, b = v + e * (nint)c * ld;
-                    if (ParallelGemm) GemmKernel.Run(false, true, k, c, columns, T.One, a, ld, b, ld, beta, du + e * matrix, c);
-                    else GemmKernel.RunSerial(false, true, k, c, columns, T.One, a, ld, b, ld, beta, du + e * matrix, c);
+                    // V[e] [C x tiles] enters transposed; V^T[e] [tiles x C] is already the operand.
+                    T* a = d + e * dMatrix, b = v + e * vMatrix;
+                    if (ParallelGemm) GemmKernel.Run(false, !byChannel, k, c, columns, T.One, a, ld, b, ldV, beta, du + e * matrix, c);
+                    else GemmKernel.RunSerial(false, !byChannel, k, c, columns, T.One, a, ld, b, ldV, beta, du + e * matrix, c);
                 }
                 first = false;
             }

@@ -64,18 +64,24 @@ internal static unsafe class WinogradForward
             int k = g.OutChannels, c = g.InChannels;
             int unitsPerBlock = Math.Min(Tiling.UnitsPerBlock(TargetColumns), end - start);
             int ld = WinogradTiling.Stride<T>(unitsPerBlock * Tiling.TilesWide);
-            T* rows = ThreadScratch.Get<T>(ScratchSlot.WinogradRows, Tiling.RowScratch(unitsPerBlock));
-            T* v = ThreadScratch.Get<T>(ScratchSlot.WinogradInput, (long)WinogradTransforms.Elements * c * ld);
-            T* m = ThreadScratch.Get<T>(ScratchSlot.WinogradProduct, (long)WinogradTransforms.Elements * k * ld);
+            // Small images transform their input a vector of channels at a time, into V^T [tiles x C].
+            bool byChannel = WinogradSmallImages.Applies<T>(Tiling);
+            int ldV = byChannel ? WinogradSmallImages.Stride(c) : ld;
+            nint vMatrix = WinogradTiling.MatrixStride<T>(byChannel ? (nint)unitsPerBlock * Tiling.TilesWide * ldV : (nint)c * ld);
+            nint mMatrix = WinogradTiling.MatrixStride<T>((nint)k * ld);
+            T* rows = ThreadScratch.Get<T>(ScratchSlot.WinogradRows, byChannel ? WinogradSmallImages.Scratch(g) : Tiling.RowScratch(unitsPerBlock));
+            T* v = ThreadScratch.Get<T>(ScratchSlot.WinogradInput, WinogradTransforms.Elements * vMatrix);
+            T* m = ThreadScratch.Get<T>(ScratchSlot.WinogradProduct, WinogradTransforms.Elements * mMatrix);
             long packedSize = WinogradFilters.PackedSize<T>(k, c);
             for (int u0 = start; u0 < end; u0 += unitsPerBlock)
             {
                 int u1 = Math.Min(end, u0 + unitsPerBlock), columns = (u1 - u0) * Tiling.TilesWide;
-                Tiling.Input(X, u0, u1, rows, v, ld);
+                if (byChannel) WinogradSmallImages.Input(Tiling, (float*)X, u0, u1, (float*)rows, (float*)v, ldV, vMatrix);
+                else Tiling.Input(X, u0, u1, rows, v, ld, vMatrix);
                 for (int e = 0; e < WinogradTransforms.Elements; e++)
-                    GemmKernel.RunPackedA(k, columns, c, Packed + e * packedSize, false, v + e * (nint)c * ld, ld, default,
-                        m + e * (nint)k * ld, ld, ParallelGemm);
-                Tiling.Output(m, ld, u0, u1, Y);
+                    GemmKernel.RunPackedA(k, columns, c, Packed + e * packedSize, byChannel, v + e * vMatrix, ldV, default,
+                        m + e * mMatrix, ld, ParallelGemm);
+                Tiling.Output(m, ld, mMatrix, u0, u1, Y);
             }
         }
     }

@@ -37,16 +37,25 @@ internal readonly unsafe struct WinogradTiling
     public static int Stride<T>(int columns) where T : unmanaged
         => (columns + Vector256<T>.Count - 1) / Vector256<T>.Count * Vector256<T>.Count + Vector256<T>.Count;
 
+    /// <summary>Distance between consecutive matrices of a block holding <paramref name="elements"/> each: rounded
+    /// to a cache line and skewed by one more, so that the 16 streams a transform reads or writes (one per
+    /// matrix) fall in different cache sets even when a matrix is a multiple of 4 KiB (128 x 264 floats is).</summary>
+    public static nint MatrixStride<T>(nint elements) where T : unmanaged
+    {
+        int line = 64 / sizeof(T);
+        return (elements + line - 1) / line * line + line;
+    }
+
     /// <summary>Elements of scratch <see cref="Input{T}"/> and <see cref="OutputGradient{T}"/> need for split rows.</summary>
     public long RowScratch(int unitsPerBlock) => (2L * Math.Min(unitsPerBlock, TilesHigh) + 2) * 2 * HalfRow;
 
     /// <summary>V[e][c][tile] = (B^T d B)[e] for the tiles of units [u0, u1) of <paramref name="x"/> [N, C, H, W];
-    /// matrix e at <c>v + e * C * ld</c>, rows <paramref name="ld"/> apart.</summary>
-    public void Input<T>(T* x, int u0, int u1, T* rows, T* v, int ld) where T : unmanaged
+    /// matrix e at <c>v + e * matrix</c>, rows <paramref name="ld"/> apart.</summary>
+    public void Input<T>(T* x, int u0, int u1, T* rows, T* v, int ld, nint matrix) where T : unmanaged
     {
         ref readonly var g = ref Geometry;
         int vc = Vector256<T>.Count;
-        nint plane = (nint)g.InHeight * g.InWidth, matrix = (nint)g.InChannels * ld;
+        nint plane = (nint)g.InHeight * g.InWidth;
         nint rowPair = 2 * HalfRow;
         for (int c = 0; c < g.InChannels; c++)
         {
@@ -70,13 +79,13 @@ internal readonly unsafe struct WinogradTiling
         }
     }
 
-    /// <summary>y[n, k] tiles of units [u0, u1) = A^T m A from M[e][k][tile] (matrix e at <c>m + e * K * ld</c>),
+    /// <summary>y[n, k] tiles of units [u0, u1) = A^T m A from M[e][k][tile] (matrix e at <c>m + e * matrix</c>),
     /// dropping outputs past the image's edge.</summary>
-    public void Output<T>(T* m, int ld, int u0, int u1, T* y) where T : unmanaged
+    public void Output<T>(T* m, int ld, nint matrix, int u0, int u1, T* y) where T : unmanaged
     {
         ref readonly var g = ref Geometry;
         int vc = Vector256<T>.Count, oh = g.OutHeight, ow = g.OutWidth;
-        nint matrix = (nint)g.OutChannels * ld, plane = (nint)oh * ow;
+        nint plane = (nint)oh * ow;
         for (int u = u0; u < u1; u++)
         {
             int n = u / TilesHigh, th = u - n * TilesHigh;
@@ -97,12 +106,12 @@ internal readonly unsafe struct WinogradTiling
     }
 
     /// <summary>D[e][k][tile] = (A dy A^T)[e] for the tiles of units [u0, u1) of <paramref name="dy"/> [N, K, OH, OW]
-    /// (outputs past the image's edge count as zero gradient); matrix e at <c>d + e * K * ld</c>.</summary>
-    public void OutputGradient<T>(T* dy, int u0, int u1, T* rows, T* d, int ld) where T : unmanaged
+    /// (outputs past the image's edge count as zero gradient); matrix e at <c>d + e * matrix</c>.</summary>
+    public void OutputGradient<T>(T* dy, int u0, int u1, T* rows, T* d, int ld, nint matrix) where T : unmanaged
     {
         ref readonly var g = ref Geometry;
         int vc = Vector256<T>.Count;
-        nint plane = (nint)g.OutHeight * g.OutWidth, matrix = (nint)g.OutChannels * ld;
+        nint plane = (nint)g.OutHeight * g.OutWidth;
         nint rowPair = 2 * HalfRow;
         for (int k = 0; k < g.OutChannels; k++)
         {

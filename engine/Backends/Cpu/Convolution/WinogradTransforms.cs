@@ -112,6 +112,16 @@ internal static unsafe class WinogradTransforms
         var d10 = Vector256.Load(even1); var d11 = Vector256.Load(odd1); var d12 = Vector256.Load(even1 + 1); var d13 = Vector256.Load(odd1 + 1);
         var d20 = Vector256.Load(even2); var d21 = Vector256.Load(odd2); var d22 = Vector256.Load(even2 + 1); var d23 = Vector256.Load(odd2 + 1);
         var d30 = Vector256.Load(even3); var d31 = Vector256.Load(odd3); var d32 = Vector256.Load(even3 + 1); var d33 = Vector256.Load(odd3 + 1);
+        Input(d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33, v, stride);
+    }
+
+    /// <summary>V = B^T d B from the 16 elements d_ij of a vector of tiles (row i, column j).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Input<T>(Vector256<T> d00, Vector256<T> d01, Vector256<T> d02, Vector256<T> d03,
+        Vector256<T> d10, Vector256<T> d11, Vector256<T> d12, Vector256<T> d13,
+        Vector256<T> d20, Vector256<T> d21, Vector256<T> d22, Vector256<T> d23,
+        Vector256<T> d30, Vector256<T> d31, Vector256<T> d32, Vector256<T> d33, T* v, nint stride) where T : unmanaged
+    {
         InputRow(d00 - d20, d01 - d21, d02 - d22, d03 - d23, v, stride, 0);
         InputRow(d10 + d20, d11 + d21, d12 + d22, d13 + d23, v, stride, 4);
         InputRow(d20 - d10, d21 - d11, d22 - d12, d23 - d13, v, stride, 8);

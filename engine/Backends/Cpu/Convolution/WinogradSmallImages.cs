@@ -1,0 +1,102 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Vicreg.Engine.Backends.Cpu;
+
+/// <summary>
+/// The input transform for small images (a tile row shorter than a vector: 8x8 and 4x4 outputs), vectorised
+/// over channels instead of tiles. Along a tile row such images fill a quarter or half of a vector's lanes
+/// and pay a row split per handful of tiles; instead, eight channels' planes go through 8x8 register
+/// transposes into a pixel-major buffer (a vector of eight channels per pixel, and a zero vector for the
+/// padding), from which every tile's 16 elements are whole-vector loads. The result is V transposed,
+/// V^T[e] [tiles x C] (a row per tile, C contiguous), which the GEMMs take as a transposed operand.
+/// </summary>
+internal static unsafe class WinogradSmallImages
+{
+    private const int Lanes = 8;
+
+    /// <summary>Whether this layout applies: float with AVX2, a tile row shorter than a vector, and few
+    /// enough tiles an image that their pixel indices fit a small table.</summary>
+    public static bool Applies<T>(in WinogradTiling tiling) where T : unmanaged
+        => typeof(T) == typeof(float) && Avx2.IsSupported && tiling.TilesWide < Lanes && tiling.TilesHigh * tiling.TilesWide <= MaxTiles;
+
+    private const int MaxTiles = 64;
+
+    /// <summary>Row stride of V^T: the channels, rounded up to whole vectors (a partial vector's spare lanes
+    /// land in the padding).</summary>
+    public static int Stride(int channels) => (channels + Lanes - 1) / Lanes * Lanes;
+
+    /// <summary>Elements of scratch <see cref="Input"/> needs: the pixel-major buffer with its zero vector.</summary>
+    public static long Scratch(in Conv2dGeometry g) => ((long)g.InHeight * g.InWidth + 1) * Lanes;
+
+    /// <summary>V^T[e][tile][c] = (B^T d B)[e] for the tiles of units [u0, u1) of <paramref name="x"/> [N, C, H, W];
+    /// matrix e at <c>vt + e * matrix</c>, rows (tiles) <paramref name="ld"/> apart.</summary>
+    public static void Input(in WinogradTiling tiling, float* x, int u0, int u1, float* pixels, float* vt, int ld, nint matrix)
+    {
+        ref readonly var g = ref tiling.Geometry;
+        int tw = tiling.TilesWide, hw = g.InHeight * g.InWidth;
+        int* index = stackalloc int[MaxTiles * WinogradTransforms.Elements];
+        Vector256<float>.Zero.Store(pixels + (nint)hw * Lanes);
+        for (int u = u0; u < u1;)
+        {
+            int n = u / tiling.TilesHigh, th0 = u - n * tiling.TilesHigh, th1 = Math.Min(tiling.TilesHigh, th0 + (u1 - u));
+            int tiles = (th1 - th0) * tw;
+            // Each tile element's pixel (or the zero vector past the image's edge), once per image.
+            for (int t = 0; t < tiles; t++)
+            {
+                int row = 2 * (th0 + t / tw) - g.PadHeight, column = 2 * (t % tw) - g.PadWidth;
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++)
+                    {
+                        int r = row + i, s = column + j;
+                        index[t * 16 + i * 4 + j] = ((uint)r < (uint)g.InHeight && (uint)s < (uint)g.InWidth ? r * g.InWidth + s : hw) * Lanes;
+                    }
+            }
+            float* image = x + (nint)n * g.InChannels * hw;
+            float* first = vt + (nint)(u - u0) * tw * ld;
+            for (int c0 = 0; c0 < g.InChannels; c0 += Lanes)
+            {
+                Gather(image + (nint)c0 * hw, hw, Math.Min(Lanes, g.InChannels - c0), pixels);
+                for (int t = 0; t < tiles; t++)
+                {
+                    int* e = index + t * 16;
+                    float* p = pixels;
+                    WinogradTransforms.Input(
+                        Vector256.Load(p + e[0]), Vector256.Load(p + e[1]), Vector256.Load(p + e[2]), Vector256.Load(p + e[3]),
+                        Vector256.Load(p + e[4]), Vector256.Load(p + e[5]), Vector256.Load(p + e[6]), Vector256.Load(p + e[7]),
+                        Vector256.Load(p + e[8]), Vector256.Load(p + e[9]), Vector256.Load(p + e[10]), Vector256.Load(p + e[11]),
+                        Vector256.Load(p + e[12]), Vector256.Load(p + e[13]), Vector256.Load(p + e[14]), Vector256.Load(p + e[15]),
+                        first + (nint)t * ld + c0, matrix);
+                }
+            }
+            u += th1 - th0;
+        }
+    }
+
+    /// <summary>pixels[p][l] = plane l's pixel p for <paramref name="count"/> planes <paramref name="hw"/> apart
+    /// (lanes past the count zero).</summary>
+    private static void Gather(float* planes, int hw, int count, float* pixels)
+    {
+        int p = 0;
+        if (count == Lanes)
+        {
+            for (; p + Lanes <= hw; p += Lanes)
+            {
+                float* s = planes + p;
+                var r0 = Vector256.Load(s); var r1 = Vector256.Load(s + hw); var r2 = Vector256.Load(s + 2 * hw); var r3 = Vector256.Load(s + 3 * hw);
+                var r4 = Vector256.Load(s + 4 * hw); var r5 = Vector256.Load(s + 5 * hw); var r6 = Vector256.Load(s + 6 * hw); var r7 = Vector256.Load(s + 7 * hw);
+                VectorTranspose.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+                float* d = pixels + (nint)p * Lanes;
+                r0.Store(d); r1.Store(d + 8); r2.Store(d + 16); r3.Store(d + 24);
+                r4.Store(d + 32); r5.Store(d + 40); r6.Store(d + 48); r7.Store(d + 56);
+            }
+        }
+        for (; p < hw; p++)
+        {
+            float* d = pixels + (nint)p * Lanes;
+            int l = 0;
+            for (; l < count; l++) d[l] = planes[(nint)l * hw + p];
+            for (; l < Lanes; l++) d[l] = 0;
+        }
+    }
+}
