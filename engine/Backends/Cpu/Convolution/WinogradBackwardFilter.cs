@@ -54,11 +54,12 @@ internal static unsafe class WinogradBackwardFilter
             int start = n0 * Tiling.TilesHigh, end = n1 * Tiling.TilesHigh;
             int unitsPerBlock = Math.Min(Tiling.UnitsPerBlock(WinogradForward.TargetColumns), end - start);
             int ld = WinogradTiling.Stride<T>(unitsPerBlock * Tiling.TilesWide);
-            // Small images transform their input a vector of channels at a time, into V^T [tiles x C].
+            // Small images transform their input and output gradient a vector of channels at a time, into
+            // V^T [tiles x C] and D^T [tiles x K].
             bool byChannel = WinogradSmallImages.Applies<T>(Tiling);
-            int ldV = byChannel ? WinogradSmallImages.Stride(c) : ld;
+            int ldV = byChannel ? WinogradSmallImages.Stride(c) : ld, ldD = byChannel ? WinogradSmallImages.Stride(k) : ld;
             nint vMatrix = WinogradTiling.MatrixStride<T>(byChannel ? (nint)unitsPerBlock * Tiling.TilesWide * ldV : (nint)c * ld);
-            nint dMatrix = WinogradTiling.MatrixStride<T>((nint)k * ld);
+            nint dMatrix = WinogradTiling.MatrixStride<T>(byChannel ? (nint)unitsPerBlock * Tiling.TilesWide * ldD : (nint)k * ld);
             long rowScratch = Tiling.RowScratch(unitsPerBlock);
             if (byChannel) rowScratch = Math.Max(rowScratch, WinogradSmallImages.Scratch(g));
             T* rows = ThreadScratch.Get<T>(ScratchSlot.WinogradRows, rowScratch);
@@ -73,14 +74,16 @@ internal static unsafe class WinogradBackwardFilter
                 int u1 = Math.Min(end, u0 + unitsPerBlock), columns = (u1 - u0) * Tiling.TilesWide;
                 if (byChannel) WinogradSmallImages.Input(Tiling, (float*)X, u0, u1, (float*)rows, (float*)v, ldV, vMatrix);
                 else Tiling.Input(X, u0, u1, rows, v, ld, vMatrix);
-                Tiling.OutputGradient(Dy, u0, u1, rows, d, ld, dMatrix);
+                if (byChannel) WinogradSmallImages.OutputGradient(Tiling, (float*)Dy, u0, u1, (float*)rows, (float*)d, ldD, dMatrix);
+                else Tiling.OutputGradient(Dy, u0, u1, rows, d, ld, dMatrix);
                 T beta = first ? T.Zero : T.One;
                 for (int e = 0; e < WinogradTransforms.Elements; e++)
                 {
-                    // V[e] [C x tiles] enters transposed; V^T[e] [tiles x C] is already the operand.
+                    // dU[e] = D[e] V[e]^T: D^T[e] [tiles x K] enters transposed, V[e] [C x tiles] too; V^T[e] is
+                    // already the right operand.
                     T* a = d + e * dMatrix, b = v + e * vMatrix;
-                    if (ParallelGemm) GemmKernel.Run(false, !byChannel, k, c, columns, T.One, a, ld, b, ldV, beta, du + e * matrix, c);
-                    else GemmKernel.RunSerial(false, !byChannel, k, c, columns, T.One, a, ld, b, ldV, beta, du + e * matrix, c);
+                    if (ParallelGemm) GemmKernel.Run(byChannel, !byChannel, k, c, columns, T.One, a, ldD, b, ldV, beta, du + e * matrix, c);
+                    else GemmKernel.RunSerial(byChannel, !byChannel, k, c, columns, T.One, a, ldD, b, ldV, beta, du + e * matrix, c);
                 }
                 first = false;
             }

@@ -9,7 +9,8 @@ namespace Vicreg.Engine.Backends.Cpu;
 /// and pay a row split per handful of tiles; instead, eight channels' planes go through 8x8 register
 /// transposes into a pixel-major buffer (a vector of eight channels per pixel, and a zero vector for the
 /// padding), from which every tile's 16 elements are whole-vector loads. The result is V transposed,
-/// V^T[e] [tiles x C] (a row per tile, C contiguous), which the GEMMs take as a transposed operand.
+/// V^T[e] [tiles x C] (a row per tile, C contiguous), which the GEMMs take as a transposed operand. The
+/// weight gradient's transformed output gradients D^T[e] [tiles x K] are made the same way.
 /// </summary>
 internal static unsafe class WinogradSmallImages
 {
@@ -26,8 +27,10 @@ internal static unsafe class WinogradSmallImages
     /// land in the padding).</summary>
     public static int Stride(int channels) => (channels + Lanes - 1) / Lanes * Lanes;
 
-    /// <summary>Elements of scratch <see cref="Input"/> needs: the pixel-major buffer with its zero vector.</summary>
-    public static long Scratch(in Conv2dGeometry g) => ((long)g.InHeight * g.InWidth + 1) * Lanes;
+    /// <summary>Elements of scratch <see cref="Input"/> and <see cref="OutputGradient"/> need: the pixel-major
+    /// buffer with its zero vector.</summary>
+    public static long Scratch(in Conv2dGeometry g)
+        => ((long)Math.Max(g.InHeight * g.InWidth, g.OutHeight * g.OutWidth) + 1) * Lanes;
 
     /// <summary>V^T[e][tile][c] = (B^T d B)[e] for the tiles of units [u0, u1) of <paramref name="x"/> [N, C, H, W];
     /// matrix e at <c>vt + e * matrix</c>, rows (tiles) <paramref name="ld"/> apart.</summary>
@@ -67,6 +70,41 @@ internal static unsafe class WinogradSmallImages
                         Vector256.Load(p + e[8]), Vector256.Load(p + e[9]), Vector256.Load(p + e[10]), Vector256.Load(p + e[11]),
                         Vector256.Load(p + e[12]), Vector256.Load(p + e[13]), Vector256.Load(p + e[14]), Vector256.Load(p + e[15]),
                         first + (nint)t * ld + c0, matrix);
+                }
+            }
+            u += th1 - th0;
+        }
+    }
+
+    /// <summary>D^T[e][tile][k] = (A dy A^T)[e] for the tiles of units [u0, u1) of <paramref name="dy"/> [N, K, OH, OW]
+    /// (outputs past the image's edge count as zero); matrix e at <c>dt + e * matrix</c>, rows <paramref name="ld"/> apart.</summary>
+    public static void OutputGradient(in WinogradTiling tiling, float* dy, int u0, int u1, float* pixels, float* dt, int ld, nint matrix)
+    {
+        ref readonly var g = ref tiling.Geometry;
+        int tw = tiling.TilesWide, hw = g.OutHeight * g.OutWidth;
+        int* index = stackalloc int[MaxTiles * 4];
+        Vector256<float>.Zero.Store(pixels + (nint)hw * Lanes);
+        for (int u = u0; u < u1;)
+        {
+            int n = u / tiling.TilesHigh, th0 = u - n * tiling.TilesHigh, th1 = Math.Min(tiling.TilesHigh, th0 + (u1 - u));
+            int tiles = (th1 - th0) * tw;
+            for (int t = 0; t < tiles; t++)
+            {
+                int row = 2 * (th0 + t / tw), column = 2 * (t % tw);
+                for (int a = 0; a < 2; a++)
+                    for (int b = 0; b < 2; b++)
+                        index[t * 4 + a * 2 + b] = (row + a < g.OutHeight && column + b < g.OutWidth ? (row + a) * g.OutWidth + column + b : hw) * Lanes;
+            }
+            float* image = dy + (nint)n * g.OutChannels * hw;
+            float* first = dt + (nint)(u - u0) * tw * ld;
+            for (int k0 = 0; k0 < g.OutChannels; k0 += Lanes)
+            {
+                Gather(image + (nint)k0 * hw, hw, Math.Min(Lanes, g.OutChannels - k0), pixels);
+                for (int t = 0; t < tiles; t++)
+                {
+                    int* e = index + t * 4;
+                    WinogradTransforms.OutputGradient(Vector256.Load(pixels + e[0]), Vector256.Load(pixels + e[1]),
+                        Vector256.Load(pixels + e[2]), Vector256.Load(pixels + e[3]), first + (nint)t * ld + k0, matrix);
                 }
             }
             u += th1 - th0;
