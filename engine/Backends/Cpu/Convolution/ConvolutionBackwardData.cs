@@ -28,22 +28,14 @@ internal static unsafe class ConvolutionBackwardData
         GemmKernel.PackWholeA(true, crs, k, GemmKernel.One<T>(), weight, crs, packed);
 
         var body = new ImageBody<T> { Geometry = g, Dy = dy, Dx = dx, PackedWeightT = packed };
-        if (g.Batch >= CpuParallel.ThreadCount)
-        {
-            CpuParallel.For(g.Batch, ref body);
-        }
-        else
-        {
-            body.ParallelGemm = true;
-            body.Run(0, g.Batch);
-        }
+        ConvolutionThreads.Run(g.Batch, ref body);
     }
 
-    private struct ImageBody<T> : IRangeBody where T : unmanaged, INumberBase<T>
+    private struct ImageBody<T> : IConvolutionBody where T : unmanaged, INumberBase<T>
     {
         public Conv2dGeometry Geometry;
         public T* Dy, Dx, PackedWeightT;
-        public bool ParallelGemm;
+        public bool ParallelGemm { get; set; }
 
         public void Run(int start, int end)
         {

@@ -26,23 +26,14 @@ internal static unsafe class ConvolutionForward
         GemmKernel.PackWholeA(false, k, crs, GemmKernel.One<T>(), weight, crs, packed);
 
         var body = new ImageBody<T> { Geometry = g, X = x, Y = y, PackedWeight = packed };
-        if (g.Batch >= CpuParallel.ThreadCount)
-        {
-            CpuParallel.For(g.Batch, ref body);
-        }
-        else
-        {
-            // Fewer images than threads: one image at a time, the threads sharing each image's GEMM.
-            body.ParallelGemm = true;
-            body.Run(0, g.Batch);
-        }
+        ConvolutionThreads.Run(g.Batch, ref body);
     }
 
-    private struct ImageBody<T> : IRangeBody where T : unmanaged, INumberBase<T>
+    private struct ImageBody<T> : IConvolutionBody where T : unmanaged, INumberBase<T>
     {
         public Conv2dGeometry Geometry;
         public T* X, Y, PackedWeight;
-        public bool ParallelGemm;
+        public bool ParallelGemm { get; set; }
 
         public void Run(int start, int end)
         {

@@ -22,24 +22,16 @@ internal static unsafe class WinogradBackwardFilter
         {
             Tiling = new WinogradTiling(g, Vector256<T>.Count), X = x, Dy = dy, Dweight = dweight, Partials = partials, Chunks = chunks,
         };
-        if (chunks > 1)
-        {
-            CpuParallel.For(chunks, ref body);
-            FilterPartials.AddInOrder(dweight, partials, chunks - 1, filterSize);
-        }
-        else
-        {
-            body.ParallelGemm = true;
-            body.Run(0, 1);
-        }
+        ConvolutionThreads.Run(chunks, chunks > 1, ref body);
+        if (chunks > 1) FilterPartials.AddInOrder(dweight, partials, chunks - 1, filterSize);
     }
 
-    private struct ChunkBody<T> : IRangeBody where T : unmanaged, INumberBase<T>
+    private struct ChunkBody<T> : IConvolutionBody where T : unmanaged, INumberBase<T>
     {
         public WinogradTiling Tiling;
         public T* X, Dy, Dweight, Partials;
         public int Chunks;
-        public bool ParallelGemm;
+        public bool ParallelGemm { get; set; }
 
         public readonly void Run(int start, int end)
         {

@@ -44,22 +44,14 @@ internal static unsafe class WinogradForward
 
         var tiling = new WinogradTiling(g, Vector256<T>.Count);
         var body = new BlockBody<T> { Tiling = tiling, X = x, Y = y, Packed = packed };
-        if (tiling.Units >= CpuParallel.ThreadCount)
-        {
-            CpuParallel.For(tiling.Units, ref body);
-        }
-        else
-        {
-            body.ParallelGemm = true;
-            body.Run(0, tiling.Units);
-        }
+        ConvolutionThreads.Run(tiling.Units, ref body);
     }
 
-    private struct BlockBody<T> : IRangeBody where T : unmanaged, INumberBase<T>
+    private struct BlockBody<T> : IConvolutionBody where T : unmanaged, INumberBase<T>
     {
         public WinogradTiling Tiling;
         public T* X, Y, Packed;
-        public bool ParallelGemm;
+        public bool ParallelGemm { get; set; }
 
         public readonly void Run(int start, int end)
         {
