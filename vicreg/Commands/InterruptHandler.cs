@@ -3,16 +3,19 @@ using System.Runtime.InteropServices;
 namespace Vicreg.Commands;
 
 /// <summary>While alive, turns the first Ctrl-C or SIGTERM into a polite stop request (the training loop
-/// finishes its step and saves a checkpoint); a second Ctrl-C ends the process at once.</summary>
+/// finishes its step and saves a checkpoint); a second Ctrl-C ends the process at once. The line printed on
+/// the first Ctrl-C says what the command does next (pretrain's by default).</summary>
 public sealed class InterruptHandler : IDisposable
 {
     private readonly Action _requestStop;
     private readonly PosixSignalRegistration _sigterm;
+    private readonly string _message;
     private int _count;
 
-    public InterruptHandler(Action requestStop)
+    public InterruptHandler(Action requestStop, string message = "interrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)")
     {
         _requestStop = requestStop;
+        _message = message;
         Console.CancelKeyPress += OnCancel;
         _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
         {
@@ -25,7 +28,7 @@ public sealed class InterruptHandler : IDisposable
     {
         if (Interlocked.Increment(ref _count) > 1) return; // second Ctrl-C: let the runtime end the process
         e.Cancel = true;
-        Console.Error.WriteLine("\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)");
+        Console.Error.WriteLine("\n" + _message);
         _requestStop();
     }
 

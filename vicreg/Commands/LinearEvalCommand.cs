@@ -13,6 +13,9 @@ namespace Vicreg.Commands;
 /// recipe (N(0, 0.01) weights, zero bias, SGD momentum 0.9, cosine per epoch). --weights is a
 /// backbone.safetensors (torchvision names; a torchvision state dict's fc.* is ignored), a pretraining
 /// checkpoint, "random" for the random-init baseline, or "pixels" for a probe on the raw pixels.
+/// By default features are computed once and standardised (<see cref="LinearProbe"/>); --augment runs the
+/// official protocol, a fresh crop + flip of every training image every epoch (<see cref="AugmentedLinearProbe"/>).
+/// Ctrl-C stops after the current step with one line and exit code 130; nothing is written.
 /// </summary>
 public sealed class LinearEvalCommand : ICommand
 {
@@ -32,62 +35,94 @@ public sealed class LinearEvalCommand : ICommand
         int batchSize = a.Int("batch-size", 256, "batch size", 1);
         double weightDecay = a.Double("weight-decay", 1e-6, "weight decay of the head", 0);
         int limit = a.Int("limit", 0, "use only the first N training images (0 = all)", 0);
+        int limitTest = a.Int("limit-test", 0, "use only the first N test images (0 = all; for quick checks)", 0);
+        bool augment = a.Switch("augment", "the official protocol: a freshly augmented (crop + flip) batch through the frozen backbone every step, raw features");
         int imageSize = a.Int("image-size", 224, "evaluation crop for imagefolder data", 16, 1024);
         int workers = a.Int("num-workers", Math.Max(1, Environment.ProcessorCount), "data-loading threads", 0, 256);
         string device = a.String("device", "auto", "cpu, cuda, or auto");
         bool noTf32 = a.Switch("no-tf32", "CUDA: full float32 GEMMs and convolutions instead of TF32 tensor cores");
-        ulong seed = (ulong)a.Int("seed", 0, "seed of the head's initialisation and shuffling", 0);
+        ulong seed = (ulong)a.Int("seed", 0, "seed of the head's initialisation, the shuffling and (--augment) the augmentations", 0);
         string? expDir = a.OptionalString("exp-dir", "folder for linear_eval.txt (the result as a JSON line)");
         if (a.HelpRequested)
         {
-            Console.WriteLine(a.Usage(Summary + ".\nFeatures are computed once with the evaluation transform and standardised per dimension; the head then trains on them."));
+            Console.WriteLine(a.Usage(Summary + ".\n" +
+                "Default protocol: features are computed once with the evaluation transform and standardised per dimension; the head then trains on them (fast, and the same for every probe).\n" +
+                "--augment: the official protocol: every step the frozen backbone (eval mode) sees a freshly augmented batch (crop + flip) and the head trains on its raw features; the test split uses the evaluation transform.\n" +
+                "Ctrl-C stops after the current step; nothing is written."));
             return 0;
         }
         a.RejectUnknown();
         if (weights.Length == 0) throw new UsageException("linear-eval: --weights is required (a .safetensors file, 'random' or 'pixels')");
         if (weights is not ("random" or "pixels") && !File.Exists(weights)) throw new UsageException($"linear-eval: weights file not found: {weights}");
 
-        var result = CommandErrors.Guard(() =>
+        using var stop = new CancellationTokenSource();
+        using var interrupts = new InterruptHandler(stop.Cancel, "interrupt: linear-eval stops after the current step; no result is written (Ctrl-C again to abort)");
+        var cancel = stop.Token;
+        try
         {
-            var backend = BackendSelector.Resolve(device, Console.WriteLine, allowTf32: !noTf32);
-            var train = DatasetCatalog.Open(dataset, dataDir, train: true, imageSize);
-            var test = DatasetCatalog.Open(dataset, dataDir, train: false, imageSize);
-            var trainSet = DatasetCatalog.Limit(train.Dataset, limit);
-            string stem = stemFlag == "auto" ? (train.IsSmall ? "cifar" : "imagenet") : stemFlag;
-            ResNet? backbone = null;
-            if (weights != "pixels")
+            var result = CommandErrors.Guard(() =>
             {
-                var rng = new Rng(seed);
-                backbone = Backbones.Create(arch, ResNetStems.Parse(stem), width, train.Channels, ref rng, backend: backend);
-                if (weights != "random") LoadBackbone(backbone, weights);
-            }
-            var clock = Stopwatch.StartNew();
-            var view = train.Evaluation;
-            var trainFeatures = FeatureExtractor.Extract(backbone, trainSet, view, backend, batchSize, workers, new ProgressLine("features (train)", trainSet.Count, "images"));
-            var testFeatures = FeatureExtractor.Extract(backbone, test.Dataset, view, backend, batchSize, workers, new ProgressLine("features (test)", test.Dataset.Count, "images"));
-            var probe = new LinearProbe(epochs, batchSize, lrHead, weightDecay, seed);
-            var progress = new ProgressLine("linear head", epochs, "epochs");
-            var accuracy = probe.Run(trainFeatures, testFeatures, train.Dataset.Classes.Count, backend,
-                (epoch, loss) => progress.Report(epoch + 1, $"loss {loss:F4}"));
-            progress.Finish();
-            string what = weights is "random" or "pixels" ? weights : Path.GetFileName(weights);
-            Console.WriteLine($"linear-eval {what}: top-1 {accuracy.Top1:F2}%  top-5 {accuracy.Top5:F2}%  ({trainFeatures.Dimension}-d features, {trainSet.Count} train / {test.Dataset.Count} test images, {ProgressLine.Format(clock.Elapsed)})");
-            if (expDir is not null)
-            {
-                Directory.CreateDirectory(expDir);
-                using var log = new StatsLog(Path.Combine(expDir, "linear_eval.txt"), commandLine);
-                log.Write(json =>
+                var backend = BackendSelector.Resolve(device, Console.WriteLine, allowTf32: !noTf32);
+                var train = DatasetCatalog.Open(dataset, dataDir, train: true, imageSize);
+                var test = DatasetCatalog.Open(dataset, dataDir, train: false, imageSize);
+                var trainSet = DatasetCatalog.Limit(train.Dataset, limit);
+                var testSet = DatasetCatalog.Limit(test.Dataset, limitTest);
+                string stem = stemFlag == "auto" ? (train.IsSmall ? "cifar" : "imagenet") : stemFlag;
+                ResNet? backbone = null;
+                if (weights != "pixels")
                 {
-                    json.WriteString("weights", weights);
-                    json.WriteNumber("top1", accuracy.Top1);
-                    json.WriteNumber("top5", accuracy.Top5);
-                    json.WriteNumber("epochs", epochs);
-                    json.WriteNumber("feature_dim", trainFeatures.Dimension);
-                });
-            }
-            return accuracy;
-        });
-        return double.IsFinite(result.Top1) ? 0 : 1;
+                    var rng = new Rng(seed);
+                    backbone = Backbones.Create(arch, ResNetStems.Parse(stem), width, train.Channels, ref rng, backend: backend);
+                    if (weights != "random") LoadBackbone(backbone, weights);
+                }
+                var clock = Stopwatch.StartNew();
+                var view = train.Evaluation;
+                int classes = train.Dataset.Classes.Count;
+                var trainFeatures = augment ? null : FeatureExtractor.Extract(backbone, trainSet, view, backend, batchSize, workers,
+                    new ProgressLine("features (train)", trainSet.Count, "images"), cancel);
+                var testFeatures = FeatureExtractor.Extract(backbone, testSet, view, backend, batchSize, workers,
+                    new ProgressLine("features (test)", testSet.Count, "images"), cancel);
+                var progress = new ProgressLine(augment ? "linear head (augmented)" : "linear head", epochs, "epochs");
+                // Each epoch of --augment runs the backbone over the whole split: report every one, with the time so far.
+                void OnEpoch(int epoch, double loss) =>
+                    progress.Report(epoch + 1, $"loss {loss:F4} elapsed {ProgressLine.Format(clock.Elapsed)}", force: augment);
+                ProbeAccuracy accuracy;
+                if (trainFeatures is null)
+                {
+                    var probe = new AugmentedLinearProbe(epochs, batchSize, lrHead, weightDecay, seed, workers);
+                    accuracy = probe.Run(backbone, trainSet, train.LinearTrain, testFeatures, classes, backend, OnEpoch, cancel);
+                }
+                else
+                {
+                    var probe = new LinearProbe(epochs, batchSize, lrHead, weightDecay, seed);
+                    accuracy = probe.Run(trainFeatures, testFeatures, classes, backend, OnEpoch, cancel);
+                }
+                progress.Finish();
+                string what = weights is "random" or "pixels" ? weights : Path.GetFileName(weights);
+                string protocol = augment ? "augmented every step, raw" : "computed once, standardised";
+                Console.WriteLine($"linear-eval {what}: top-1 {accuracy.Top1:F2}%  top-5 {accuracy.Top5:F2}%  ({testFeatures.Dimension}-d features {protocol}; {trainSet.Count} train / {testSet.Count} test images, {ProgressLine.Format(clock.Elapsed)})");
+                if (expDir is not null)
+                {
+                    Directory.CreateDirectory(expDir);
+                    using var log = new StatsLog(Path.Combine(expDir, "linear_eval.txt"), commandLine);
+                    log.Write(json =>
+                    {
+                        json.WriteString("weights", weights);
+                        json.WriteNumber("top1", accuracy.Top1);
+                        json.WriteNumber("top5", accuracy.Top5);
+                        json.WriteNumber("epochs", epochs);
+                        json.WriteNumber("feature_dim", testFeatures.Dimension);
+                        json.WriteBoolean("augment", augment);
+                    });
+                }
+                return accuracy;
+            });
+            return double.IsFinite(result.Top1) ? 0 : 1;
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            return 130; // the interrupt handler has printed the one line
+        }
     }
 
     /// <summary>A backbone file (torchvision names, fc.* ignored) or a whole pretraining checkpoint (model.backbone.*).</summary>

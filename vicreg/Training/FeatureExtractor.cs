@@ -1,5 +1,4 @@
 using Vicreg.Engine;
-using Vicreg.Engine.Autograd;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Nn;
 
@@ -13,9 +12,9 @@ namespace Vicreg.Training;
 public static class FeatureExtractor
 {
     public static FeatureSet Extract(Module? backbone, IImageDataset dataset, IImageTransform view, IBackend backend, int batchSize, int workers,
-        ProgressLine? progress = null)
+        ProgressLine? progress = null, CancellationToken cancel = default)
     {
-        backbone?.Eval();
+        using var frozen = new FrozenBackbone(backbone, backend, batchSize);
         using var loader = new DataLoader(dataset, [view], new DataLoaderOptions
         {
             BatchSize = batchSize, Shuffle = false, DropLast = false, NumWorkers = workers, Seed = 0,
@@ -23,22 +22,12 @@ public static class FeatureExtractor
         float[]? features = null;
         int dimension = 0;
         var labels = new int[dataset.Count];
-        Tensor? device = null;
         int done = 0;
         foreach (var batch in loader.Epoch(0))
         {
+            cancel.ThrowIfCancellationRequested();
             using var scope = TensorScope.Begin();
-            using var _ = Tape.NoGrad();
-            var x = batch.Views[0];
-            if (!backend.IsHostMemory)
-            {
-                device ??= TensorScope.Detach(Tensor.Empty(x.Shape.With(0, batchSize), DType.Float32, backend));
-                var slot = x.Shape[0] == batchSize ? device : device.NarrowView(0, x.Shape[0]);
-                slot.CopyFrom<float>(x.AsSpan<float>());
-                x = slot;
-            }
-            var f = backbone is null ? x : backbone.Forward(x);
-            var values = f.ToArray<float>();
+            var values = frozen.Features(batch.Views[0]).ToArray<float>();
             int rows = batch.Count;
             if (features is null)
             {
@@ -50,7 +39,6 @@ public static class FeatureExtractor
             done += rows;
             progress?.Report(done, "");
         }
-        device?.Dispose();
         progress?.Finish();
         return new FeatureSet(features ?? [], labels, dimension);
     }

@@ -1,7 +1,4 @@
 using Vicreg.Engine;
-using Vicreg.Engine.Autograd;
-using Vicreg.Engine.Nn;
-using Vicreg.Engine.Optim;
 
 namespace Vicreg.Training;
 
@@ -13,11 +10,13 @@ public readonly record struct ProbeAccuracy(double Top1, double Top5);
 /// weights N(0, 0.01), zero bias, SGD with momentum 0.9, weight decay, batch 256, a cosine schedule
 /// stepped per epoch. Features are computed once (the backbone is frozen and in eval mode) and each
 /// feature dimension is standardised with the training split's mean and std, so every probe — a
-/// trained backbone, a random one, raw pixels — is measured the same way.
+/// trained backbone, a random one, raw pixels — is measured the same way. This is linear-eval's default
+/// protocol; <see cref="AugmentedLinearProbe"/> is the official one (fresh augmentations every step).
 /// </summary>
 public sealed class LinearProbe(int epochs, int batchSize, double lr, double weightDecay, ulong seed)
 {
-    public ProbeAccuracy Run(FeatureSet train, FeatureSet test, int classes, IBackend backend, Action<int, double>? onEpoch = null)
+    public ProbeAccuracy Run(FeatureSet train, FeatureSet test, int classes, IBackend backend, Action<int, double>? onEpoch = null,
+        CancellationToken cancel = default)
     {
         if (train.Dimension != test.Dimension)
             throw new ArgumentException($"train features have {train.Dimension} dimensions, test features {test.Dimension}");
@@ -25,13 +24,7 @@ public sealed class LinearProbe(int epochs, int batchSize, double lr, double wei
         using var trainX = Upload(train.Standardized(mean, std), train.Count, train.Dimension, backend);
         using var testX = Upload(test.Standardized(mean, std), test.Count, test.Dimension, backend);
 
-        var rng = new Rng(seed);
-        var head = new Linear(train.Dimension, classes, bias: true, ref rng, backend: backend);
-        Init.Normal(head.Weight, 0, 0.01, ref rng);
-        backend.Fill(head.Bias!, 0);
-        var optimizer = new Sgd(head.NamedParameters(), momentum: 0.9, weightDecay: weightDecay);
-        var schedule = new CosineEpochSchedule(lr, epochs);
-
+        var head = new LinearHead(train.Dimension, classes, epochs, lr, weightDecay, seed, backend);
         int batches = (train.Count + batchSize - 1) / batchSize;
         var order = new int[train.Count];
         var labels = train.Labels;
@@ -46,6 +39,7 @@ public sealed class LinearProbe(int epochs, int batchSize, double lr, double wei
             double lossSum = 0;
             for (int b = 0; b < batches; b++)
             {
+                cancel.ThrowIfCancellationRequested();
                 int start = b * batchSize, count = Math.Min(batchSize, train.Count - start);
                 for (int r = 0; r < count; r++)
                 {
@@ -57,23 +51,11 @@ public sealed class LinearProbe(int epochs, int batchSize, double lr, double wei
                 var x = count == batchSize ? batchX : batchX.NarrowView(0, count);
                 var y = count == batchSize ? batchY : batchY.NarrowView(0, count);
                 y.CopyFrom<int>(batchLabels.AsSpan(0, count));
-                var loss = Ops.CrossEntropy(head.Forward(x), y);
-                lossSum += loss.Item() * count;
-                optimizer.ZeroGrad();
-                loss.Backward();
-                optimizer.Step(schedule.At(epoch));
+                lossSum += head.Step(x, y, epoch) * count;
             }
             onEpoch?.Invoke(epoch, lossSum / train.Count);
         }
-        return Evaluate(head, testX, test.Labels, classes);
-    }
-
-    private static ProbeAccuracy Evaluate(Linear head, Tensor x, int[] labels, int classes)
-    {
-        using var scope = TensorScope.Begin();
-        using var _ = Tape.NoGrad();
-        var logits = head.Forward(x).ToArray<float>();
-        return Accuracy(logits, labels, classes);
+        return head.Evaluate(testX, test.Labels);
     }
 
     /// <summary>Top-1 and top-5 (top-k with k = min(5, classes)) of row-major logits [n, classes].</summary>
