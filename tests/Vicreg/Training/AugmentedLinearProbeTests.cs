@@ -1,7 +1,9 @@
 using Vicreg.Augment;
 using Vicreg.Engine;
+using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Data.Datasets;
+using Vicreg.Models;
 using Vicreg.Tests.Models;
 using Vicreg.Training;
 
@@ -108,6 +110,35 @@ public class AugmentedLinearProbeTests
         // One of 162 (crop, flip) draws repeats by chance; the identity crop likewise.
         Assert.True(unchanged <= 2, $"{unchanged} of {Count} images got the same augmentation in both epochs");
         Assert.True(asIs <= 2, $"{asIs} of {Count} training images were not augmented");
+    }
+
+    [SkippableFact]
+    public void EpochsAfterTheFirstHoldNoMoreMemoryAndTakeNothingNewFromTheSystem()
+    {
+        var choice = FashionMnist();
+        var dataset = DatasetCatalog.Limit(choice.Dataset, Count);
+        var rng = new Rng(3);
+        var backbone = Backbones.Create("resnet18", ResNetStem.Cifar, 0.0625, 1, ref rng);
+        var test = FeatureExtractor.Extract(backbone, dataset, choice.Evaluation, Device.Cpu, batchSize: Count, workers: 1);
+        // Batch 6 over 16 images: two full batches and a short one (the narrowed-view path) every epoch.
+        var probe = new AugmentedLinearProbe(epochs: 4, batchSize: 6, lr: 0.1, weightDecay: 1e-6, seed: 2, workers: 2);
+        var inUse = new List<long>();
+        var fromSystem = new List<long>();
+        var losses = new List<double>();
+        var accuracy = probe.Run(backbone, dataset, choice.LinearTrain, test, choice.Dataset.Classes.Count, Device.Cpu, (_, loss) =>
+        {
+            losses.Add(loss);
+            inUse.Add(CpuBackend.Instance.MemoryStatistics.BytesInUse);
+            fromSystem.Add(CpuBackend.Instance.MemoryStatistics.SystemAllocations);
+        });
+        Assert.Equal(4, losses.Count);
+        Assert.All(losses, l => Assert.True(double.IsFinite(l) && l > 0, $"loss {l}"));
+        Assert.InRange(accuracy.Top1, 0, 100);
+        for (int e = 2; e < 4; e++)
+        {
+            Assert.True(inUse[e] == inUse[1], $"epoch {e + 1} ends with {inUse[e]} bytes in use, epoch 2 with {inUse[1]}");
+            Assert.True(fromSystem[e] == fromSystem[1], $"epoch {e + 1} took {fromSystem[e] - fromSystem[1]} new buffers from the system");
+        }
     }
 
     [SkippableFact]
