@@ -56,16 +56,10 @@ public sealed unsafe class ConvolutionBenchmark : IBenchmark
             .Concat([new ResNet18.ConvLayer("8->8 @32", 8, 8, 3, 1, 1, 32, 1), new ResNet18.ConvLayer("16->16 @32", 16, 16, 3, 1, 1, 32, 1),
                 new ResNet18.ConvLayer("32->32 @32", 32, 32, 3, 1, 1, 32, 1)]);
         Console.WriteLine($"{"im2col / winograd",-18} {"auto",4} | {"fwd ms",15} {"x",5} | {"bwdD ms",15} {"x",5} | {"bwdW ms",15} {"x",5}");
-        var backend = CpuBackend.Instance;
         foreach (var layer in layers)
         {
             var g = Geometry(layer, batch);
-            using var x = Random(g.InputShape, 1);
-            using var w = Random(g.WeightShape, 2);
-            using var dy = Random(g.OutputShape, 3);
-            using var y = Tensor.Empty(g.OutputShape, DType.Float32, backend);
-            using var dx = Tensor.Empty(g.InputShape, DType.Float32, backend);
-            using var dw = Tensor.Empty(g.WeightShape, DType.Float32, backend);
+            using var passes = new LayerPasses(g);
             bool auto = WinogradPolicy.Use<float>(g);
             Action Forced(WinogradMode mode, Action a) => () =>
             {
@@ -74,9 +68,9 @@ public sealed unsafe class ConvolutionBenchmark : IBenchmark
                 WinogradPolicy.Forced = WinogradMode.Auto;
             };
             double[] Pair(Action a) => Measure.MedianSecondsInterleaved(repeats, Forced(WinogradMode.Off, a), Forced(WinogradMode.On, a));
-            var f = Pair(() => backend.Conv2dForward(g, x, w, y));
-            var d = Pair(() => backend.Conv2dBackwardData(g, dy, w, dx));
-            var k = Pair(() => backend.Conv2dBackwardFilter(g, x, dy, dw));
+            var f = Pair(passes.Forward);
+            var d = Pair(passes.BackwardData);
+            var k = Pair(passes.BackwardFilter);
             static string Cell(double[] t) => $"{t[0] * 1e3,7:F2} {t[1] * 1e3,7:F2} {t[0] / t[1],5:F2}";
             Console.WriteLine($"{layer.Label,-18} {(auto ? "W" : "i"),4} | {Cell(f)} | {Cell(d)} | {Cell(k)}");
         }
@@ -98,18 +92,29 @@ public sealed unsafe class ConvolutionBenchmark : IBenchmark
     /// <summary>Median seconds of the forward, backward-data and backward-filter passes of one layer.</summary>
     private static (double Forward, double Data, double Filter) TimeLayer(ResNet18.ConvLayer layer, int batch, int repeats)
     {
-        var g = Geometry(layer, batch);
-        var backend = CpuBackend.Instance;
-        using var x = Random(g.InputShape, 1);
-        using var w = Random(g.WeightShape, 2);
-        using var dy = Random(g.OutputShape, 3);
-        using var y = Tensor.Empty(g.OutputShape, DType.Float32, backend);
-        using var dx = Tensor.Empty(g.InputShape, DType.Float32, backend);
-        using var dw = Tensor.Empty(g.WeightShape, DType.Float32, backend);
-        double f = Measure.MedianSeconds(() => backend.Conv2dForward(g, x, w, y), repeats, warmups: 1, minSeconds: 0);
-        double d = Measure.MedianSeconds(() => backend.Conv2dBackwardData(g, dy, w, dx), repeats, warmups: 1, minSeconds: 0);
-        double k = Measure.MedianSeconds(() => backend.Conv2dBackwardFilter(g, x, dy, dw), repeats, warmups: 1, minSeconds: 0);
+        using var passes = new LayerPasses(Geometry(layer, batch));
+        double f = Measure.MedianSeconds(passes.Forward, repeats, warmups: 1, minSeconds: 0);
+        double d = Measure.MedianSeconds(passes.BackwardData, repeats, warmups: 1, minSeconds: 0);
+        double k = Measure.MedianSeconds(passes.BackwardFilter, repeats, warmups: 1, minSeconds: 0);
         return (f, d, k);
+    }
+
+    /// <summary>One layer's random input, weights and output gradient, and the buffers its three passes write.</summary>
+    private sealed class LayerPasses(Conv2dGeometry g) : IDisposable
+    {
+        private readonly Tensor _x = Random(g.InputShape, 1), _w = Random(g.WeightShape, 2), _dy = Random(g.OutputShape, 3);
+        private readonly Tensor _y = Tensor.Empty(g.OutputShape, DType.Float32, CpuBackend.Instance);
+        private readonly Tensor _dx = Tensor.Empty(g.InputShape, DType.Float32, CpuBackend.Instance);
+        private readonly Tensor _dw = Tensor.Empty(g.WeightShape, DType.Float32, CpuBackend.Instance);
+
+        public void Forward() => CpuBackend.Instance.Conv2dForward(g, _x, _w, _y);
+        public void BackwardData() => CpuBackend.Instance.Conv2dBackwardData(g, _dy, _w, _dx);
+        public void BackwardFilter() => CpuBackend.Instance.Conv2dBackwardFilter(g, _x, _dy, _dw);
+
+        public void Dispose()
+        {
+            foreach (var t in new[] { _x, _w, _dy, _y, _dx, _dw }) t.Dispose();
+        }
     }
 
     private static Tensor Random(Shape shape, ulong seed)

@@ -32,16 +32,7 @@ public sealed class ConvolutionTests
         new(1, 4, 45, 45, 3, 5, 5, 2, 2, 2, 2),
     ];
 
-    public static TheoryData<int, int> Cases()
-    {
-        var data = new TheoryData<int, int>();
-        for (int i = 0; i < Geometries.Length; i++)
-        {
-            data.Add(i, 1);
-            data.Add(i, 2);
-        }
-        return data;
-    }
+    public static TheoryData<int, int> Cases() => KernelTestSupport.CasesOnOneAndTwoThreads(Geometries.Length);
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -11,6 +11,18 @@ internal static class KernelTestSupport
 
     public static CpuBackend Host => CpuBackend.Instance;
 
+    /// <summary>Every case index in [0, <paramref name="count"/>) on 1 and on 2 threads.</summary>
+    public static TheoryData<int, int> CasesOnOneAndTwoThreads(int count)
+    {
+        var data = new TheoryData<int, int>();
+        for (int i = 0; i < count; i++)
+        {
+            data.Add(i, 1);
+            data.Add(i, 2);
+        }
+        return data;
+    }
+
     /// <summary>Uniform values in ±[0.05, scale]: random signs, never zero or tiny.</summary>
     public static double[] RandomValues(ref Rng rng, long n, double scale = 2.0)
     {

@@ -50,16 +50,7 @@ public sealed class WinogradConvolutionTests
         return new Conv2dGeometry(s.N, s.C, s.H, s.W, s.K, 3, 3, 1, 1, s.Pad, s.Pad);
     }
 
-    public static TheoryData<int, int> Cases()
-    {
-        var data = new TheoryData<int, int>();
-        for (int i = 0; i < Shapes.Length; i++)
-        {
-            data.Add(i, 1);
-            data.Add(i, 2);
-        }
-        return data;
-    }
+    public static TheoryData<int, int> Cases() => KernelTestSupport.CasesOnOneAndTwoThreads(Shapes.Length);
 
     public static TheoryData<int> ShapeIndices()
     {
