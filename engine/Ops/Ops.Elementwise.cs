@@ -54,6 +54,16 @@ public static partial class Ops
         return y;
     }
 
+    /// <summary>The backward of a one-input op whose gradient is elementwise: dx = scale * op(a, b; alpha),
+    /// accumulated into x's gradient.</summary>
+    private static void AccumulateElementwise(Tensor x, BinaryOp op, Tensor a, Tensor b, double alpha = 0, double scale = 1)
+    {
+        var dx = Like(x);
+        x.Backend.Binary(op, a, b, dx, alpha);
+        if (scale != 1) x.Backend.Unary(UnaryOp.Scale, dx, dx, scale);
+        Tape.Accumulate(x, dx);
+    }
+
     /// <summary>y = alpha * x.</summary>
     public static Tensor Scale(Tensor x, double alpha)
     {
@@ -90,10 +100,7 @@ public static partial class Ops
         public override string Name => "square";
         public override void Backward(Tensor dy)
         {
-            var dx = Like(x);
-            dy.Backend.Binary(BinaryOp.Mul, dy, x, dx);
-            dy.Backend.Unary(UnaryOp.Scale, dx, dx, 2);
-            Tape.Accumulate(x, dx);
+            AccumulateElementwise(x, BinaryOp.Mul, dy, x, scale: 2);
         }
     }
 
@@ -109,10 +116,7 @@ public static partial class Ops
         public override void Backward(Tensor dy)
         {
             // d sqrt(x) = dy / (2 sqrt(x))
-            var dx = Like(x);
-            dy.Backend.Binary(BinaryOp.Div, dy, y, dx);
-            dy.Backend.Unary(UnaryOp.Scale, dx, dx, 0.5);
-            Tape.Accumulate(x, dx);
+            AccumulateElementwise(x, BinaryOp.Div, dy, y, scale: 0.5);
         }
     }
 
@@ -127,9 +131,7 @@ public static partial class Ops
         public override string Name => "relu";
         public override void Backward(Tensor dy)
         {
-            var dx = Like(x);
-            dy.Backend.Binary(BinaryOp.ReluBackward, y, dy, dx);
-            Tape.Accumulate(x, dx);
+            AccumulateElementwise(x, BinaryOp.ReluBackward, y, dy);
         }
     }
 
@@ -145,9 +147,7 @@ public static partial class Ops
         public override string Name => "hinge";
         public override void Backward(Tensor dy)
         {
-            var dx = Like(x);
-            dy.Backend.Binary(BinaryOp.HingeBackward, x, dy, dx, alpha);
-            Tape.Accumulate(x, dx);
+            AccumulateElementwise(x, BinaryOp.HingeBackward, x, dy, alpha);
         }
     }
 }

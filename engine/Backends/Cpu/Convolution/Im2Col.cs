@@ -26,12 +26,39 @@ internal static unsafe class Im2Col
     /// <summary><see cref="Lower{T}(in Conv2dGeometry, T*, T*, nint)"/> for output rows [oh0, oh1) only:
     /// column (oh - oh0) * OW + ow of <paramref name="col"/>.</summary>
     public static void Lower<T>(in Conv2dGeometry g, T* x, int oh0, int oh1, T* col, nint ldCol) where T : unmanaged
+        => Walk(g, x, oh0, oh1, col, ldCol, new Gather<T>());
+
+    /// <summary>The adjoint of <see cref="Lower{T}"/>: dx[c, ih, iw] += every column entry that read that
+    /// pixel. <paramref name="dx"/> [C, H, W] must be initialised (usually zeroed) by the caller.</summary>
+    public static void Raise<T>(in Conv2dGeometry g, T* col, nint ldCol, T* dx) where T : unmanaged, INumberBase<T>
+        => Raise(g, 0, g.OutHeight, col, ldCol, dx);
+
+    /// <summary><see cref="Raise{T}(in Conv2dGeometry, T*, nint, T*)"/> for the columns of output rows [oh0, oh1).</summary>
+    public static void Raise<T>(in Conv2dGeometry g, int oh0, int oh1, T* col, nint ldCol, T* dx) where T : unmanaged, INumberBase<T>
+        => Walk(g, dx, oh0, oh1, col, ldCol, new ScatterAdd<T>());
+
+    /// <summary>What happens between one column-matrix row segment (one output row of one kernel tap) and the
+    /// image row it meets; a struct, so each direction's loop is compiled with its own body inlined.</summary>
+    private interface IRowTransfer<T> where T : unmanaged
+    {
+        /// <summary>The tap's input row lies above or below the image (all padding).</summary>
+        void OutsideImage(T* row, int ow);
+
+        /// <summary>Output columns [owStart, owEnd) meet image pixels src[xo * sw]; the rest meet padding.</summary>
+        void InsideImage(T* src, T* row, int owStart, int owEnd, int ow, int sw);
+    }
+
+    /// <summary>The loops shared by <see cref="Lower{T}(in Conv2dGeometry, T*, int, int, T*, nint)"/> and its
+    /// adjoint: every (c, kh, kw) row of the column matrix, every output row in [oh0, oh1), with the range of
+    /// output columns whose input column lies inside the image.</summary>
+    private static void Walk<T, TTransfer>(in Conv2dGeometry g, T* image, int oh0, int oh1, T* col, nint ldCol, TTransfer transfer)
+        where T : unmanaged where TTransfer : struct, IRowTransfer<T>
     {
         int ow = g.OutWidth, h = g.InHeight, w = g.InWidth;
         int sh = g.StrideHeight, sw = g.StrideWidth;
         for (int c = 0; c < g.InChannels; c++)
         {
-            T* plane = x + (nint)c * h * w;
+            T* plane = image + (nint)c * h * w;
             for (int kh = 0; kh < g.KernelHeight; kh++)
             {
                 for (int kw = 0; kw < g.KernelWidth; kw++)
@@ -44,64 +71,44 @@ internal static unsafe class Im2Col
                     for (int y = oh0; y < oh1; y++, row += ow)
                     {
                         int ih = y * sh - g.PadHeight + kh;
-                        if ((uint)ih >= (uint)h)
-                        {
-                            new Span<T>(row, ow).Clear();
-                            continue;
-                        }
-                        T* src = plane + (nint)ih * w + iw0;
-                        for (int xo = 0; xo < owStart; xo++) row[xo] = default;
-                        if (sw == 1)
-                            CopyShort(src + owStart, row + owStart, owEnd - owStart);
-                        else
-                            for (int xo = owStart; xo < owEnd; xo++) row[xo] = src[xo * sw];
-                        for (int xo = owEnd; xo < ow; xo++) row[xo] = default;
+                        if ((uint)ih >= (uint)h) transfer.OutsideImage(row, ow);
+                        else transfer.InsideImage(plane + (nint)ih * w + iw0, row, owStart, owEnd, ow, sw);
                     }
                 }
             }
         }
     }
 
-    /// <summary>The adjoint of <see cref="Lower{T}"/>: dx[c, ih, iw] += every column entry that read that
-    /// pixel. <paramref name="dx"/> [C, H, W] must be initialised (usually zeroed) by the caller.</summary>
-    public static void Raise<T>(in Conv2dGeometry g, T* col, nint ldCol, T* dx) where T : unmanaged, INumberBase<T>
-        => Raise(g, 0, g.OutHeight, col, ldCol, dx);
-
-    /// <summary><see cref="Raise{T}(in Conv2dGeometry, T*, nint, T*)"/> for the columns of output rows [oh0, oh1).</summary>
-    public static void Raise<T>(in Conv2dGeometry g, int oh0, int oh1, T* col, nint ldCol, T* dx) where T : unmanaged, INumberBase<T>
+    /// <summary>Lowering: the row takes the image's pixels and zeros for the padding.</summary>
+    private readonly struct Gather<T> : IRowTransfer<T> where T : unmanaged
     {
-        int ow = g.OutWidth, h = g.InHeight, w = g.InWidth;
-        int sh = g.StrideHeight, sw = g.StrideWidth;
-        for (int c = 0; c < g.InChannels; c++)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void OutsideImage(T* row, int ow) => new Span<T>(row, ow).Clear();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void InsideImage(T* src, T* row, int owStart, int owEnd, int ow, int sw)
         {
-            T* plane = dx + (nint)c * h * w;
-            for (int kh = 0; kh < g.KernelHeight; kh++)
-            {
-                for (int kw = 0; kw < g.KernelWidth; kw++)
-                {
-                    T* row = col + ((nint)(c * g.KernelHeight + kh) * g.KernelWidth + kw) * ldCol;
-                    int iw0 = kw - g.PadWidth;
-                    int owStart = iw0 >= 0 ? 0 : Math.Min(ow, (-iw0 + sw - 1) / sw);
-                    int owEnd = Math.Max(owStart, Math.Min(ow, (w - iw0 + sw - 1) / sw));
-                    for (int y = oh0; y < oh1; y++, row += ow)
-                    {
-                        int ih = y * sh - g.PadHeight + kh;
-                        if ((uint)ih >= (uint)h) continue;
-                        T* dst = plane + (nint)ih * w + iw0;
-                        if (sw == 1)
-                        {
-                            int count = owEnd - owStart;
-                            var d = new Span<T>(dst + owStart, count);
-                            var s = new ReadOnlySpan<T>(row + owStart, count);
-                            AddInPlace(d, s);
-                        }
-                        else
-                        {
-                            for (int xo = owStart; xo < owEnd; xo++) dst[xo * sw] += row[xo];
-                        }
-                    }
-                }
-            }
+            for (int xo = 0; xo < owStart; xo++) row[xo] = default;
+            if (sw == 1)
+                CopyShort(src + owStart, row + owStart, owEnd - owStart);
+            else
+                for (int xo = owStart; xo < owEnd; xo++) row[xo] = src[xo * sw];
+            for (int xo = owEnd; xo < ow; xo++) row[xo] = default;
+        }
+    }
+
+    /// <summary>Raising: the row's entries that met image pixels are added back into them; padding drops out.</summary>
+    private readonly struct ScatterAdd<T> : IRowTransfer<T> where T : unmanaged, INumberBase<T>
+    {
+        public void OutsideImage(T* row, int ow) { }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void InsideImage(T* dst, T* row, int owStart, int owEnd, int ow, int sw)
+        {
+            if (sw == 1)
+                AddInPlace(new Span<T>(dst + owStart, owEnd - owStart), new ReadOnlySpan<T>(row + owStart, owEnd - owStart));
+            else
+                for (int xo = owStart; xo < owEnd; xo++) dst[xo * sw] += row[xo];
         }
     }
 
