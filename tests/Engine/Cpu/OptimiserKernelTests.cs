@@ -157,13 +157,14 @@ public class OptimiserKernelTests
         var rng = new Rng(131);
         var wv = RandomValues(ref rng, n);
         var gv = RandomValues(ref rng, n, 0.01);
+        var mv = RandomValues(ref rng, n, 0.01); // a running momentum, so its decay term takes part too
         float[] Run(int threads)
         {
             using var _ = Threads(threads);
             using var inner = TensorScope.Begin();
             var w = Make(wv, new Shape(n), DType.Float32);
             var g = Make(gv, new Shape(n), DType.Float32);
-            var m = Tensor.Zeros(new Shape(n), DType.Float32, Host);
+            var m = Make(mv, new Shape(n), DType.Float32);
             Host.LarsUpdate(w, g, m, 0.3, 1e-4, 0.9, 0.02, true);
             return w.ToArray<float>();
         }
