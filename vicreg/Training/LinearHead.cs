@@ -15,6 +15,7 @@ public sealed class LinearHead
     private readonly Linear _head;
     private readonly Sgd _optimizer;
     private readonly CosineEpochSchedule _schedule;
+    private readonly int _classes;
 
     public LinearHead(int dimension, int classes, int epochs, double lr, double weightDecay, ulong seed, IBackend backend)
     {
@@ -24,14 +25,10 @@ public sealed class LinearHead
         backend.Fill(_head.Bias!, 0);
         _optimizer = new Sgd(_head.NamedParameters(), momentum: 0.9, weightDecay: weightDecay);
         _schedule = new CosineEpochSchedule(lr, epochs);
-        Dimension = dimension;
-        Classes = classes;
+        _classes = classes;
     }
 
-    public int Dimension { get; }
-    public int Classes { get; }
-
-    /// <summary>One SGD step on features <paramref name="x"/> [n, Dimension] with labels <paramref name="y"/> [n];
+    /// <summary>One SGD step on features <paramref name="x"/> [n, dimension] with labels <paramref name="y"/> [n];
     /// returns the batch's mean cross-entropy. Call it inside a <see cref="TensorScope"/>.</summary>
     public double Step(Tensor x, Tensor y, int epoch)
     {
@@ -43,12 +40,12 @@ public sealed class LinearHead
         return value;
     }
 
-    /// <summary>Top-1 / top-5 of the head on features <paramref name="x"/> [n, Dimension].</summary>
+    /// <summary>Top-1 / top-5 of the head on features <paramref name="x"/> [n, dimension].</summary>
     public ProbeAccuracy Evaluate(Tensor x, ReadOnlySpan<int> labels)
     {
         using var scope = TensorScope.Begin();
         using var _ = Tape.NoGrad();
         var logits = _head.Forward(x).ToArray<float>();
-        return LinearProbe.Accuracy(logits, labels, Classes);
+        return LinearProbe.Accuracy(logits, labels, _classes);
     }
 }
