@@ -2,9 +2,9 @@ using System.Runtime.InteropServices;
 
 namespace Vicreg.Commands;
 
-/// <summary>While alive, turns the first Ctrl-C or SIGTERM into a polite stop request (the training loop
-/// finishes its step and saves a checkpoint); a second Ctrl-C ends the process at once. The line printed on
-/// the first Ctrl-C says what the command does next (pretrain's by default).</summary>
+/// <summary>While alive, turns the first Ctrl-C or SIGTERM into a polite stop request (the command finishes
+/// its current step, then does what <c>message</c>, printed on the first Ctrl-C, says); a second Ctrl-C
+/// ends the process at once.</summary>
 public sealed class InterruptHandler : IDisposable
 {
     private readonly Action _requestStop;
@@ -12,7 +12,7 @@ public sealed class InterruptHandler : IDisposable
     private readonly string _message;
     private int _count;
 
-    public InterruptHandler(Action requestStop, string message = "interrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)")
+    public InterruptHandler(Action requestStop, string message)
     {
         _requestStop = requestStop;
         _message = message;

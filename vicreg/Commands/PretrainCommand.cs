@@ -19,7 +19,8 @@ public sealed class PretrainCommand : ICommand
         }
         args.RejectUnknown();
         var trainer = new Pretrainer(options, commandLine, Console.Out);
-        using var interrupts = new InterruptHandler(trainer.RequestStop);
+        using var interrupts = new InterruptHandler(trainer.RequestStop,
+            "interrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)");
         var result = CommandErrors.Guard(() => trainer.Run());
         return result.Interrupted ? 130 : 0;
     }
