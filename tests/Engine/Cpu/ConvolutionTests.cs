@@ -47,26 +47,13 @@ public sealed class ConvolutionTests
         // The im2col path, whatever the dispatch would pick (WinogradConvolutionTests covers the other).
         using var _ = new ThreadCountScope(threads, winograd: WinogradMode.Off);
         var backend = CpuBackend.Instance;
-        double[] x = TestData.Uniform((int)g.InputShape.Numel, seed);
-        double[] w = TestData.Uniform((int)g.WeightShape.Numel, seed + 1);
-        double[] dy = TestData.Uniform((int)g.OutputShape.Numel, seed + 2);
-        using var xt = Tensor.FromArray<T>(TestData.Convert<T>(x), g.InputShape, backend);
-        using var wt = Tensor.FromArray<T>(TestData.Convert<T>(w), g.WeightShape, backend);
-        using var dyt = Tensor.FromArray<T>(TestData.Convert<T>(dy), g.OutputShape, backend);
-        // Outputs start as NaN: every kernel must overwrite, never accumulate into, its output.
-        using var y = Tensor.Full(g.OutputShape, double.NaN, Tensor.DTypeOf<T>(), backend);
-        using var dx = Tensor.Full(g.InputShape, double.NaN, Tensor.DTypeOf<T>(), backend);
-        using var dw = Tensor.Full(g.WeightShape, double.NaN, Tensor.DTypeOf<T>(), backend);
-
-        // The reference sees the values the kernel sees (rounded to T).
-        double[] xr = TestData.ToDouble(TestData.Convert<T>(x)), wr = TestData.ToDouble(TestData.Convert<T>(w)), dyr = TestData.ToDouble(TestData.Convert<T>(dy));
-
-        backend.Conv2dForward(g, xt, wt, y);
-        Compare<T>("forward", g, ConvolutionReference.Forward(g, xr, wr), y);
-        backend.Conv2dBackwardData(g, dyt, wt, dx);
-        Compare<T>("backward-data", g, ConvolutionReference.BackwardData(g, dyr, wr), dx);
-        backend.Conv2dBackwardFilter(g, xt, dyt, dw);
-        Compare<T>("backward-filter", g, ConvolutionReference.BackwardFilter(g, xr, dyr), dw);
+        using var c = new ConvolutionCase<T>(g, seed);
+        backend.Conv2dForward(g, c.X, c.W, c.Y);
+        Compare<T>("forward", g, ConvolutionReference.Forward(g, c.XValues, c.WValues), c.Y);
+        backend.Conv2dBackwardData(g, c.Dy, c.W, c.Dx);
+        Compare<T>("backward-data", g, ConvolutionReference.BackwardData(g, c.DyValues, c.WValues), c.Dx);
+        backend.Conv2dBackwardFilter(g, c.X, c.Dy, c.Dw);
+        Compare<T>("backward-filter", g, ConvolutionReference.BackwardFilter(g, c.XValues, c.DyValues), c.Dw);
     }
 
     private static void Compare<T>(string what, Conv2dGeometry g, ConvolutionReference.Result expected, Tensor actualTensor) where T : unmanaged

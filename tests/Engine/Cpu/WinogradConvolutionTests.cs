@@ -82,26 +82,17 @@ public sealed class WinogradConvolutionTests
         using var _ = new ThreadCountScope(threads, winograd: WinogradMode.On);
         Assert.True(WinogradPolicy.Use<T>(g));
         var backend = CpuBackend.Instance;
-        // Values as the kernel sees them (rounded to T), so the reference computes on the same inputs.
-        double[] x = TestData.ToDouble(TestData.Convert<T>(TestData.Uniform((int)g.InputShape.Numel, seed)));
-        double[] w = TestData.ToDouble(TestData.Convert<T>(TestData.Uniform((int)g.WeightShape.Numel, seed + 1)));
-        double[] dy = TestData.ToDouble(TestData.Convert<T>(TestData.Uniform((int)g.OutputShape.Numel, seed + 2)));
-        using var xt = Tensor.FromArray<T>(TestData.Convert<T>(x), g.InputShape, backend);
-        using var wt = Tensor.FromArray<T>(TestData.Convert<T>(w), g.WeightShape, backend);
-        using var dyt = Tensor.FromArray<T>(TestData.Convert<T>(dy), g.OutputShape, backend);
-        // Outputs start as NaN: every kernel must overwrite, never accumulate into, its output.
-        using var y = Tensor.Full(g.OutputShape, double.NaN, Tensor.DTypeOf<T>(), backend);
-        using var dx = Tensor.Full(g.InputShape, double.NaN, Tensor.DTypeOf<T>(), backend);
-        using var dw = Tensor.Full(g.WeightShape, double.NaN, Tensor.DTypeOf<T>(), backend);
+        using var c = new ConvolutionCase<T>(g, seed);
+        double[] x = c.XValues, w = c.WValues, dy = c.DyValues;
         double maxX = MaxAbs(x), maxW = MaxAbs(w), maxDy = MaxAbs(dy);
         int tiles = g.Batch * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2);
 
-        backend.Conv2dForward(g, xt, wt, y);
-        Compare<T>("forward", g, ConvolutionReference.Forward(g, x, w).Value, y, g.InChannels, 64.0 * g.InChannels * maxW * maxX);
-        backend.Conv2dBackwardData(g, dyt, wt, dx);
-        Compare<T>("backward-data", g, ConvolutionReference.BackwardData(g, dy, w).Value, dx, g.OutChannels, 64.0 * g.OutChannels * maxW * maxDy);
-        backend.Conv2dBackwardFilter(g, xt, dyt, dw);
-        Compare<T>("backward-filter", g, ConvolutionReference.BackwardFilter(g, x, dy).Value, dw, tiles, 36.0 * tiles * maxDy * maxX);
+        backend.Conv2dForward(g, c.X, c.W, c.Y);
+        Compare<T>("forward", g, ConvolutionReference.Forward(g, x, w).Value, c.Y, g.InChannels, 64.0 * g.InChannels * maxW * maxX);
+        backend.Conv2dBackwardData(g, c.Dy, c.W, c.Dx);
+        Compare<T>("backward-data", g, ConvolutionReference.BackwardData(g, dy, w).Value, c.Dx, g.OutChannels, 64.0 * g.OutChannels * maxW * maxDy);
+        backend.Conv2dBackwardFilter(g, c.X, c.Dy, c.Dw);
+        Compare<T>("backward-filter", g, ConvolutionReference.BackwardFilter(g, x, dy).Value, c.Dw, tiles, 36.0 * tiles * maxDy * maxX);
     }
 
     private static double MaxAbs(double[] values) => values.Max(Math.Abs);
