@@ -70,8 +70,7 @@ public sealed unsafe partial class CpuBackend
     private static void RunPerChannel<TBody>(ref TBody body, long elements, int channels, int inner) where TBody : struct, IRangeBody
     {
         int tasks = inner == 1 ? (channels + ChannelBlock - 1) / ChannelBlock : channels;
-        if (elements < VectorMath.ParallelThreshold) body.Run(0, tasks);
-        else CpuParallel.For(tasks, ref body);
+        RunTasks(tasks, elements, ref body);
     }
 
     private struct BatchNormTrainingBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>

@@ -40,9 +40,7 @@ public sealed unsafe partial class CpuBackend
 
     private static void RunPerPlane<TBody>(ref TBody body, in Pool2dGeometry g) where TBody : struct, IRangeBody
     {
-        int planes = g.Batch * g.Channels;
-        if (g.InputShape.Numel < VectorMath.ParallelThreshold) body.Run(0, planes);
-        else CpuParallel.For(planes, ref body);
+        RunTasks(g.Batch * g.Channels, g.InputShape.Numel, ref body);
     }
 
     /// <summary>Widest input row the vectorised forward keeps on the stack (two rows of T).</summary>

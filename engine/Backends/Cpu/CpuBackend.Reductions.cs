@@ -32,8 +32,7 @@ public sealed unsafe partial class CpuBackend
     private static void ChannelSum<T>(T* x, int outer, int channels, int inner, double alpha, T* y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var body = new ChannelSumBody<T> { X = x, Y = y, Outer = outer, Channels = channels, Inner = inner, Alpha = alpha };
-        if ((long)outer * channels * inner < VectorMath.ParallelThreshold) body.Run(0, channels);
-        else CpuParallel.For(channels, ref body);
+        RunTasks(channels, (long)outer * channels * inner, ref body);
     }
 
     private struct ChannelSumBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
@@ -70,8 +69,7 @@ public sealed unsafe partial class CpuBackend
         int blocks = (inner + ColumnBlock - 1) / ColumnBlock;
         var body = new ReduceSumBody<T> { X = x, Y = y, Mid = mid, Inner = inner, Blocks = blocks, Alpha = alpha };
         int tasks = inner == 1 ? outer : outer * blocks;
-        if ((long)outer * mid * inner < VectorMath.ParallelThreshold) body.Run(0, tasks);
-        else CpuParallel.For(tasks, ref body);
+        RunTasks(tasks, (long)outer * mid * inner, ref body);
     }
 
     private struct ReduceSumBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
