@@ -22,44 +22,47 @@ public sealed unsafe partial class CpuBackend
         KernelChecks.Count(name, what, v, channels);
     }
 
+    /// <summary>The checks the training and inference kernels share: y = normalise(x), and the
+    /// optional per-channel vectors. Returns x's [N, C, inner] layout.</summary>
+    private static (int N, int C, int Inner) CheckNormalise(string name, Tensor x, Tensor y,
+        Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar)
+    {
+        KernelChecks.Floating(name, x);
+        var layout = BatchNormLayout(name, x);
+        KernelChecks.SameType(name, x, y);
+        KernelChecks.SameCount(name, x, y);
+        CheckChannelVector(name, "gamma", gamma, x, layout.C);
+        CheckChannelVector(name, "beta", beta, x, layout.C);
+        CheckChannelVector(name, "runningMean", runningMean, x, layout.C);
+        CheckChannelVector(name, "runningVar", runningVar, x, layout.C);
+        return layout;
+    }
+
     public void BatchNormTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
         double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
     {
         const string name = "BatchNormTraining";
-        KernelChecks.Floating(name, x);
-        var (n, c, inner) = BatchNormLayout(name, x);
-        KernelChecks.SameType(name, x, y);
-        KernelChecks.SameCount(name, x, y);
-        CheckChannelVector(name, "gamma", gamma, x, c);
-        CheckChannelVector(name, "beta", beta, x, c);
-        CheckChannelVector(name, "runningMean", runningMean, x, c);
-        CheckChannelVector(name, "runningVar", runningVar, x, c);
+        var (n, c, inner) = CheckNormalise(name, x, y, gamma, beta, runningMean, runningVar);
         CheckChannelVector(name, "saveMean", saveMean, x, c);
         CheckChannelVector(name, "saveInvStd", saveInvStd, x, c);
         if ((runningMean is null) != (runningVar is null))
             throw new ArgumentException($"{name}: give both running statistics or neither");
-        if (x.DType == DType.Float32)
+        if (x.DType == DType.Float32) BatchNormTraining<float>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner);
+        else BatchNormTraining<double>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner);
+    }
+
+    private static void BatchNormTraining<T>(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd, int n, int c, int inner)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var body = new BatchNormTrainingBody<T>
         {
-            var body = new BatchNormTrainingBody<float>
-            {
-                X = Ptr<float>(x), Gamma = PtrOrNull<float>(gamma), Beta = PtrOrNull<float>(beta),
-                RunningMean = PtrOrNull<float>(runningMean), RunningVar = PtrOrNull<float>(runningVar),
-                Y = Ptr<float>(y), SaveMean = Ptr<float>(saveMean), SaveInvStd = Ptr<float>(saveInvStd),
-                N = n, C = c, Inner = inner, Momentum = momentum, Eps = eps,
-            };
-            RunPerChannel(ref body, x.Numel, c, inner);
-        }
-        else
-        {
-            var body = new BatchNormTrainingBody<double>
-            {
-                X = Ptr<double>(x), Gamma = PtrOrNull<double>(gamma), Beta = PtrOrNull<double>(beta),
-                RunningMean = PtrOrNull<double>(runningMean), RunningVar = PtrOrNull<double>(runningVar),
-                Y = Ptr<double>(y), SaveMean = Ptr<double>(saveMean), SaveInvStd = Ptr<double>(saveInvStd),
-                N = n, C = c, Inner = inner, Momentum = momentum, Eps = eps,
-            };
-            RunPerChannel(ref body, x.Numel, c, inner);
-        }
+            X = Ptr<T>(x), Gamma = PtrOrNull<T>(gamma), Beta = PtrOrNull<T>(beta),
+            RunningMean = PtrOrNull<T>(runningMean), RunningVar = PtrOrNull<T>(runningVar),
+            Y = Ptr<T>(y), SaveMean = Ptr<T>(saveMean), SaveInvStd = Ptr<T>(saveInvStd),
+            N = n, C = c, Inner = inner, Momentum = momentum, Eps = eps,
+        };
+        RunPerChannel(ref body, x.Numel, c, inner);
     }
 
     /// <summary>Channels handled together when inner == 1: the (N, C) layout is walked row by row, vectorised
@@ -70,8 +73,7 @@ public sealed unsafe partial class CpuBackend
     private static void RunPerChannel<TBody>(ref TBody body, long elements, int channels, int inner) where TBody : struct, IRangeBody
     {
         int tasks = inner == 1 ? (channels + ChannelBlock - 1) / ChannelBlock : channels;
-        if (elements < VectorMath.ParallelThreshold) body.Run(0, tasks);
-        else CpuParallel.For(tasks, ref body);
+        RunTasks(tasks, elements, ref body);
     }
 
     private struct BatchNormTrainingBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
@@ -149,35 +151,21 @@ public sealed unsafe partial class CpuBackend
 
     public void BatchNormInference(Tensor x, Tensor? gamma, Tensor? beta, Tensor runningMean, Tensor runningVar, double eps, Tensor y)
     {
-        const string name = "BatchNormInference";
-        KernelChecks.Floating(name, x);
-        var (n, c, inner) = BatchNormLayout(name, x);
-        KernelChecks.SameType(name, x, y);
-        KernelChecks.SameCount(name, x, y);
-        CheckChannelVector(name, "gamma", gamma, x, c);
-        CheckChannelVector(name, "beta", beta, x, c);
-        CheckChannelVector(name, "runningMean", runningMean, x, c);
-        CheckChannelVector(name, "runningVar", runningVar, x, c);
-        if (x.DType == DType.Float32)
+        var (n, c, inner) = CheckNormalise("BatchNormInference", x, y, gamma, beta, runningMean, runningVar);
+        if (x.DType == DType.Float32) BatchNormInference<float>(x, gamma, beta, runningMean, runningVar, eps, y, n, c, inner);
+        else BatchNormInference<double>(x, gamma, beta, runningMean, runningVar, eps, y, n, c, inner);
+    }
+
+    private static void BatchNormInference<T>(Tensor x, Tensor? gamma, Tensor? beta, Tensor runningMean, Tensor runningVar,
+        double eps, Tensor y, int n, int c, int inner) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var body = new BatchNormInferenceBody<T>
         {
-            var body = new BatchNormInferenceBody<float>
-            {
-                X = Ptr<float>(x), Gamma = PtrOrNull<float>(gamma), Beta = PtrOrNull<float>(beta),
-                RunningMean = Ptr<float>(runningMean), RunningVar = Ptr<float>(runningVar), Y = Ptr<float>(y),
-                N = n, C = c, Inner = inner, Eps = eps,
-            };
-            RunPerChannel(ref body, x.Numel, c, inner);
-        }
-        else
-        {
-            var body = new BatchNormInferenceBody<double>
-            {
-                X = Ptr<double>(x), Gamma = PtrOrNull<double>(gamma), Beta = PtrOrNull<double>(beta),
-                RunningMean = Ptr<double>(runningMean), RunningVar = Ptr<double>(runningVar), Y = Ptr<double>(y),
-                N = n, C = c, Inner = inner, Eps = eps,
-            };
-            RunPerChannel(ref body, x.Numel, c, inner);
-        }
+            X = Ptr<T>(x), Gamma = PtrOrNull<T>(gamma), Beta = PtrOrNull<T>(beta),
+            RunningMean = Ptr<T>(runningMean), RunningVar = Ptr<T>(runningVar), Y = Ptr<T>(y),
+            N = n, C = c, Inner = inner, Eps = eps,
+        };
+        RunPerChannel(ref body, x.Numel, c, inner);
     }
 
     private struct BatchNormInferenceBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
@@ -235,26 +223,20 @@ public sealed unsafe partial class CpuBackend
         CheckChannelVector(name, "saveInvStd", saveInvStd, x, c);
         CheckChannelVector(name, "dgamma", dgamma, x, c);
         CheckChannelVector(name, "dbeta", dbeta, x, c);
-        if (x.DType == DType.Float32)
+        if (x.DType == DType.Float32) BatchNormBackward<float>(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
+        else BatchNormBackward<double>(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
+    }
+
+    private static void BatchNormBackward<T>(Tensor x, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
+        Tensor dx, Tensor? dgamma, Tensor? dbeta, int n, int c, int inner) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var body = new BatchNormBackwardBody<T>
         {
-            var body = new BatchNormBackwardBody<float>
-            {
-                X = Ptr<float>(x), Dy = Ptr<float>(dy), Gamma = PtrOrNull<float>(gamma), SaveMean = Ptr<float>(saveMean),
-                SaveInvStd = Ptr<float>(saveInvStd), Dx = Ptr<float>(dx), DGamma = PtrOrNull<float>(dgamma), DBeta = PtrOrNull<float>(dbeta),
-                N = n, C = c, Inner = inner,
-            };
-            RunPerChannel(ref body, x.Numel, c, inner);
-        }
-        else
-        {
-            var body = new BatchNormBackwardBody<double>
-            {
-                X = Ptr<double>(x), Dy = Ptr<double>(dy), Gamma = PtrOrNull<double>(gamma), SaveMean = Ptr<double>(saveMean),
-                SaveInvStd = Ptr<double>(saveInvStd), Dx = Ptr<double>(dx), DGamma = PtrOrNull<double>(dgamma), DBeta = PtrOrNull<double>(dbeta),
-                N = n, C = c, Inner = inner,
-            };
-            RunPerChannel(ref body, x.Numel, c, inner);
-        }
+            X = Ptr<T>(x), Dy = Ptr<T>(dy), Gamma = PtrOrNull<T>(gamma), SaveMean = Ptr<T>(saveMean),
+            SaveInvStd = Ptr<T>(saveInvStd), Dx = Ptr<T>(dx), DGamma = PtrOrNull<T>(dgamma), DBeta = PtrOrNull<T>(dbeta),
+            N = n, C = c, Inner = inner,
+        };
+        RunPerChannel(ref body, x.Numel, c, inner);
     }
 
     private struct BatchNormBackwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>

@@ -92,8 +92,7 @@ public sealed unsafe partial class CpuBackend
         long total = (long)outer * channels * inner;
         // inner == 1 ([N, C] rows): a task is one row, vectorised along the channels; else one (o, c) plane.
         int tasks = inner == 1 ? outer : outer * channels;
-        if (total < VectorMath.ParallelThreshold) body.Run(0, tasks);
-        else CpuParallel.For(tasks, ref body);
+        RunTasks(tasks, total, ref body);
     }
 
     private struct AddChannelVectorBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
@@ -142,8 +141,7 @@ public sealed unsafe partial class CpuBackend
     {
         var body = new BroadcastBody<T> { X = x, Y = y, Mid = mid, Inner = inner, Alpha = alpha };
         int rows = outer * mid;
-        if ((long)rows * inner < VectorMath.ParallelThreshold) body.Run(0, rows);
-        else CpuParallel.For(rows, ref body);
+        RunTasks(rows, (long)rows * inner, ref body);
     }
 
     private struct BroadcastBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>

@@ -52,8 +52,7 @@ public sealed unsafe partial class CpuBackend
     {
         var body = new MomentumStepBody<T> { W = w, G = g, M = m, N = n, Lr = lr, WeightDecay = weightDecay, Momentum = momentum, Trust = trust };
         int blocks = (n + VectorMath.ElementBlock - 1) / VectorMath.ElementBlock;
-        if (n < VectorMath.ParallelThreshold) body.Run(0, blocks);
-        else CpuParallel.For(blocks, ref body);
+        RunTasks(blocks, n, ref body);
     }
 
     private struct MomentumStepBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>

@@ -16,33 +16,37 @@ public sealed unsafe partial class CpuBackend
             throw new ShapeMismatchException($"{name}: invalid pooling geometry {g}");
     }
 
+    /// <summary>The checks both max-pooling kernels make: the geometry; <paramref name="typed"/> floating and of
+    /// <paramref name="sameType"/>'s type; an int32 argmax; the element counts of the input-sized tensor, the
+    /// output-sized one and argmax.</summary>
+    private static void CheckMaxPool(string name, in Pool2dGeometry g, Tensor typed, Tensor sameType,
+        string inputName, Tensor input, string outputName, Tensor output, Tensor argmax)
+    {
+        CheckPool(name, g);
+        KernelChecks.Floating(name, typed);
+        KernelChecks.SameType(name, typed, sameType);
+        KernelChecks.Int32(name, "argmax", argmax);
+        KernelChecks.Count(name, inputName, input, g.InputShape.Numel);
+        KernelChecks.Count(name, outputName, output, g.OutputShape.Numel);
+        KernelChecks.Count(name, "argmax", argmax, g.OutputShape.Numel);
+    }
+
     public void MaxPool2dForward(in Pool2dGeometry g, Tensor x, Tensor y, Tensor argmax)
     {
-        const string name = "MaxPool2dForward";
-        CheckPool(name, g);
-        KernelChecks.Floating(name, x);
-        KernelChecks.SameType(name, x, y);
-        KernelChecks.Int32(name, "argmax", argmax);
-        KernelChecks.Count(name, "x", x, g.InputShape.Numel);
-        KernelChecks.Count(name, "y", y, g.OutputShape.Numel);
-        KernelChecks.Count(name, "argmax", argmax, g.OutputShape.Numel);
-        if (x.DType == DType.Float32)
-        {
-            var body = new MaxPoolForwardBody<float> { G = g, X = Ptr<float>(x), Y = Ptr<float>(y), Argmax = Ptr<int>(argmax) };
-            RunPerPlane(ref body, g);
-        }
-        else
-        {
-            var body = new MaxPoolForwardBody<double> { G = g, X = Ptr<double>(x), Y = Ptr<double>(y), Argmax = Ptr<int>(argmax) };
-            RunPerPlane(ref body, g);
-        }
+        CheckMaxPool("MaxPool2dForward", g, x, y, "x", x, "y", y, argmax);
+        if (x.DType == DType.Float32) MaxPool2dForward<float>(g, x, y, argmax);
+        else MaxPool2dForward<double>(g, x, y, argmax);
+    }
+
+    private static void MaxPool2dForward<T>(in Pool2dGeometry g, Tensor x, Tensor y, Tensor argmax) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var body = new MaxPoolForwardBody<T> { G = g, X = Ptr<T>(x), Y = Ptr<T>(y), Argmax = Ptr<int>(argmax) };
+        RunPerPlane(ref body, g);
     }
 
     private static void RunPerPlane<TBody>(ref TBody body, in Pool2dGeometry g) where TBody : struct, IRangeBody
     {
-        int planes = g.Batch * g.Channels;
-        if (g.InputShape.Numel < VectorMath.ParallelThreshold) body.Run(0, planes);
-        else CpuParallel.For(planes, ref body);
+        RunTasks(g.Batch * g.Channels, g.InputShape.Numel, ref body);
     }
 
     /// <summary>Widest input row the vectorised forward keeps on the stack (two rows of T).</summary>
@@ -165,24 +169,15 @@ public sealed unsafe partial class CpuBackend
 
     public void MaxPool2dBackward(in Pool2dGeometry g, Tensor dy, Tensor argmax, Tensor dx)
     {
-        const string name = "MaxPool2dBackward";
-        CheckPool(name, g);
-        KernelChecks.Floating(name, dy);
-        KernelChecks.SameType(name, dy, dx);
-        KernelChecks.Int32(name, "argmax", argmax);
-        KernelChecks.Count(name, "dx", dx, g.InputShape.Numel);
-        KernelChecks.Count(name, "dy", dy, g.OutputShape.Numel);
-        KernelChecks.Count(name, "argmax", argmax, g.OutputShape.Numel);
-        if (dy.DType == DType.Float32)
-        {
-            var body = new MaxPoolBackwardBody<float> { G = g, Dy = Ptr<float>(dy), Dx = Ptr<float>(dx), Argmax = Ptr<int>(argmax) };
-            RunPerPlane(ref body, g);
-        }
-        else
-        {
-            var body = new MaxPoolBackwardBody<double> { G = g, Dy = Ptr<double>(dy), Dx = Ptr<double>(dx), Argmax = Ptr<int>(argmax) };
-            RunPerPlane(ref body, g);
-        }
+        CheckMaxPool("MaxPool2dBackward", g, dy, dx, "dx", dx, "dy", dy, argmax);
+        if (dy.DType == DType.Float32) MaxPool2dBackward<float>(g, dy, argmax, dx);
+        else MaxPool2dBackward<double>(g, dy, argmax, dx);
+    }
+
+    private static void MaxPool2dBackward<T>(in Pool2dGeometry g, Tensor dy, Tensor argmax, Tensor dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var body = new MaxPoolBackwardBody<T> { G = g, Dy = Ptr<T>(dy), Dx = Ptr<T>(dx), Argmax = Ptr<int>(argmax) };
+        RunPerPlane(ref body, g);
     }
 
     private struct MaxPoolBackwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>

@@ -10,14 +10,20 @@ public sealed unsafe partial class CpuBackend
     /// <summary>Columns summed together by one task of a column reduction (its double accumulators sit on the stack).</summary>
     private const int ColumnBlock = 256;
 
-    public void ChannelSum(Tensor x, int outer, int channels, int inner, double alpha, Tensor y)
+    /// <summary>The checks both axis sums make: x read as [outer, mid, inner] and y of the same floating type
+    /// with <paramref name="outputs"/> elements.</summary>
+    private static void CheckAxisSum(string name, Tensor x, int outer, int mid, int inner, Tensor y, long outputs)
     {
-        const string name = "ChannelSum";
         KernelChecks.Floating(name, x);
         KernelChecks.SameType(name, x, y);
-        KernelChecks.NonNegative(name, outer, channels, inner);
-        KernelChecks.Count(name, "x", x, (long)outer * channels * inner);
-        KernelChecks.Count(name, "y", y, channels);
+        KernelChecks.NonNegative(name, outer, mid, inner);
+        KernelChecks.Count(name, "x", x, (long)outer * mid * inner);
+        KernelChecks.Count(name, "y", y, outputs);
+    }
+
+    public void ChannelSum(Tensor x, int outer, int channels, int inner, double alpha, Tensor y)
+    {
+        CheckAxisSum("ChannelSum", x, outer, channels, inner, y, channels);
         if (inner == 1)
         {
             // [outer, channels] rows: column sums, the same as a reduction over the middle axis of [1, outer, channels].
@@ -32,8 +38,7 @@ public sealed unsafe partial class CpuBackend
     private static void ChannelSum<T>(T* x, int outer, int channels, int inner, double alpha, T* y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var body = new ChannelSumBody<T> { X = x, Y = y, Outer = outer, Channels = channels, Inner = inner, Alpha = alpha };
-        if ((long)outer * channels * inner < VectorMath.ParallelThreshold) body.Run(0, channels);
-        else CpuParallel.For(channels, ref body);
+        RunTasks(channels, (long)outer * channels * inner, ref body);
     }
 
     private struct ChannelSumBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
@@ -55,12 +60,7 @@ public sealed unsafe partial class CpuBackend
 
     public void ReduceSum(Tensor x, int outer, int mid, int inner, double alpha, Tensor y)
     {
-        const string name = "ReduceSum";
-        KernelChecks.Floating(name, x);
-        KernelChecks.SameType(name, x, y);
-        KernelChecks.NonNegative(name, outer, mid, inner);
-        KernelChecks.Count(name, "x", x, (long)outer * mid * inner);
-        KernelChecks.Count(name, "y", y, (long)outer * inner);
+        CheckAxisSum("ReduceSum", x, outer, mid, inner, y, (long)outer * inner);
         if (x.DType == DType.Float32) ReduceSum(Ptr<float>(x), outer, mid, inner, alpha, Ptr<float>(y));
         else ReduceSum(Ptr<double>(x), outer, mid, inner, alpha, Ptr<double>(y));
     }
@@ -70,8 +70,7 @@ public sealed unsafe partial class CpuBackend
         int blocks = (inner + ColumnBlock - 1) / ColumnBlock;
         var body = new ReduceSumBody<T> { X = x, Y = y, Mid = mid, Inner = inner, Blocks = blocks, Alpha = alpha };
         int tasks = inner == 1 ? outer : outer * blocks;
-        if ((long)outer * mid * inner < VectorMath.ParallelThreshold) body.Run(0, tasks);
-        else CpuParallel.For(tasks, ref body);
+        RunTasks(tasks, (long)outer * mid * inner, ref body);
     }
 
     private struct ReduceSumBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>

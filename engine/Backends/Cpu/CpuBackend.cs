@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Vicreg.Engine.Backends.Cpu.Kernels;
 
 namespace Vicreg.Engine.Backends.Cpu;
 
@@ -63,6 +64,15 @@ public sealed unsafe partial class CpuBackend : IBackend
     internal static T* PtrOrNull<T>(Tensor? t) where T : unmanaged => t is null ? null : (T*)t.Data;
     internal static int Count(Tensor t) => checked((int)t.Numel);
     internal static bool IsDouble(Tensor t) => t.DType == DType.Float64;
+
+    /// <summary>Runs body over tasks [0, tasks): on this thread when the kernel touches fewer than
+    /// <see cref="VectorMath.ParallelThreshold"/> elements (fanning out would cost more than it saves),
+    /// else over all threads with <see cref="CpuParallel.For"/>.</summary>
+    private static void RunTasks<TBody>(int tasks, long elements, ref TBody body) where TBody : struct, IRangeBody
+    {
+        if (elements < VectorMath.ParallelThreshold) body.Run(0, tasks);
+        else CpuParallel.For(tasks, ref body);
+    }
 
     internal static Span<T> SpanOf<T>(Tensor t) where T : unmanaged => new((void*)t.Data, checked((int)t.Numel));
     internal static ReadOnlySpan<T> ReadOnlySpanOf<T>(Tensor t) where T : unmanaged => MemoryMarshal.CreateReadOnlySpan(ref *(T*)t.Data, checked((int)t.Numel));

@@ -37,6 +37,38 @@ public class BatchNormKernelTests
         return (mean, variance);
     }
 
+    /// <summary>A per-channel parameter: random when present, else null, read as <paramref name="absent"/>
+    /// everywhere (1 for gamma, 0 for beta).</summary>
+    private static (Tensor? Tensor, double[] Values) OptionalChannelVector(ref Rng rng, bool present, int c, DType dtype, double absent)
+    {
+        if (present) return Random(ref rng, new Shape(c), dtype);
+        var values = new double[c];
+        Array.Fill(values, absent);
+        return (null, values);
+    }
+
+    /// <summary>Running statistics to start from: a random mean and a positive variance.</summary>
+    private static (Tensor Mean, double[] MeanValues, Tensor Var, double[] VarValues) RunningStatistics(ref Rng rng, int c, DType dtype)
+    {
+        var (mean, meanValues) = Random(ref rng, new Shape(c), dtype);
+        var variance = Make(PositiveValues(ref rng, c), new Shape(c), dtype);
+        return (mean, meanValues, variance, Read(variance));
+    }
+
+    /// <summary>y = g (x - mean) / sqrt(var + eps) + b per channel, from the definition.</summary>
+    private static double[] Normalised(double[] xv, int n, int c, int inner, double[] mean, double[] variance, double[] gv, double[] bv, double eps)
+    {
+        var y = new double[xv.Length];
+        for (int i = 0; i < n; i++)
+            for (int ch = 0; ch < c; ch++)
+                for (int k = 0; k < inner; k++)
+                {
+                    int at = (i * c + ch) * inner + k;
+                    y[at] = gv[ch] * (xv[at] - mean[ch]) / Math.Sqrt(variance[ch] + eps) + bv[ch];
+                }
+        return y;
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void TrainingNormalisesAndUpdatesRunningStatisticsAsPyTorch(int n, int c, int inner, bool affine, int threads)
@@ -52,17 +84,9 @@ public class BatchNormKernelTests
             // An offset mean per channel, so centring matters.
             var x = Make(Array.ConvertAll(RandomValues(ref rng, shape.Numel), v => 3 + 2 * v), shape, dtype);
             var xv = Read(x);
-            Tensor? gamma = null, beta = null;
-            double[] gv = new double[c], bv = new double[c];
-            Array.Fill(gv, 1.0);
-            if (affine)
-            {
-                (gamma, gv) = Random(ref rng, new Shape(c), dtype);
-                (beta, bv) = Random(ref rng, new Shape(c), dtype);
-            }
-            var (runningMean, rm0) = Random(ref rng, new Shape(c), dtype);
-            var runningVar = Make(PositiveValues(ref rng, c), new Shape(c), dtype);
-            var rv0 = Read(runningVar);
+            var (gamma, gv) = OptionalChannelVector(ref rng, affine, c, dtype, 1.0);
+            var (beta, bv) = OptionalChannelVector(ref rng, affine, c, dtype, 0.0);
+            var (runningMean, rm0, runningVar, rv0) = RunningStatistics(ref rng, c, dtype);
             var y = Garbage(shape, dtype);
             var saveMean = Garbage(new Shape(c), dtype);
             var saveInvStd = Garbage(new Shape(c), dtype);
@@ -71,14 +95,7 @@ public class BatchNormKernelTests
 
             var (mean, variance) = Statistics(xv, n, c, innerCount);
             int m = n * innerCount;
-            var expectedY = new double[xv.Length];
-            for (int i = 0; i < n; i++)
-                for (int ch = 0; ch < c; ch++)
-                    for (int k = 0; k < innerCount; k++)
-                    {
-                        int at = (i * c + ch) * innerCount + k;
-                        expectedY[at] = gv[ch] * (xv[at] - mean[ch]) / Math.Sqrt(variance[ch] + eps) + bv[ch];
-                    }
+            var expectedY = Normalised(xv, n, c, innerCount, mean, variance, gv, bv, eps);
             var expectedInvStd = new double[c];
             var expectedRm = new double[c];
             var expectedRv = new double[c];
@@ -133,27 +150,12 @@ public class BatchNormKernelTests
             var rng = Rng.ForKey(47, (ulong)(n * 1000 + c), (ulong)inner, (ulong)dtype);
             var shape = InputShape(n, c, inner);
             var (x, xv) = Random(ref rng, shape, dtype);
-            Tensor? gamma = null, beta = null;
-            double[] gv = new double[c], bv = new double[c];
-            Array.Fill(gv, 1.0);
-            if (affine)
-            {
-                (gamma, gv) = Random(ref rng, new Shape(c), dtype);
-                (beta, bv) = Random(ref rng, new Shape(c), dtype);
-            }
-            var (runningMean, rm) = Random(ref rng, new Shape(c), dtype);
-            var runningVar = Make(PositiveValues(ref rng, c), new Shape(c), dtype);
-            var rv = Read(runningVar);
+            var (gamma, gv) = OptionalChannelVector(ref rng, affine, c, dtype, 1.0);
+            var (beta, bv) = OptionalChannelVector(ref rng, affine, c, dtype, 0.0);
+            var (runningMean, rm, runningVar, rv) = RunningStatistics(ref rng, c, dtype);
             var y = Garbage(shape, dtype);
             Host.BatchNormInference(x, gamma, beta, runningMean, runningVar, eps, y);
-            var expected = new double[xv.Length];
-            for (int i = 0; i < n; i++)
-                for (int ch = 0; ch < c; ch++)
-                    for (int k = 0; k < innerCount; k++)
-                    {
-                        int at = (i * c + ch) * innerCount + k;
-                        expected[at] = gv[ch] * (xv[at] - rm[ch]) / Math.Sqrt(rv[ch] + eps) + bv[ch];
-                    }
+            var expected = Normalised(xv, n, c, innerCount, rm, rv, gv, bv, eps);
             AssertClose(expected, Read(y), Tolerance(dtype) * 4, $"inference {dtype.Name()} {shape}");
         }
     }
@@ -173,10 +175,7 @@ public class BatchNormKernelTests
             var x = Make(Array.ConvertAll(RandomValues(ref rng, shape.Numel), v => 1 + v), shape, dtype);
             var xv = Read(x);
             var (dy, dyv) = Random(ref rng, shape, dtype);
-            Tensor? gamma = null;
-            double[] gv = new double[c];
-            Array.Fill(gv, 1.0);
-            if (affine) (gamma, gv) = Random(ref rng, new Shape(c), dtype);
+            var (gamma, gv) = OptionalChannelVector(ref rng, affine, c, dtype, 1.0);
             var y = Garbage(shape, dtype);
             var saveMean = Garbage(new Shape(c), dtype);
             var saveInvStd = Garbage(new Shape(c), dtype);
