@@ -58,6 +58,8 @@ list(GET _vicreg_archs -1 _vicreg_newest)
 list(APPEND _vicreg_gencode "-gencode=arch=compute_${_vicreg_newest},code=compute_${_vicreg_newest}")
 
 file(GLOB _vicreg_kernel_sources CONFIGURE_DEPENDS "${VICREG_KERNEL_SOURCE_DIR}/*.cu")
+# The headers the modules #include (the engine hands the same files to NVRTC): any edit rebuilds every fatbin.
+file(GLOB _vicreg_kernel_headers CONFIGURE_DEPENDS "${VICREG_KERNEL_SOURCE_DIR}/*.cuh")
 set(_vicreg_fatbins "")
 foreach(source IN LISTS _vicreg_kernel_sources)
   get_filename_component(module "${source}" NAME_WE)
@@ -70,8 +72,8 @@ foreach(source IN LISTS _vicreg_kernel_sources)
   add_custom_command(
     OUTPUT "${fatbin}"
     COMMAND "${CMAKE_COMMAND}" -E make_directory "${VICREG_KERNEL_OUTPUT_DIR}"
-    COMMAND "${_vicreg_nvcc}" -fatbin -std=c++14 --fmad=true ${_vicreg_gencode} -o "${fatbin}" "${source}"
-    DEPENDS "${source}"
+    COMMAND "${_vicreg_nvcc}" -fatbin -std=c++14 --fmad=true -I "${VICREG_KERNEL_SOURCE_DIR}" ${_vicreg_gencode} -o "${fatbin}" "${source}"
+    DEPENDS "${source}" ${_vicreg_kernel_headers}
     COMMENT "nvcc: ${module}.cu -> ${module}.${short_hash}.fatbin (sm_${_vicreg_archs})"
     VERBATIM)
   list(APPEND _vicreg_fatbins "${fatbin}")

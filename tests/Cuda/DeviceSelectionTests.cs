@@ -44,14 +44,31 @@ public class DeviceSelectionTests
     public void Cache_key_changes_with_source_options_version_and_architecture()
     {
         byte[] source = KernelSources.Bytes("elementwise");
+        var headers = KernelSources.Headers;
         string[] options = NvrtcCompiler.Options(80, ptx: false);
-        string key = KernelCache.Key("elementwise", source, options, (12, 4), 80);
+        string key = KernelCache.Key("elementwise", source, headers, options, (12, 4), 80);
         byte[] edited = [.. source, (byte)' '];
-        Assert.NotEqual(key, KernelCache.Key("elementwise", edited, options, (12, 4), 80));
-        Assert.NotEqual(key, KernelCache.Key("elementwise", source, NvrtcCompiler.Options(80, ptx: true), (12, 4), 80));
-        Assert.NotEqual(key, KernelCache.Key("elementwise", source, options, (12, 5), 80));
-        Assert.NotEqual(key, KernelCache.Key("elementwise", source, options, (12, 4), 86));
-        Assert.Equal(key, KernelCache.Key("elementwise", source, options, (12, 4), 80));
+        Assert.NotEqual(key, KernelCache.Key("elementwise", edited, headers, options, (12, 4), 80));
+        Assert.NotEqual(key, KernelCache.Key("elementwise", source, headers, NvrtcCompiler.Options(80, ptx: true), (12, 4), 80));
+        Assert.NotEqual(key, KernelCache.Key("elementwise", source, headers, options, (12, 5), 80));
+        Assert.NotEqual(key, KernelCache.Key("elementwise", source, headers, options, (12, 4), 86));
+        Assert.Equal(key, KernelCache.Key("elementwise", source, headers, options, (12, 4), 80));
+    }
+
+    /// <summary>A module that includes a header must miss the disk cache when only the header is edited.</summary>
+    [Fact]
+    public void Cache_key_changes_when_an_included_header_changes()
+    {
+        byte[] source = KernelSources.Bytes("reduce");
+        var headers = KernelSources.Headers;
+        Assert.Contains(headers, h => h.Name == "block_reduce.cuh");
+        string[] options = NvrtcCompiler.Options(80, ptx: false);
+        string key = KernelCache.Key("reduce", source, headers, options, (12, 4), 80);
+        var edited = headers.Select(h => h.Name == "block_reduce.cuh" ? (h.Name, (byte[])[.. h.Bytes, (byte)' ']) : h).ToArray();
+        Assert.NotEqual(key, KernelCache.Key("reduce", source, edited, options, (12, 4), 80));
+        var renamed = headers.Select(h => h.Name == "block_reduce.cuh" ? ("block_reduce2.cuh", h.Bytes) : h).ToArray();
+        Assert.NotEqual(key, KernelCache.Key("reduce", source, renamed, options, (12, 4), 80));
+        Assert.Equal(key, KernelCache.Key("reduce", source, KernelSources.Headers, options, (12, 4), 80));
     }
 }
 

@@ -13,13 +13,59 @@ public sealed unsafe partial class CudaBackend
     /// <summary>The most workspace an algorithm may ask for; faster algorithms needing more are passed over.</summary>
     public long ConvolutionWorkspaceLimit { get; set; } = 512L << 20;
 
+    /// <summary>What a plan keeps for one direction: the algorithm chosen on first use (-1 before), its math type
+    /// and its workspace size.</summary>
+    private sealed class ConvolutionChoice
+    {
+        public int Algorithm = -1, MathType;
+        public nuint Workspace;
+    }
+
     private sealed class ConvolutionPlan
     {
         public nint X, W, Y, Convolution;
-        public int ForwardAlgorithm = -1, BackwardDataAlgorithm = -1, BackwardFilterAlgorithm = -1;
-        public int ForwardMath, BackwardDataMath, BackwardFilterMath;
-        public nuint ForwardWorkspace, BackwardDataWorkspace, BackwardFilterWorkspace;
+        public readonly ConvolutionChoice Forward = new(), BackwardData = new(), BackwardFilter = new();
     }
+
+    /// <summary>One direction's cuDNN calls and the names its errors carry. All three directions take their operands in
+    /// the same order, two inputs then the output (x, w to y; w, dy to dx; x, dy to dw), so one routine drives each.</summary>
+    private sealed class ConvolutionCalls
+    {
+        public required delegate*<nint, nint, nint, nint, nint, int, int*, Cudnn.AlgorithmPerformance*, int> Heuristic { get; init; }
+        public required delegate*<nint, nint, nint, nint, nint, nint, nint, nint, int, int*, Cudnn.AlgorithmPerformance*, nint, nuint, int> Find { get; init; }
+        public required delegate*<nint, nint, nint, nint, nint, int, nuint*, int> WorkspaceSize { get; init; }
+        public required delegate*<nint, float*, nint, nint, nint, nint, nint, int, nint, nuint, float*, nint, nint, int> Run { get; init; }
+        public required string ChooseName { get; init; }
+        public required string WorkspaceSizeName { get; init; }
+        public required string RunName { get; init; }
+    }
+
+    private static readonly ConvolutionCalls ForwardCalls = new()
+    {
+        Heuristic = &Cudnn.cudnnGetConvolutionForwardAlgorithm_v7, Find = &Cudnn.cudnnFindConvolutionForwardAlgorithmEx,
+        WorkspaceSize = &Cudnn.cudnnGetConvolutionForwardWorkspaceSize, Run = &Cudnn.cudnnConvolutionForward,
+        ChooseName = "cudnnGetConvolutionForwardAlgorithm_v7 / FindEx", WorkspaceSizeName = "cudnnGetConvolutionForwardWorkspaceSize",
+        RunName = "cudnnConvolutionForward",
+    };
+
+    private static readonly ConvolutionCalls BackwardDataCalls = new()
+    {
+        Heuristic = &Cudnn.cudnnGetConvolutionBackwardDataAlgorithm_v7, Find = &Cudnn.cudnnFindConvolutionBackwardDataAlgorithmEx,
+        WorkspaceSize = &Cudnn.cudnnGetConvolutionBackwardDataWorkspaceSize, Run = &Cudnn.cudnnConvolutionBackwardData,
+        ChooseName = "cudnnGetConvolutionBackwardDataAlgorithm_v7 / FindEx", WorkspaceSizeName = "cudnnGetConvolutionBackwardDataWorkspaceSize",
+        RunName = "cudnnConvolutionBackwardData",
+    };
+
+    private static readonly ConvolutionCalls BackwardFilterCalls = new()
+    {
+        Heuristic = &Cudnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7, Find = &Cudnn.cudnnFindConvolutionBackwardFilterAlgorithmEx,
+        WorkspaceSize = &Cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize, Run = &Cudnn.cudnnConvolutionBackwardFilter,
+        ChooseName = "cudnnGetConvolutionBackwardFilterAlgorithm_v7 / FindEx", WorkspaceSizeName = "cudnnGetConvolutionBackwardFilterWorkspaceSize",
+        RunName = "cudnnConvolutionBackwardFilter",
+    };
+
+    /// <summary>A direction's operands in its calls' order: the first input, the second input, the output (descriptor, pointer).</summary>
+    private readonly record struct ConvolutionOperands(nint ADesc, nint A, nint BDesc, nint B, nint OutDesc, nint Out);
 
     private readonly Dictionary<Conv2dGeometry, ConvolutionPlan> _convolutionPlans = new();
 
@@ -28,26 +74,7 @@ public sealed unsafe partial class CudaBackend
         nint xp = F32(x, nameof(Conv2dForward)), wp = F32(weight, nameof(Conv2dForward)), yp = F32(y, nameof(Conv2dForward));
         if (!UsesCudnnConvolution) { Im2ColForward(g, xp, wp, yp); return; }
         var plan = Plan(g);
-        if (plan.ForwardAlgorithm < 0)
-        {
-            var perf = Choose(plan, (requested, returned, results, workspace, bytes) => _benchmarkConvolutions && workspace != 0
-                ? Cudnn.cudnnFindConvolutionForwardAlgorithmEx(_cudnn, plan.X, xp, plan.W, wp, plan.Convolution, plan.Y, yp, requested, returned, results, workspace, bytes)
-                : Cudnn.cudnnGetConvolutionForwardAlgorithm_v7(_cudnn, plan.X, plan.W, plan.Convolution, plan.Y, requested, returned, results),
-                "cudnnGetConvolutionForwardAlgorithm_v7 / FindEx");
-            plan.ForwardAlgorithm = perf.Algorithm;
-            plan.ForwardMath = perf.MathType;
-            // The workspace depends on the math type too: set it before asking.
-            Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, perf.MathType), "cudnnSetConvolutionMathType");
-            nuint bytes;
-            Cudnn.Check(Cudnn.cudnnGetConvolutionForwardWorkspaceSize(_cudnn, plan.X, plan.W, plan.Convolution, plan.Y, perf.Algorithm, &bytes),
-                "cudnnGetConvolutionForwardWorkspaceSize");
-            plan.ForwardWorkspace = Math.Max(bytes, perf.Memory);
-        }
-        Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, plan.ForwardMath), "cudnnSetConvolutionMathType");
-        using var workspace = new Scratch(this, (long)plan.ForwardWorkspace);
-        float one = 1, zero = 0;
-        Cudnn.Check(Cudnn.cudnnConvolutionForward(_cudnn, &one, plan.X, xp, plan.W, wp, plan.Convolution, plan.ForwardAlgorithm,
-            workspace.Pointer, plan.ForwardWorkspace, &zero, plan.Y, yp), "cudnnConvolutionForward");
+        Convolve(plan, plan.Forward, ForwardCalls, new(plan.X, xp, plan.W, wp, plan.Y, yp));
     }
 
     public void Conv2dBackwardData(in Conv2dGeometry g, Tensor dy, Tensor weight, Tensor dx)
@@ -55,26 +82,7 @@ public sealed unsafe partial class CudaBackend
         nint dyp = F32(dy, nameof(Conv2dBackwardData)), wp = F32(weight, nameof(Conv2dBackwardData)), dxp = F32(dx, nameof(Conv2dBackwardData));
         if (!UsesCudnnConvolution) { Im2ColBackwardData(g, dyp, wp, dxp); return; }
         var plan = Plan(g);
-        if (plan.BackwardDataAlgorithm < 0)
-        {
-            var perf = Choose(plan, (requested, returned, results, workspace, bytes) => _benchmarkConvolutions && workspace != 0
-                ? Cudnn.cudnnFindConvolutionBackwardDataAlgorithmEx(_cudnn, plan.W, wp, plan.Y, dyp, plan.Convolution, plan.X, dxp, requested, returned, results, workspace, bytes)
-                : Cudnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(_cudnn, plan.W, plan.Y, plan.Convolution, plan.X, requested, returned, results),
-                "cudnnGetConvolutionBackwardDataAlgorithm_v7 / FindEx");
-            plan.BackwardDataAlgorithm = perf.Algorithm;
-            plan.BackwardDataMath = perf.MathType;
-            // The workspace depends on the math type too: set it before asking.
-            Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, perf.MathType), "cudnnSetConvolutionMathType");
-            nuint bytes;
-            Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardDataWorkspaceSize(_cudnn, plan.W, plan.Y, plan.Convolution, plan.X, perf.Algorithm, &bytes),
-                "cudnnGetConvolutionBackwardDataWorkspaceSize");
-            plan.BackwardDataWorkspace = Math.Max(bytes, perf.Memory);
-        }
-        Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, plan.BackwardDataMath), "cudnnSetConvolutionMathType");
-        using var workspace = new Scratch(this, (long)plan.BackwardDataWorkspace);
-        float one = 1, zero = 0;
-        Cudnn.Check(Cudnn.cudnnConvolutionBackwardData(_cudnn, &one, plan.W, wp, plan.Y, dyp, plan.Convolution, plan.BackwardDataAlgorithm,
-            workspace.Pointer, plan.BackwardDataWorkspace, &zero, plan.X, dxp), "cudnnConvolutionBackwardData");
+        Convolve(plan, plan.BackwardData, BackwardDataCalls, new(plan.W, wp, plan.Y, dyp, plan.X, dxp));
     }
 
     public void Conv2dBackwardFilter(in Conv2dGeometry g, Tensor x, Tensor dy, Tensor dweight)
@@ -82,33 +90,34 @@ public sealed unsafe partial class CudaBackend
         nint xp = F32(x, nameof(Conv2dBackwardFilter)), dyp = F32(dy, nameof(Conv2dBackwardFilter)), dwp = F32(dweight, nameof(Conv2dBackwardFilter));
         if (!UsesCudnnConvolution) { Im2ColBackwardFilter(g, xp, dyp, dwp); return; }
         var plan = Plan(g);
-        if (plan.BackwardFilterAlgorithm < 0)
+        Convolve(plan, plan.BackwardFilter, BackwardFilterCalls, new(plan.X, xp, plan.Y, dyp, plan.W, dwp));
+    }
+
+    /// <summary>Runs one direction of a plan. On the direction's first use: chooses its algorithm, sets its math type and
+    /// keeps the workspace size it needs; then (every time) sets that math type and runs with a workspace from the cache.</summary>
+    private void Convolve(ConvolutionPlan plan, ConvolutionChoice choice, ConvolutionCalls calls, in ConvolutionOperands o)
+    {
+        if (choice.Algorithm < 0)
         {
-            var perf = Choose(plan, (requested, returned, results, workspace, bytes) => _benchmarkConvolutions && workspace != 0
-                ? Cudnn.cudnnFindConvolutionBackwardFilterAlgorithmEx(_cudnn, plan.X, xp, plan.Y, dyp, plan.Convolution, plan.W, dwp, requested, returned, results, workspace, bytes)
-                : Cudnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7(_cudnn, plan.X, plan.Y, plan.Convolution, plan.W, requested, returned, results),
-                "cudnnGetConvolutionBackwardFilterAlgorithm_v7 / FindEx");
-            plan.BackwardFilterAlgorithm = perf.Algorithm;
-            plan.BackwardFilterMath = perf.MathType;
+            var perf = Choose(plan, calls, o);
+            choice.Algorithm = perf.Algorithm;
+            choice.MathType = perf.MathType;
             // The workspace depends on the math type too: set it before asking.
             Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, perf.MathType), "cudnnSetConvolutionMathType");
             nuint bytes;
-            Cudnn.Check(Cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(_cudnn, plan.X, plan.Y, plan.Convolution, plan.W, perf.Algorithm, &bytes),
-                "cudnnGetConvolutionBackwardFilterWorkspaceSize");
-            plan.BackwardFilterWorkspace = Math.Max(bytes, perf.Memory);
+            Cudnn.Check(calls.WorkspaceSize(_cudnn, o.ADesc, o.BDesc, plan.Convolution, o.OutDesc, perf.Algorithm, &bytes), calls.WorkspaceSizeName);
+            choice.Workspace = Math.Max(bytes, perf.Memory);
         }
-        Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, plan.BackwardFilterMath), "cudnnSetConvolutionMathType");
-        using var workspace = new Scratch(this, (long)plan.BackwardFilterWorkspace);
+        Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, choice.MathType), "cudnnSetConvolutionMathType");
+        using var workspace = new Scratch(this, (long)choice.Workspace);
         float one = 1, zero = 0;
-        Cudnn.Check(Cudnn.cudnnConvolutionBackwardFilter(_cudnn, &one, plan.X, xp, plan.Y, dyp, plan.Convolution, plan.BackwardFilterAlgorithm,
-            workspace.Pointer, plan.BackwardFilterWorkspace, &zero, plan.W, dwp), "cudnnConvolutionBackwardFilter");
+        Cudnn.Check(calls.Run(_cudnn, &one, o.ADesc, o.A, o.BDesc, o.B, plan.Convolution, choice.Algorithm,
+            workspace.Pointer, choice.Workspace, &zero, o.OutDesc, o.Out), calls.RunName);
     }
-
-    private delegate int AlgorithmQuery(int requested, int* returned, Cudnn.AlgorithmPerformance* results, nint workspace, nuint workspaceBytes);
 
     /// <summary>Runs a _v7 heuristic query (or FindEx, when benchmarking) and takes the first algorithm that
     /// succeeded and fits the workspace limit. Each direction has at most 8 algorithms in cuDNN 8 and 9.</summary>
-    private Cudnn.AlgorithmPerformance Choose(ConvolutionPlan plan, AlgorithmQuery query, string call)
+    private Cudnn.AlgorithmPerformance Choose(ConvolutionPlan plan, ConvolutionCalls calls, in ConvolutionOperands o)
     {
         const int Requested = 16;
         var results = stackalloc Cudnn.AlgorithmPerformance[Requested];
@@ -128,7 +137,9 @@ public sealed unsafe partial class CudaBackend
             if (CudaDriver.cuMemAlloc(&workspace, (nuint)limit) != CudaDriver.Success) { workspace = 0; limit = ConvolutionWorkspaceLimit; } // falls back to _v7
             try
             {
-                Cudnn.Check(query(Requested, &returned, results, workspace, (nuint)limit), call);
+                Cudnn.Check(workspace != 0
+                    ? calls.Find(_cudnn, o.ADesc, o.A, o.BDesc, o.B, plan.Convolution, o.OutDesc, o.Out, Requested, &returned, results, workspace, (nuint)limit)
+                    : calls.Heuristic(_cudnn, o.ADesc, o.BDesc, plan.Convolution, o.OutDesc, Requested, &returned, results), calls.ChooseName);
             }
             finally
             {
@@ -141,7 +152,7 @@ public sealed unsafe partial class CudaBackend
         }
         else
         {
-            Cudnn.Check(query(Requested, &returned, results, 0, (nuint)limit), call);
+            Cudnn.Check(calls.Heuristic(_cudnn, o.ADesc, o.BDesc, plan.Convolution, o.OutDesc, Requested, &returned, results), calls.ChooseName);
         }
         for (int i = 0; i < returned; i++)
         {
@@ -153,7 +164,7 @@ public sealed unsafe partial class CudaBackend
                 return chosen;
             }
         }
-        throw new CudaException($"{call}: cuDNN offered no algorithm within {CudaDeviceAllocator.Bytes(limit)} of workspace ({returned} candidates)");
+        throw new CudaException($"{calls.ChooseName}: cuDNN offered no algorithm within {CudaDeviceAllocator.Bytes(limit)} of workspace ({returned} candidates)");
     }
 
     private ConvolutionPlan Plan(in Conv2dGeometry g)

@@ -9,7 +9,7 @@ namespace Vicreg.Engine.Backends.Cuda;
 /// (&lt;module&gt;.&lt;source hash&gt;.fatbin in $VICREG_KERNEL_DIR or kernels/ beside the program, built by cmake/CudaKernels.cmake), the on-disk cache of earlier
 /// NVRTC compilations, or a fresh NVRTC compilation (then stored in the cache). The cache directory is
 /// $VICREG_KERNEL_CACHE, else $XDG_CACHE_HOME/vicreg/kernels, else ~/.cache/vicreg/kernels; entries are keyed
-/// by a hash of the source, the options, the NVRTC version and the architecture, so they never go stale.
+/// by a hash of the source, the headers it may include, the options, the NVRTC version and the architecture, so they never go stale.
 /// </summary>
 public static class KernelCache
 {
@@ -37,10 +37,18 @@ public static class KernelCache
         return paths;
     }
 
-    public static string Key(string module, ReadOnlySpan<byte> source, string[] options, (int Major, int Minor) nvrtcVersion, int architecture)
+    /// <summary>The cache entry name: the module, the architecture, and a hash of everything the compiled image depends on
+    /// (source, every header NVRTC is given, options, NVRTC version, architecture); so an edited header misses too.</summary>
+    public static string Key(string module, ReadOnlySpan<byte> source, IReadOnlyList<(string Name, byte[] Bytes)> headers, string[] options,
+        (int Major, int Minor) nvrtcVersion, int architecture)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(source);
+        foreach (var (name, bytes) in headers)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes($"\0{name}\0{bytes.Length}\0"));
+            hash.AppendData(bytes);
+        }
         hash.AppendData(Encoding.UTF8.GetBytes($"\0{string.Join(' ', options)}\0nvrtc {nvrtcVersion.Major}.{nvrtcVersion.Minor}\0sm_{architecture}"));
         return $"{module}-sm{architecture}-{Convert.ToHexStringLower(hash.GetHashAndReset())[..24]}";
     }
@@ -59,7 +67,7 @@ public static class KernelCache
             target = supported.Where(a => a <= architecture).DefaultIfEmpty(supported.Max()).Max();
         }
         string[] options = NvrtcCompiler.Options(target, ptx);
-        string key = Key(module, source, options, (major, minor), architecture) + (ptx ? ".ptx" : ".cubin");
+        string key = Key(module, source, KernelSources.Headers, options, (major, minor), architecture) + (ptx ? ".ptx" : ".cubin");
         string path = Path.Combine(Directory, key);
         try
         {

@@ -2,7 +2,8 @@ using System.Security.Cryptography;
 
 namespace Vicreg.Engine.Backends.Cuda;
 
-/// <summary>The .cu sources embedded in the engine (resources named Vicreg.Kernels.&lt;module&gt;.cu).</summary>
+/// <summary>The .cu sources embedded in the engine (resources named Vicreg.Kernels.&lt;module&gt;.cu) and the .cuh
+/// headers they include (Vicreg.Kernels.&lt;name&gt;.cuh).</summary>
 public static class KernelSources
 {
     private const string Prefix = "Vicreg.Kernels.";
@@ -14,10 +15,18 @@ public static class KernelSources
             .Select(n => n[Prefix.Length..^3]).Order(StringComparer.Ordinal).ToArray();
 
     /// <summary>The exact bytes of a module's source.</summary>
-    public static byte[] Bytes(string module)
+    public static byte[] Bytes(string module) => Resource(module + ".cu");
+
+    /// <summary>Every embedded header as (include name, exact bytes), ordered by name: what a module may #include.</summary>
+    public static IReadOnlyList<(string Name, byte[] Bytes)> Headers =>
+        typeof(KernelSources).Assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith(Prefix, StringComparison.Ordinal) && n.EndsWith(".cuh", StringComparison.Ordinal))
+            .Select(n => n[Prefix.Length..]).Order(StringComparer.Ordinal).Select(name => (name, Resource(name))).ToArray();
+
+    private static byte[] Resource(string file)
     {
-        using var stream = typeof(KernelSources).Assembly.GetManifestResourceStream(Prefix + module + ".cu")
-            ?? throw new InvalidOperationException($"no embedded kernel source {module}.cu");
+        using var stream = typeof(KernelSources).Assembly.GetManifestResourceStream(Prefix + file)
+            ?? throw new InvalidOperationException($"no embedded kernel source {file}");
         using var memory = new MemoryStream();
         stream.CopyTo(memory);
         return memory.ToArray();

@@ -19,36 +19,35 @@ public static unsafe class NvrtcCompiler
         [$"--gpu-architecture={(ptx ? "compute" : "sm")}_{architecture}", .. CommonOptions];
 
     /// <summary>CUBIN (or PTX text as bytes when <paramref name="ptx"/>) for <paramref name="architecture"/>
-    /// (e.g. 80 for sm_80). A compile error throws with the full NVRTC log.</summary>
+    /// (e.g. 80 for sm_80). The embedded headers (<see cref="KernelSources.Headers"/>) are what the source may
+    /// #include. A compile error throws with the full NVRTC log.</summary>
     public static byte[] Compile(string name, ReadOnlySpan<byte> source, int architecture, bool ptx = false)
     {
         CudaLibraries.Require(CudaLibrary.Nvrtc);
         string[] options = Options(architecture, ptx);
+        var headers = KernelSources.Headers;
         byte[] src = [.. source, 0];
         byte[] fileName = Encoding.UTF8.GetBytes(name + ".cu\0");
-        nint program;
-        fixed (byte* s = src)
-        fixed (byte* f = fileName)
-            Nvrtc.Check(Nvrtc.nvrtcCreateProgram(&program, s, f, 0, null, null), "nvrtcCreateProgram");
+        // NUL-terminated header texts, include names and options, pinned until the program is destroyed.
+        var pinned = new List<GCHandle>(2 * headers.Count + options.Length);
+        byte** headerTexts = stackalloc byte*[headers.Count];
+        byte** includeNames = stackalloc byte*[headers.Count];
+        byte** optionPointers = stackalloc byte*[options.Length];
+        nint program = 0;
         try
         {
-            var handles = new GCHandle[options.Length];
-            byte** optionPointers = stackalloc byte*[options.Length];
-            try
+            for (int i = 0; i < headers.Count; i++)
             {
-                for (int i = 0; i < options.Length; i++)
-                {
-                    handles[i] = GCHandle.Alloc(Encoding.UTF8.GetBytes(options[i] + "\0"), GCHandleType.Pinned);
-                    optionPointers[i] = (byte*)handles[i].AddrOfPinnedObject();
-                }
-                int status = Nvrtc.nvrtcCompileProgram(program, options.Length, optionPointers);
-                if (status != Nvrtc.Success)
-                    throw new CudaException($"nvrtcCompileProgram of {name}.cu for {options[0]} failed: {Nvrtc.ErrorName(status)}\n{Log(program)}");
+                headerTexts[i] = Pin([.. headers[i].Bytes, 0], pinned);
+                includeNames[i] = Pin(Encoding.UTF8.GetBytes(headers[i].Name + "\0"), pinned);
             }
-            finally
-            {
-                foreach (var h in handles) if (h.IsAllocated) h.Free();
-            }
+            for (int i = 0; i < options.Length; i++) optionPointers[i] = Pin(Encoding.UTF8.GetBytes(options[i] + "\0"), pinned);
+            fixed (byte* s = src)
+            fixed (byte* f = fileName)
+                Nvrtc.Check(Nvrtc.nvrtcCreateProgram(&program, s, f, headers.Count, headerTexts, includeNames), "nvrtcCreateProgram");
+            int status = Nvrtc.nvrtcCompileProgram(program, options.Length, optionPointers);
+            if (status != Nvrtc.Success)
+                throw new CudaException($"nvrtcCompileProgram of {name}.cu for {options[0]} failed: {Nvrtc.ErrorName(status)}\n{Log(program)}");
             nuint size;
             if (ptx)
             {
@@ -64,8 +63,16 @@ public static unsafe class NvrtcCompiler
         }
         finally
         {
-            Nvrtc.nvrtcDestroyProgram(&program);
+            if (program != 0) Nvrtc.nvrtcDestroyProgram(&program);
+            foreach (var handle in pinned) handle.Free();
         }
+    }
+
+    private static byte* Pin(byte[] bytes, List<GCHandle> pinned)
+    {
+        var handle = GCHandle.Alloc(bytes, GCHandleType.Pinned);
+        pinned.Add(handle);
+        return (byte*)handle.AddrOfPinnedObject();
     }
 
     private static string Log(nint program)

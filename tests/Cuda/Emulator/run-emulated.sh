@@ -19,7 +19,7 @@ for cu in "$root"/engine/Backends/Cuda/Kernels/*.cu; do
   grep -o 'extern "C" __global__ void [a-z0-9_]*' "$cu" | awk '{print $5}' | while read -r k; do
     echo "extern \"C\" void emu_L_$k(unsigned g, unsigned b, void** p) { emu_launch_params($k, g, b, p); }" >> "$tu"
   done
-  g++ -std=c++20 -O1 -shared -fPIC -w -I"$here" -o "$out/libemu_$module.so" "$tu" -lpthread
+  g++ -std=c++20 -O1 -shared -fPIC -w -I"$here" -I"$root/engine/Backends/Cuda/Kernels" -o "$out/libemu_$module.so" "$tu" -lpthread
 done
 g++ -std=c++17 -O1 -shared -fPIC -o "$out/libcuda.so.1" "$here/fake_driver.cpp" -ldl
 g++ -std=c++17 -O2 -shared -fPIC -o "$out/libcublas.so.12" "$here/fake_cublas.cpp"

@@ -4,31 +4,7 @@
 
 typedef long long i64;
 
-__device__ __forceinline__ float warp_sum(float v)
-{
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
-    return v;
-}
-
-__device__ float block_sum(float v)
-{
-    __shared__ float partial[32];
-    __shared__ float total;
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    v = warp_sum(v);
-    if (lane == 0) partial[warp] = v;
-    __syncthreads();
-    if (warp == 0)
-    {
-        v = threadIdx.x < (blockDim.x >> 5) ? partial[lane] : 0.0f;
-        v = warp_sum(v);
-        if (lane == 0) total = v;
-    }
-    __syncthreads();
-    float result = total;
-    __syncthreads();
-    return result;
-}
+#include "block_reduce.cuh"
 
 __device__ __forceinline__ i64 channel_index(i64 j, int c, int channels, int inner)
 {

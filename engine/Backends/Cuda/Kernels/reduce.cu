@@ -3,32 +3,7 @@
 
 typedef long long i64;
 
-__device__ __forceinline__ float warp_sum(float v)
-{
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
-    return v;
-}
-
-// Sum over the block; the result is valid in every thread. blockDim.x must be a multiple of 32.
-__device__ float block_sum(float v)
-{
-    __shared__ float partial[32];
-    __shared__ float total;
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    v = warp_sum(v);
-    if (lane == 0) partial[warp] = v;
-    __syncthreads();
-    if (warp == 0)
-    {
-        v = threadIdx.x < (blockDim.x >> 5) ? partial[lane] : 0.0f;
-        v = warp_sum(v);
-        if (lane == 0) total = v;
-    }
-    __syncthreads();
-    float result = total;
-    __syncthreads(); // the shared slots may be reused by the next call
-    return result;
-}
+#include "block_reduce.cuh"
 
 // y[c] = alpha * sum over o,i of x[o,c,i]; one block per channel.
 extern "C" __global__ void channel_sum_f32(const float* __restrict__ x, float* __restrict__ y, int outer, int channels, int inner, float alpha)

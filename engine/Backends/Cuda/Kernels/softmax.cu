@@ -3,11 +3,7 @@
 
 typedef long long i64;
 
-__device__ __forceinline__ float warp_sum(float v)
-{
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
-    return v;
-}
+#include "block_reduce.cuh"
 
 __device__ __forceinline__ float warp_max(float v)
 {
