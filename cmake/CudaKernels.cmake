@@ -2,9 +2,9 @@
 #
 # When a CUDA toolkit is found, every engine/Backends/Cuda/Kernels/*.cu is compiled by nvcc into a fatbin
 # holding SASS for sm_70, sm_80, sm_86 and sm_90 plus compute_90 PTX (which newer GPUs JIT). Each file is
-# named <module>.<first 16 hex digits of the SHA-256 of the .cu>.fatbin: the engine hashes its embedded copy
-# of the source the same way and loads only a fatbin built from exactly that source, so a stale build is
-# ignored (the engine then compiles with NVRTC as usual). The engine looks in $VICREG_KERNEL_DIR, then in
+# named <module>.<hash>.fatbin, the hash covering the .cu and the headers it may include (KernelHash.cmake):
+# the engine hashes its embedded copies the same way and loads only a fatbin built from exactly those
+# sources, so a stale build is ignored (the engine then compiles with NVRTC as usual). The engine looks in $VICREG_KERNEL_DIR, then in
 # kernels/ beside the program. Without a toolkit, configuring succeeds and says the kernels were skipped.
 #
 #   VICREG_CUDA_ARCHITECTURES   SASS targets (default 70;80;86;90, trimmed to what the toolkit supports)
@@ -12,6 +12,7 @@
 
 include_guard(GLOBAL)
 include(CheckLanguage)
+include("${CMAKE_CURRENT_LIST_DIR}/KernelHash.cmake")
 
 set(VICREG_KERNEL_SOURCE_DIR "${CMAKE_CURRENT_LIST_DIR}/../engine/Backends/Cuda/Kernels")
 set(VICREG_KERNEL_OUTPUT_DIR "${CMAKE_BINARY_DIR}/kernels" CACHE PATH "Directory for the ahead-of-time CUDA fatbins")
@@ -63,10 +64,9 @@ file(GLOB _vicreg_kernel_headers CONFIGURE_DEPENDS "${VICREG_KERNEL_SOURCE_DIR}/
 set(_vicreg_fatbins "")
 foreach(source IN LISTS _vicreg_kernel_sources)
   get_filename_component(module "${source}" NAME_WE)
-  # The hash is taken at configure time; editing a .cu re-runs the configure step.
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${source}")
-  file(SHA256 "${source}" hash)
-  string(SUBSTRING "${hash}" 0 16 short_hash)
+  # The hash is taken at configure time; editing a .cu or a header re-runs the configure step.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${source}" ${_vicreg_kernel_headers})
+  vicreg_kernel_hash("${source}" short_hash)
   set(fatbin "${VICREG_KERNEL_OUTPUT_DIR}/${module}.${short_hash}.fatbin")
   # The same options as the engine's NVRTC compilation (NvrtcCompiler.CommonOptions).
   add_custom_command(

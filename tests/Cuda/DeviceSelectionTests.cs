@@ -92,12 +92,15 @@ public class AheadOfTimeKernelTests
         foreach (var module in KernelSources.Modules)
         {
             string file = Path.Combine(root, "engine", "Backends", "Cuda", "Kernels", module + ".cu");
-            var psi = new System.Diagnostics.ProcessStartInfo(cmake!, ["-E", "sha256sum", file]) { RedirectStandardOutput = true };
+            // The very function cmake/CudaKernels.cmake names the fatbins with, run as a script (it prints on stderr).
+            var psi = new System.Diagnostics.ProcessStartInfo(cmake!, ["-D", $"SOURCE={file}", "-P", Path.Combine(root, "cmake", "KernelHash.cmake")])
+                { RedirectStandardError = true };
             using var process = System.Diagnostics.Process.Start(psi)!;
-            string output = process.StandardOutput.ReadToEnd();
+            string output = process.StandardError.ReadToEnd().Trim();
             process.WaitForExit();
-            Assert.Equal(output[..16], KernelSources.ShortHash(KernelSources.Bytes(module)));
-            Assert.EndsWith($"{module}.{output[..16]}.fatbin", KernelCache.FatbinCandidates(module, KernelSources.Bytes(module)).Last());
+            Assert.Equal(16, output.Length);
+            Assert.Equal(output, KernelSources.FatbinHash(KernelSources.Bytes(module)));
+            Assert.EndsWith($"{module}.{output}.fatbin", KernelCache.FatbinCandidates(module, KernelSources.Bytes(module)).Last());
         }
     }
 }

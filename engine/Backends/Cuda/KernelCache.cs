@@ -29,7 +29,7 @@ public static class KernelCache
     /// beside the program (the file name carries the source hash, so a fatbin of other sources never matches).</summary>
     public static IEnumerable<string> FatbinCandidates(string module, ReadOnlySpan<byte> source)
     {
-        string file = $"{module}.{KernelSources.ShortHash(source)}.fatbin";
+        string file = $"{module}.{KernelSources.FatbinHash(source)}.fatbin";
         string? over = Environment.GetEnvironmentVariable("VICREG_KERNEL_DIR");
         var paths = new List<string>(2);
         if (!string.IsNullOrEmpty(over)) paths.Add(Path.Combine(over, file));

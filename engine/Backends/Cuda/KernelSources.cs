@@ -32,7 +32,14 @@ public static class KernelSources
         return memory.ToArray();
     }
 
-    /// <summary>First 16 hex digits of the SHA-256 of the source bytes: cmake/CudaKernels.cmake names the
-    /// ahead-of-time fatbin with the same hash, so a fatbin built from other sources is never loaded.</summary>
-    public static string ShortHash(ReadOnlySpan<byte> source) => Convert.ToHexStringLower(SHA256.HashData(source))[..16];
+    /// <summary>The name hash of a module's ahead-of-time fatbin: the first 16 hex digits of the SHA-256 of the
+    /// module's source followed by every header in name order (cmake/KernelHash.cmake computes the same), so a fatbin built
+    /// against another version of a header is never loaded.</summary>
+    public static string FatbinHash(ReadOnlySpan<byte> source)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(source);
+        foreach (var (_, bytes) in Headers) hash.AppendData(bytes);
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+    }
 }
