@@ -57,7 +57,8 @@ public static class Checkpoint
     {
         var tensors = model.StateDict("model.").Concat(optimizer.State().Select(s => ("optimizer." + s.Name + ".mu", s.Momentum))).ToList();
         FiniteCheck.Require(tensors, (name, count) =>
-            $"the weights stopped being finite by step {position.Step} ('{name}' holds {count} NaN or infinite values); {path} keeps the last good state: lower --base-lr or check the data");
+            $"the weights stopped being finite by step {position.Step} ('{name}' holds {count} NaN or infinite values); " +
+            (File.Exists(path) ? $"{path} keeps the last good state" : "no checkpoint was written") + ": lower --base-lr or check the data");
         var metadata = new Dictionary<string, string>(settings.Fixed.Concat(settings.Schedule))
         {
             ["format"] = Format,
