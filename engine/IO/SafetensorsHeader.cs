@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Vicreg.Engine.IO;
 
@@ -12,6 +13,10 @@ public static class SafetensorsHeader
 {
     public const string MetadataKey = "__metadata__";
 
+    /// <summary>Metadata key of the data section's SHA-256 (lower-case hex), written on request and checked
+    /// by <see cref="SafetensorsReader.VerifyChecksum"/>; other readers ignore it.</summary>
+    public const string ChecksumKey = "data_sha256";
+
     /// <summary>The Rust implementation refuses headers above 100 MB; so do we (a corrupt length is caught early).</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
@@ -20,6 +25,8 @@ public static class SafetensorsHeader
         var entries = new List<SafetensorsEntry>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         var names = new HashSet<string>(StringComparer.Ordinal);
+        // The reader leaves UTF-8 inside strings to GetString, which would throw its own exception type.
+        if (!Utf8.IsValid(json)) throw Bad(file, "the header is not valid UTF-8");
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
         try
         {
@@ -39,6 +46,11 @@ public static class SafetensorsHeader
         catch (JsonException e)
         {
             throw Bad(file, $"the header is not valid JSON ({e.Message})");
+        }
+        catch (InvalidOperationException e)
+        {
+            // An escaped lone surrogate ("\udc00") is valid JSON but not a string .NET can hold.
+            throw Bad(file, $"the header holds a string that is not valid Unicode ({e.Message})");
         }
         return (entries, metadata);
     }
@@ -92,15 +104,24 @@ public static class SafetensorsHeader
         if (shape.Count > Shape.MaxRank)
             throw Bad(file, $"tensor '{name}' has {shape.Count} dimensions; at most {Shape.MaxRank} are supported");
         Span<int> dims = stackalloc int[shape.Count];
-        long numel = 1;
         for (int i = 0; i < shape.Count; i++)
         {
             if (shape[i] < 0 || shape[i] > int.MaxValue) throw Bad(file, $"tensor '{name}' has an invalid dimension {shape[i]}");
             dims[i] = (int)shape[i];
-            numel = checked(numel * shape[i]);
         }
-        if (numel * dtype.SizeInBytes() != offsets[1] - offsets[0])
-            throw Bad(file, $"tensor '{name}' ({dtypeName} {new Shape(dims)}) needs {numel * dtype.SizeInBytes()} bytes but data_offsets span {offsets[1] - offsets[0]}");
+        // The byte count must not wrap: a wrapped product could match a small data range and give a
+        // tensor whose shape promises far more memory than its buffer holds.
+        long bytes = dtype.SizeInBytes();
+        try
+        {
+            for (int i = 0; i < shape.Count; i++) bytes = checked(bytes * shape[i]);
+        }
+        catch (OverflowException)
+        {
+            throw Bad(file, $"tensor '{name}' ({dtypeName} {new Shape(dims)}) is larger than any file can hold");
+        }
+        if (bytes != offsets[1] - offsets[0])
+            throw Bad(file, $"tensor '{name}' ({dtypeName} {new Shape(dims)}) needs {bytes} bytes but data_offsets span {offsets[1] - offsets[0]}");
         return new SafetensorsEntry(name, dtype, new Shape(dims), offsets[0], offsets[1]);
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
 namespace Vicreg.Engine.IO;
@@ -67,6 +68,27 @@ public sealed unsafe class SafetensorsReader : IDisposable
             throw new SafetensorsFormatException($"{path}: not a valid safetensors file: the tensors cover {position} bytes but the data section has {dataLength}");
     }
 
+    /// <summary>Reads the whole data section and compares its SHA-256 with the one the header carries;
+    /// a file without one, or whose data differs, is refused.</summary>
+    public void VerifyChecksum()
+    {
+        if (!Metadata.TryGetValue(SafetensorsHeader.ChecksumKey, out var expected))
+            throw new SafetensorsFormatException($"{Path}: has no data checksum ({SafetensorsHeader.ChecksumKey})");
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var chunk = new byte[1 << 20];
+        long length = RandomAccess.GetLength(_handle);
+        for (long offset = _dataStart; offset < length;)
+        {
+            int n = (int)Math.Min(chunk.Length, length - offset);
+            ReadExactly(chunk.AsSpan(0, n), offset);
+            hash.AppendData(chunk.AsSpan(0, n));
+            offset += n;
+        }
+        string actual = System.Convert.ToHexStringLower(hash.GetHashAndReset());
+        if (!string.Equals(actual, expected, StringComparison.Ordinal))
+            throw new SafetensorsFormatException($"{Path}: the data does not match its checksum (the file is damaged or was altered)");
+    }
+
     public bool Contains(string name) => _byName.ContainsKey(name);
 
     public SafetensorsEntry this[string name] =>
@@ -105,30 +127,67 @@ public sealed unsafe class SafetensorsReader : IDisposable
         if (sourceFloating != destinationFloating)
             throw new SafetensorsFormatException($"{Path}: tensor '{entry.Name}' is {entry.DType.HeaderName()}, which cannot be read into a {destination.DType.Name()} tensor");
 
-        // Destination bytes: the tensor's own memory on the host, else a host staging array copied over at the end.
-        byte[]? staging = destination.Backend.IsHostMemory ? null : new byte[destination.Bytes];
-        var target = staging is null ? new Span<byte>((void*)destination.Data, checked((int)destination.Bytes)) : staging;
-
-        if (SameLayout(entry.DType, destination.DType))
+        if (destination.Numel == 0) return;
+        if (destination.Backend.IsHostMemory)
         {
-            ReadExactly(target, _dataStart + entry.Begin);
+            ReadElements(entry, (byte*)destination.Data, 0, destination.Numel, destination.DType);
+            return;
         }
-        else
+        // A device tensor is filled a block of whole rows at a time through one host staging array.
+        int targetSize = destination.DType.SizeInBytes();
+        long rows = destination.Rank == 0 ? 1 : destination.Shape[0];
+        long rowElements = destination.Numel / rows;
+        if (rowElements * targetSize > StagingBytes)
+            throw new SafetensorsFormatException($"{Path}: tensor '{entry.Name}' {entry.Shape} has rows of {rowElements * targetSize} bytes, above the {StagingBytes}-byte staging limit of a device copy");
+        int rowsPerBlock = (int)Math.Min(rows, StagingBytes / (rowElements * targetSize));
+        var staging = new byte[rowsPerBlock * rowElements * targetSize];
+        fixed (byte* stagingPointer = staging)
         {
-            // Convert in chunks so that a large tensor never needs a second full-size buffer.
-            int sourceSize = entry.DType.SizeInBytes(), targetSize = destination.DType.SizeInBytes();
-            const int chunkElements = 1 << 16;
-            var chunk = new byte[chunkElements * sourceSize];
-            long count = destination.Numel;
-            for (long start = 0; start < count; start += chunkElements)
+            for (int row = 0; row < rows; row += rowsPerBlock)
             {
-                int n = (int)Math.Min(chunkElements, count - start);
-                var src = chunk.AsSpan(0, n * sourceSize);
-                ReadExactly(src, _dataStart + entry.Begin + start * sourceSize);
-                Convert(entry, src, destination.DType, target.Slice(checked((int)(start * targetSize)), n * targetSize));
+                int n = (int)Math.Min(rowsPerBlock, rows - row);
+                int bytes = checked((int)(n * rowElements * targetSize));
+                ReadElements(entry, stagingPointer, row * rowElements, n * rowElements, destination.DType);
+                if (destination.Rank == 0)
+                {
+                    destination.Backend.CopyFromHost(staging.AsSpan(0, bytes), destination);
+                    continue;
+                }
+                using var block = destination.NarrowView(row, n);
+                destination.Backend.CopyFromHost(staging.AsSpan(0, bytes), block);
             }
         }
-        if (staging is not null) destination.Backend.CopyFromHost(staging, destination);
+    }
+
+    /// <summary>The largest single read, and the largest host staging array of a device copy: spans hold at
+    /// most 2 GiB, and tensors may be larger.</summary>
+    internal const int StagingBytes = 1 << 30;
+
+    /// <summary>Elements [first, first + count) of the entry, converted to <paramref name="dtype"/>, to <paramref name="target"/>.</summary>
+    private void ReadElements(SafetensorsEntry entry, byte* target, long first, long count, DType dtype)
+    {
+        int sourceSize = entry.DType.SizeInBytes(), targetSize = dtype.SizeInBytes();
+        long fileOffset = _dataStart + entry.Begin + first * sourceSize;
+        if (SameLayout(entry.DType, dtype))
+        {
+            for (long done = 0, total = count * targetSize; done < total;)
+            {
+                int n = (int)Math.Min(StagingBytes, total - done);
+                ReadExactly(new Span<byte>(target + done, n), fileOffset + done);
+                done += n;
+            }
+            return;
+        }
+        // Convert in chunks so that a large tensor never needs a second full-size buffer.
+        const int chunkElements = 1 << 16;
+        var chunk = new byte[chunkElements * sourceSize];
+        for (long start = 0; start < count; start += chunkElements)
+        {
+            int n = (int)Math.Min(chunkElements, count - start);
+            var src = chunk.AsSpan(0, n * sourceSize);
+            ReadExactly(src, fileOffset + start * sourceSize);
+            Convert(entry, src, dtype, new Span<byte>(target + start * targetSize, n * targetSize));
+        }
     }
 
     private static bool SameLayout(SafetensorsDType s, DType d) =>

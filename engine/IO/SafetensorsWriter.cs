@@ -1,5 +1,8 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
 
 namespace Vicreg.Engine.IO;
 
@@ -15,7 +18,10 @@ public static unsafe class SafetensorsWriter
     /// counter, so that torchvision's load_state_dict restores it with its own type.</summary>
     public const string Int64Suffix = "num_batches_tracked";
 
-    public static void Write(string path, IEnumerable<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>Writes the file; with <paramref name="checksum"/>, the metadata also carries the SHA-256 of the
+    /// data section under <see cref="SafetensorsHeader.ChecksumKey"/> (see <see cref="SafetensorsReader.VerifyChecksum"/>).</summary>
+    public static void Write(string path, IEnumerable<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null,
+        bool checksum = false)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors I/O assumes a little-endian machine");
         var list = tensors.ToList();
@@ -39,12 +45,22 @@ public static unsafe class SafetensorsWriter
             entries.Add(new SafetensorsEntry(name, type, tensor.Shape, offset, offset + bytes));
             offset += bytes;
         }
-        byte[] header = SafetensorsHeader.Serialize(entries, metadata);
+        // The checksum is known only once the data is written: the header holds a placeholder of the
+        // digest's length, overwritten in place at the end, so the header length never changes.
+        var allMetadata = metadata;
+        if (checksum)
+        {
+            var withChecksum = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>(), StringComparer.Ordinal);
+            withChecksum[SafetensorsHeader.ChecksumKey] = ChecksumPlaceholder;
+            allMetadata = withChecksum;
+        }
+        byte[] header = SafetensorsHeader.Serialize(entries, allMetadata);
+        int checksumAt = checksum ? PlaceholderPosition(header) : -1;
 
         string fullPath = System.IO.Path.GetFullPath(path);
         string directory = System.IO.Path.GetDirectoryName(fullPath)!;
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"safetensors: the folder {directory} does not exist");
-        string temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(fullPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        string temporary = System.IO.Path.Combine(directory, TemporaryName(System.IO.Path.GetFileName(fullPath), Environment.ProcessId, Guid.NewGuid()));
         try
         {
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
@@ -53,7 +69,13 @@ public static unsafe class SafetensorsWriter
                 BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
                 stream.Write(prefix);
                 stream.Write(header);
-                foreach (var (_, tensor, type) in ordered) WriteData(stream, tensor, type);
+                using var hash = checksum ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
+                foreach (var (_, tensor, type) in ordered) WriteData(stream, hash, tensor, type);
+                if (hash is not null)
+                {
+                    stream.Position = 8 + checksumAt;
+                    stream.Write(Encoding.ASCII.GetBytes(Convert.ToHexStringLower(hash.GetHashAndReset())));
+                }
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temporary, fullPath, overwrite: true);
@@ -65,6 +87,64 @@ public static unsafe class SafetensorsWriter
         }
     }
 
+    /// <summary>The temporary file a write goes through: hidden, beside the destination, named after the writing process.</summary>
+    public static string TemporaryName(string fileName, int processId, Guid id) => $".{fileName}.{processId}.{id:N}.tmp";
+
+    /// <summary>
+    /// Deletes the temporary files in <paramref name="directory"/> that writers killed mid-write (kill -9, power
+    /// loss) left behind: those whose process is no longer running. A live process's temporary is a write
+    /// in progress and is kept. Returns the names of the deleted files.
+    /// </summary>
+    public static IReadOnlyList<string> RemoveStaleTemporaries(string directory)
+    {
+        var removed = new List<string>();
+        foreach (var path in Directory.EnumerateFiles(directory, ".*.tmp"))
+        {
+            string name = System.IO.Path.GetFileName(path);
+            var parts = name.Split('.');
+            // "", file name parts..., pid, guid, "tmp"
+            if (parts.Length < 5 || !int.TryParse(parts[^3], NumberStyles.None, CultureInfo.InvariantCulture, out int pid)
+                || !Guid.TryParseExact(parts[^2], "N", out _) || IsRunning(pid))
+                continue;
+            try
+            {
+                File.Delete(path);
+                removed.Add(name);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another process cleaned it first, or the folder is read-only: nothing to do.
+            }
+        }
+        return removed;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false; // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static readonly string ChecksumPlaceholder = new('0', 64);
+
+    private static int PlaceholderPosition(byte[] header)
+    {
+        byte[] field = Encoding.UTF8.GetBytes($"\"{SafetensorsHeader.ChecksumKey}\":\"{ChecksumPlaceholder}\"");
+        return header.AsSpan().IndexOf(field) + field.Length - 1 - ChecksumPlaceholder.Length;
+    }
+
     private static SafetensorsDType FileType(string name, Tensor t) => t.DType switch
     {
         DType.Float32 => SafetensorsDType.F32,
@@ -72,15 +152,21 @@ public static unsafe class SafetensorsWriter
         _ => name.EndsWith(Int64Suffix, StringComparison.Ordinal) ? SafetensorsDType.I64 : SafetensorsDType.I32,
     };
 
-    private static void WriteData(Stream stream, Tensor t, SafetensorsDType type)
+    private static void WriteData(Stream stream, IncrementalHash? hash, Tensor t, SafetensorsDType type)
     {
+        void Write(ReadOnlySpan<byte> bytes)
+        {
+            stream.Write(bytes);
+            hash?.AppendData(bytes);
+        }
+
         if (t.Numel == 0) return;
         if (type == SafetensorsDType.I64)
         {
             var values = t.ToArray<int>();
             var wide = new long[values.Length];
             for (int i = 0; i < values.Length; i++) wide[i] = values[i];
-            stream.Write(MemoryMarshal.AsBytes(wide.AsSpan()));
+            Write(MemoryMarshal.AsBytes(wide.AsSpan()));
             return;
         }
         if (t.Backend.IsHostMemory)
@@ -91,7 +177,7 @@ public static unsafe class SafetensorsWriter
             while (remaining > 0)
             {
                 int n = (int)Math.Min(remaining, 1 << 30);
-                stream.Write(new ReadOnlySpan<byte>(p, n));
+                Write(new ReadOnlySpan<byte>(p, n));
                 p += n;
                 remaining -= n;
             }
@@ -99,6 +185,6 @@ public static unsafe class SafetensorsWriter
         }
         var staging = new byte[t.Bytes];
         t.Backend.CopyToHost(t, staging);
-        stream.Write(staging);
+        Write(staging);
     }
 }

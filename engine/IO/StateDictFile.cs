@@ -14,7 +14,8 @@ public static class StateDictFile
     /// ("backbone."), only file tensors whose names start with it are considered, and it is stripped from them
     /// (a whole VICReg checkpoint can feed its backbone). Names for which <paramref name="ignore"/> holds
     /// (e.g. torchvision's "fc." head) are skipped. Any missing, unexpected or mis-shaped tensor raises one
-    /// <see cref="WeightsMismatchException"/> and leaves the module untouched.
+    /// <see cref="WeightsMismatchException"/> and leaves the module untouched; a tensor holding NaN or infinity
+    /// raises <see cref="NonFiniteValuesException"/> naming it (the module is then partly loaded).
     /// </summary>
     public static void Load(Module module, string path, string prefix = "", Func<string, bool>? ignore = null)
     {
@@ -52,6 +53,8 @@ public static class StateDictFile
             throw new WeightsMismatchException(reader.Path, missing, unexpected, shapes);
 
         foreach (var (name, tensor) in expected) reader.ReadInto(prefix + name, tensor);
+        FiniteCheck.Require(expected, (name, count) =>
+            $"{reader.Path}: tensor '{prefix + name}' holds {count} non-finite value{(count == 1 ? "" : "s")} (NaN or infinity); these weights cannot be used");
         SyncBatchNormCounters(module);
     }
 

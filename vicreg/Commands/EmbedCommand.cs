@@ -81,6 +81,10 @@ public sealed class EmbedCommand : ICommand
         {
             throw new UsageException($"{Name}: {e.Message} (--arch {arch} --stem {stemName} --width {width} --in-channels {inChannels})");
         }
+        catch (NonFiniteValuesException e)
+        {
+            throw new UsageException($"{Name}: {e.Message}");
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new UsageException($"{Name}: cannot read weights {weights}: {e.Message}");
@@ -91,19 +95,22 @@ public sealed class EmbedCommand : ICommand
         using var images = ReadImages(input!, inChannels);
         int n = images.Shape[0];
         using var features = Tensor.Empty(new Shape(n, model.RepresentationSize), DType.Float32, CpuBackend.Instance);
-        var imageBytes = MemoryMarshal.AsBytes(images.AsSpan<float>());
-        var featureBytes = MemoryMarshal.AsBytes(features.AsSpan<float>());
-        int imageRow = checked((int)(images.Bytes / Math.Max(1, n))), featureRow = model.RepresentationSize * sizeof(float);
         using (Tape.NoGrad())
         {
+            // Batches are row views of the input and the output (no span over a whole file: it may exceed 2 GiB).
             for (int start = 0; start < n; start += batchSize)
             {
                 int count = Math.Min(batchSize, n - start);
                 using var scope = TensorScope.Begin();
-                var batch = Tensor.Empty(images.Shape.With(0, count), DType.Float32, backend);
-                backend.CopyFromHost(imageBytes.Slice(start * imageRow, count * imageRow), batch);
+                var rows = images.NarrowView(start, count);
+                var batch = rows;
+                if (!backend.IsHostMemory)
+                {
+                    batch = Tensor.Empty(rows.Shape, DType.Float32, backend);
+                    backend.CopyFromHost(MemoryMarshal.AsBytes(rows.AsSpan<float>()), batch);
+                }
                 var y = model.Forward(batch);
-                backend.CopyToHost(y, featureBytes.Slice(start * featureRow, count * featureRow));
+                backend.CopyToHost(y, MemoryMarshal.AsBytes(features.NarrowView(start, count).AsSpan<float>()));
             }
         }
         try

@@ -73,6 +73,8 @@ public sealed record PretrainOptions
             MaxSteps = a.Int("max-steps", 0, "stop after this many steps in total (0 = all epochs)", 0),
             Strict = a.Switch("strict", "stop at an unreadable image instead of skipping it"),
         };
+        if (string.IsNullOrWhiteSpace(o.ExpDir))
+            throw new UsageException("pretrain: --exp-dir must name a folder, got an empty string");
         if (!DatasetCatalog.Names.Contains(o.Dataset))
             throw new UsageException($"pretrain: unknown --dataset '{o.Dataset}' (choose {string.Join(", ", DatasetCatalog.Names)})");
         if (o.Stem is not ("auto" or "imagenet" or "cifar"))

@@ -55,14 +55,23 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         double peakLr = o.BaseLr * o.BatchSize / 256;
         var schedule = new WarmupCosineSchedule(peakLr, (long)o.WarmupEpochs * stepsPerEpoch, totalSteps);
 
-        Directory.CreateDirectory(o.ExpDir);
+        using var folder = ExperimentFolder.Open(o.ExpDir, output.WriteLine);
         string checkpointPath = Path.Combine(o.ExpDir, Checkpoint.FileName);
-        var identity = Checkpoint.Identity(o, split.Channels, stem);
+        var settings = Checkpoint.Settings(o, split.Channels, stem, dataset.Count);
         var position = new TrainingPosition(0, 0, 0);
         if (File.Exists(checkpointPath))
         {
-            position = Checkpoint.Load(checkpointPath, model, optimizer, identity);
+            var resumed = Checkpoint.Load(checkpointPath, model, optimizer, settings, stepsPerEpoch);
+            position = resumed.Position;
+            if (position.Epoch >= o.Epochs || (o.MaxSteps > 0 && position.Step >= o.MaxSteps))
+            {
+                // A finished run stays finished: rerunning its command trains nothing.
+                string limit = o.MaxSteps > 0 && position.Step >= o.MaxSteps ? $"--max-steps {o.MaxSteps}" : $"--epochs {o.Epochs}";
+                output.WriteLine($"{checkpointPath}: this run has finished (step {position.Step}, epoch {position.Epoch}; {limit}); nothing to train");
+                return new PretrainResult(position.Step, double.NaN, double.NaN, false, []);
+            }
             output.WriteLine($"resuming from {checkpointPath}: epoch {position.Epoch}, batch {position.Batch}, step {position.Step}");
+            if (Checkpoint.ScheduleChanges(resumed.Schedule, settings, position.Step) is { } changes) output.WriteLine(changes);
         }
         output.WriteLine($"pretrain: {o.Arch} ({stem} stem, width {o.Width}, {backbone.ParameterCount():N0} parameters) + expander {backbone.RepresentationSize}-{o.Mlp}; " +
                          $"{dataset.Count} images, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, peak lr {peakLr:G3}, on {backend.Name}");
@@ -123,7 +132,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                 if (stopNow || endOfEpoch)
                 {
                     var next = endOfEpoch ? new TrainingPosition(epoch + 1, 0, step) : new TrainingPosition(epoch, batch.Index + 1, step);
-                    Checkpoint.Save(checkpointPath, model, optimizer, next, identity);
+                    Checkpoint.Save(checkpointPath, model, optimizer, next, settings);
                 }
                 if (stopNow)
                 {

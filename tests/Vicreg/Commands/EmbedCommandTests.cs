@@ -104,4 +104,35 @@ public class EmbedCommandTests
 
         CommandRunner.AssertUsageError(CommandRunner.Run([.. Args(dir.File("c.safetensors"), "2"), "--input", dir.File("a.safetensors")]), "not both");
     }
+
+    /// <summary>Sets one element of a weights file's tensor to <paramref name="value"/> (NaN, infinity).</summary>
+    internal static void Poison(string path, string tensor, float value)
+    {
+        List<(string, Tensor)> tensors;
+        Dictionary<string, string> metadata;
+        using (var r = new SafetensorsReader(path))
+        {
+            metadata = new Dictionary<string, string>(r.Metadata);
+            tensors = r.Entries.Select(e => (e.Name, r.ReadTensor(e.Name))).ToList();
+        }
+        var t = tensors.First(p => p.Item1 == tensor).Item2;
+        var values = t.ToArray<float>();
+        values[values.Length / 3] = value;
+        t.CopyFrom<float>(values);
+        SafetensorsWriter.Write(path, tensors, metadata);
+    }
+
+    [Fact]
+    public void WeightsHoldingNaNAreOneLineNamingTheTensor()
+    {
+        using var dir = new TempFolder();
+        SavedModel(dir.File("w.safetensors"));
+        Poison(dir.File("w.safetensors"), "layer3.1.bn2.running_var", float.NaN);
+        using var scope = TensorScope.Begin();
+        SafetensorsWriter.Write(dir.File("x.safetensors"), [("x", Tensor.Full(new Shape(2, 1, 8, 8), 0.5))]);
+        var result = CommandRunner.Run("embed", "--arch", "resnet18", "--stem", "cifar", "--in-channels", "1", "--width", "0.25",
+            "--weights", dir.File("w.safetensors"), "--input", dir.File("x.safetensors"), "--output", dir.File("y.safetensors"), "--device", "cpu");
+        CommandRunner.AssertUsageError(result, "tensor 'layer3.1.bn2.running_var' holds 1 non-finite value");
+        Assert.False(File.Exists(dir.File("y.safetensors")));
+    }
 }

@@ -70,4 +70,20 @@ public class LinearEvalCommandTests
         var cached = Run(Tiny("pixels", c.Path, augment: false));
         Assert.NotEqual(first, cached);
     }
+
+    /// <summary>A backbone with one NaN in conv1.weight once gave "top-1 100.00%" and exit code 0.</summary>
+    [SkippableFact]
+    public void ABackboneHoldingNaNIsRefusedNamingTheTensor()
+    {
+        RequireFashionMnist();
+        using var dir = new TempFolder();
+        var rng = new global::Vicreg.Engine.Rng(12);
+        var backbone = global::Vicreg.Models.Backbones.Create("resnet18", global::Vicreg.Models.ResNetStem.Cifar, 0.0625, 1, ref rng);
+        string weights = dir.File("backbone.safetensors");
+        global::Vicreg.Engine.IO.StateDictFile.Save(backbone, weights);
+        EmbedCommandTests.Poison(weights, "conv1.weight", float.NaN);
+        var result = CommandRunner.Run(Tiny(weights, dir.Path, augment: false));
+        CommandRunner.AssertUsageError(result, "tensor 'conv1.weight' holds 1 non-finite value (NaN or infinity)");
+        Assert.False(File.Exists(dir.File("linear_eval.txt")));
+    }
 }

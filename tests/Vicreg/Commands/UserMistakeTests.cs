@@ -44,6 +44,7 @@ public class UserMistakeTests : IDisposable
     [InlineData("no CUDA device found", "pretrain", "--device", "cuda")]
     [InlineData("weights file not found", "linear-eval", "--weights", "/no/such/file.safetensors")]
     [InlineData("unknown command 'pretrian'", "pretrian")]
+    [InlineData("--exp-dir must name a folder", "pretrain", "--exp-dir", "")]
     public void FlagMistakes(string message, params string[] args)
     {
         var (code, error) = Run(args);
@@ -71,6 +72,21 @@ public class UserMistakeTests : IDisposable
         var (code, error) = Run("pretrain", "--dataset", "mnist", "--data-dir", _dir, "--device", "cpu");
         Assert.Equal(2, code);
         AssertOneLine(error, "2049");
+    }
+
+    /// <summary>Three steps per epoch: the first updates with an absurd learning rate make the weights non-finite,
+    /// the third step's loss is NaN, and the run stops before the epoch's checkpoint. (The progress line may
+    /// precede the error on stderr.)</summary>
+    [SkippableFact]
+    public void ANonFiniteLossStopsPretrainingWithOneLineAndNoCheckpoint()
+    {
+        Skip.IfNot(Directory.Exists(global::Vicreg.Engine.Data.Datasets.IdxDataset.DefaultFashionMnistPath()), "skipped: Fashion-MNIST not installed");
+        string expDir = Path.Combine(_dir, "diverges");
+        var (code, error) = Run("pretrain", "--exp-dir", expDir, "--width", "0.0625", "--mlp", "16-16", "--limit", "72", "--batch-size", "24",
+            "--epochs", "2", "--base-lr", "1e300", "--device", "cpu", "--num-workers", "1");
+        Assert.Equal(2, code);
+        AssertOneLine(error.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1], "the loss became NaN at step 3");
+        Assert.False(File.Exists(Path.Combine(expDir, "checkpoint.safetensors")));
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
