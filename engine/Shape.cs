@@ -46,7 +46,7 @@ public readonly struct Shape : IEquatable<Shape>
         get
         {
             long n = 1;
-            for (int i = 0; i < Rank; i++) n *= _dims[i];
+            for (int i = 0; i < Rank; i++) n = checked(n * _dims[i]); // a wrapped count would under-allocate
             return n;
         }
     }

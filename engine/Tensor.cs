@@ -58,7 +58,11 @@ public sealed class Tensor : IDisposable
     {
         backend ??= Device.Default;
         if (!backend.Supports(dtype)) throw new NotSupportedException($"the {backend.Name} backend does not hold {dtype.Name()} tensors");
-        long bytes = Math.Max(1, shape.Numel) * dtype.SizeInBytes();
+        // Checked: a shape from a file or a flag may ask for more bytes than a long holds, and a wrapped
+        // count would hand back a buffer shorter than the tensor.
+        long bytes;
+        try { bytes = checked(Math.Max(1, shape.Numel) * dtype.SizeInBytes()); }
+        catch (OverflowException) { throw new OutOfMemoryException($"a {dtype.Name()} tensor of shape {shape} needs more bytes than can be addressed"); }
         return new Tensor(shape, dtype, new Storage(backend, bytes), 0);
     }
 
