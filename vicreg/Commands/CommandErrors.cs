@@ -1,5 +1,6 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Data;
+using Vicreg.Engine.Distributed.Mpi;
 using Vicreg.Engine.IO;
 using Vicreg.Training;
 
@@ -16,7 +17,7 @@ public static class CommandErrors
             return work();
         }
         catch (Exception e) when (e is DatasetException or WeightsMismatchException or SafetensorsFormatException
-                                      or CheckpointException or TrainingDivergedException or ShapeMismatchException)
+                                      or CheckpointException or TrainingDivergedException or ShapeMismatchException or MpiException)
         {
             throw new UsageException(e.Message);
         }
