@@ -11,6 +11,9 @@ public static class Communicators
     /// <summary>mpirun (OpenMPI) tells every rank the job's size in this variable.</summary>
     public static bool LaunchedByMpirun => Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null;
 
+    /// <summary>The number of ranks mpirun started (1 when not started by mpirun), known without initialising MPI.</summary>
+    public static int LauncherSize => int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE"), out int n) && n > 0 ? n : 1;
+
     /// <summary>none: one process; mpi: the ranks of MPI_COMM_WORLD; auto: MPI when started by mpirun, else none.</summary>
     public static ICommunicator Create(string mode) => mode switch
     {

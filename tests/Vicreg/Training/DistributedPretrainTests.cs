@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Vicreg.Engine.Data.Datasets;
 using Vicreg.Training;
+using Xunit.Abstractions;
 
 namespace Vicreg.Tests.Training;
 
@@ -20,7 +21,13 @@ public sealed class DistributedPretrainTests : IClassFixture<DistributedPretrain
     private readonly string _root = Path.Combine(Path.GetTempPath(), "vicreg-dist-tests-" + Guid.NewGuid().ToString("N"));
     private readonly Reference _reference;
 
-    public DistributedPretrainTests(Reference reference) => _reference = reference;
+    private readonly ITestOutputHelper _log;
+
+    public DistributedPretrainTests(Reference reference, ITestOutputHelper log)
+    {
+        _reference = reference;
+        _log = log;
+    }
 
     /// <summary>12 steps: 3 epochs of 4 global batches of 12 (6 per rank).</summary>
     private static PretrainOptions Tiny(string expDir) => new()
@@ -130,6 +137,7 @@ public sealed class DistributedPretrainTests : IClassFixture<DistributedPretrain
         for (int i = 0; i < one.Count; i++)
         {
             double relative = Math.Abs(one[i] - two[i + 1]) / Math.Abs(one[i]);
+            _log.WriteLine($"step {i + 1}: one process {one[i]:R}, two ranks {two[i + 1]:R}, relative {relative:E2}, allowed {Tolerance(i + 1):E2}");
             Assert.True(relative <= Tolerance(i + 1), $"step {i + 1}: one process {one[i]:R}, two ranks {two[i + 1]:R} (relative {relative:E2})");
         }
     }
