@@ -52,7 +52,8 @@ public static partial class Ops
         be.Unary(UnaryOp.AddScalar, variance, invStd, eps);
         be.Unary(UnaryOp.Sqrt, invStd, invStd);
         be.Unary(UnaryOp.Reciprocal, invStd, invStd);
-        MultiplyByChannel(xhat, invStd, n, c, inner, xhat);
+        // With the global statistics known, normalising is the evaluation-mode kernel's per-channel affine map.
+        be.BatchNormInference(x, null, null, mean, variance, eps, xhat);
 
         if (runningMean is not null)
         {
@@ -66,9 +67,7 @@ public static partial class Ops
         }
 
         var y = Like(x);
-        be.Copy(xhat, 0, y, 0, x.Numel);
-        if (gamma is not null) MultiplyByChannel(y, gamma, n, c, inner, y);
-        if (beta is not null) be.AddChannelVector(y, beta, n, c, inner, 1, y);
+        be.BatchNormInference(x, gamma, beta, mean, variance, eps, y);
         if (!Tape.NeedsGrad(x, gamma, beta))
         {
             xhat.Dispose();
