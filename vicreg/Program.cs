@@ -1,5 +1,6 @@
 using System.Reflection;
 using Vicreg.Commands;
+using Vicreg.Engine.Distributed;
 
 namespace Vicreg;
 
@@ -31,6 +32,12 @@ public static class Program
         if (command is null)
         {
             Console.Error.WriteLine($"vicreg: unknown command '{args[0]}' (see 'vicreg --help')");
+            return 2;
+        }
+        if (command is not PretrainCommand && Communicators.LauncherSize > 1)
+        {
+            // linear-eval and embed are cheap next to pretraining: one process, never n copies writing the same files.
+            Console.Error.WriteLine($"vicreg: {command.Name} runs in one process; start it without mpirun (or with -np 1)");
             return 2;
         }
         try

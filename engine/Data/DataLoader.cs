@@ -40,8 +40,11 @@ public sealed class DataLoader : IDisposable
         if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"batch size {options.BatchSize}");
         if (options.NumWorkers < 0) throw new ArgumentOutOfRangeException(nameof(options), $"--num-workers {options.NumWorkers}");
         if (dataset.Count == 0) throw new DatasetException("the dataset holds no samples");
-        if (options.DropLast && dataset.Count < options.BatchSize)
-            throw new DatasetException($"the dataset holds {dataset.Count} samples, fewer than one batch of {options.BatchSize} (lower --batch-size)");
+        if (options.ShardCount < 1 || options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount)
+            throw new ArgumentOutOfRangeException(nameof(options), $"shard {options.ShardIndex} of {options.ShardCount}");
+        if (options.ShardCount > 1 && !options.DropLast) throw new ArgumentException("a sharded loader drops the last incomplete batch (DropLast)");
+        if (options.DropLast && dataset.Count < options.BatchSize * options.ShardCount)
+            throw new DatasetException($"the dataset holds {dataset.Count} samples, fewer than one batch of {options.BatchSize * options.ShardCount} (lower --batch-size)");
         _dataset = dataset;
         _transforms = [.. transforms];
         _options = options;
@@ -66,7 +69,7 @@ public sealed class DataLoader : IDisposable
     public int BatchSize => _options.BatchSize;
 
     /// <summary>Samples used per epoch (all of them, or whole batches only when DropLast).</summary>
-    public int SamplesPerEpoch => _options.DropLast ? _dataset.Count / BatchSize * BatchSize : _dataset.Count;
+    public int SamplesPerEpoch => _options.DropLast ? _dataset.Count / (BatchSize * _options.ShardCount) * BatchSize : _dataset.Count;
 
     public int BatchesPerEpoch => (SamplesPerEpoch + BatchSize - 1) / BatchSize;
 
@@ -125,9 +128,10 @@ public sealed class DataLoader : IDisposable
     private void ProduceSample(WorkerState ws, int epoch, int position, Slot slot, int row)
     {
         int n = _dataset.Count;
+        int orderPosition = position * _options.ShardCount + _options.ShardIndex;
         for (int attempt = 0; attempt < n; attempt++)
         {
-            int index = _order[(position + attempt) % n];
+            int index = _order[(orderPosition + attempt) % n];
             if (Volatile.Read(ref _knownBad[index])) continue;
             try
             {

@@ -15,6 +15,12 @@ public sealed record DataLoaderOptions
     public int NumWorkers { get; init; } = Math.Max(1, Environment.ProcessorCount);
     /// <summary>Batches prepared ahead of the one in use (ring of PrefetchBatches + 1 batch buffers).</summary>
     public int PrefetchBatches { get; init; } = 2;
+    /// <summary>Data-parallel sharding, as PyTorch's DistributedSampler: of the epoch's one seeded order, this
+    /// loader takes positions ShardIndex, ShardIndex + ShardCount, …, so batch k of every shard together is
+    /// batch k of BatchSize · ShardCount samples of an unsharded loader. Augmentation stays keyed by
+    /// (seed, epoch, sample index), so a sample looks the same whichever shard loads it.</summary>
+    public int ShardIndex { get; init; }
+    public int ShardCount { get; init; } = 1;
     /// <summary>An unreadable image is an error instead of a skipped sample.</summary>
     public bool Strict { get; init; }
     /// <summary>Where skip warnings go (one line per unreadable file); null for silence.</summary>

@@ -1,7 +1,11 @@
+using Vicreg.Engine.Distributed;
+
 namespace Vicreg.Engine.Nn;
 
 /// <summary>PyTorch's BatchNorm1d / BatchNorm2d (one class: the input's rank decides): weight 1, bias 0,
-/// running mean 0, running var 1, momentum 0.1, eps 1e-5; num_batches_tracked kept for state-dict parity.</summary>
+/// running mean 0, running var 1, momentum 0.1, eps 1e-5; num_batches_tracked kept for state-dict parity.
+/// Given a <see cref="Communicator"/> of more than one rank, training normalises with the statistics of
+/// every rank's batch together (PyTorch's SyncBatchNorm).</summary>
 public sealed class BatchNorm : Module
 {
     public Tensor? Weight { get; }
@@ -29,6 +33,16 @@ public sealed class BatchNorm : Module
 
     private int _batchesTracked;
 
+    /// <summary>The ranks whose batches are normalised together in training (null: this process alone).</summary>
+    public ICommunicator? Communicator { get; set; }
+
+    /// <summary>Makes every BatchNorm under <paramref name="root"/> a SyncBatchNorm over <paramref name="communicator"/>.</summary>
+    public static void Synchronize(Module root, ICommunicator communicator)
+    {
+        if (root is BatchNorm bn) bn.Communicator = communicator;
+        foreach (var (_, child) in root.Children) Synchronize(child, communicator);
+    }
+
     public override Tensor Forward(Tensor x)
     {
         if (Training)
@@ -36,6 +50,8 @@ public sealed class BatchNorm : Module
             _batchesTracked++;
             NumBatchesTracked.Backend.Fill(NumBatchesTracked, _batchesTracked);
         }
+        if (Training && Communicator is { Size: > 1 } communicator)
+            return Ops.SyncBatchNorm(x, Weight, Bias, RunningMean, RunningVar, communicator, Momentum, Eps);
         return Ops.BatchNorm(x, Weight, Bias, RunningMean, RunningVar, Training, Momentum, Eps);
     }
 

@@ -1,5 +1,6 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Data;
+using Vicreg.Engine.Distributed.Mpi;
 using Vicreg.Engine.IO;
 using Vicreg.Training;
 
@@ -17,7 +18,8 @@ public static class CommandErrors
         }
         catch (Exception e) when (e is DatasetException or WeightsMismatchException or SafetensorsFormatException
                                       or CheckpointException or TrainingDivergedException or ShapeMismatchException
-                                      or NonFiniteValuesException or ExperimentFolderInUseException)
+                                      or NonFiniteValuesException or ExperimentFolderInUseException
+                                      or MpiException)
         {
             throw new UsageException(e.Message);
         }

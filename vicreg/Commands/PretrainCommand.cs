@@ -1,4 +1,5 @@
 using Vicreg.Engine.Data;
+using Vicreg.Engine.Distributed;
 using Vicreg.Training;
 
 namespace Vicreg.Commands;
@@ -18,10 +19,12 @@ public sealed class PretrainCommand : ICommand
             return 0;
         }
         args.RejectUnknown();
-        var trainer = new Pretrainer(options, commandLine, Console.Out);
+        using var communicator = CommandErrors.Guard(() => Communicators.Create(options.Dist));
+        if (communicator.Size > 1) Communicators.ShareCores();
+        var trainer = new Pretrainer(options, commandLine, communicator.Rank == 0 ? Console.Out : TextWriter.Null, communicator);
         using var interrupts = new InterruptHandler(trainer.RequestStop,
             "interrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)");
-        var result = CommandErrors.Guard(() => trainer.Run());
+        var result = RankFailure.Guard(communicator, () => CommandErrors.Guard(() => trainer.Run()));
         return result.Interrupted ? 130 : 0;
     }
 }

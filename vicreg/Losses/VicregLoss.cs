@@ -1,5 +1,6 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Autograd;
+using Vicreg.Engine.Distributed;
 
 namespace Vicreg.Losses;
 
@@ -33,17 +34,28 @@ public sealed class VicregLoss(double simCoeff = 25, double stdCoeff = 25, doubl
     public double StdCoeff { get; } = stdCoeff;
     public double CovCoeff { get; } = covCoeff;
 
-    /// <summary>The weighted loss (records a tape node when an input needs a gradient) and the unweighted terms.</summary>
-    public VicregLossOutput Forward(Tensor za, Tensor zb)
+    /// <summary>The weighted loss (records a tape node when an input needs a gradient) and the unweighted terms.
+    /// With a communicator of several ranks, z_a and z_b are this rank's rows: as the official code, the
+    /// invariance is this rank's, while the variance and covariance see every rank's rows, gathered by
+    /// <see cref="Ops.AllGather"/> (whose backward sums the ranks' gradients). Averaging the parameters'
+    /// gradients over the ranks then gives exactly the gradient of the one-process loss on the whole batch.
+    /// The returned terms are the whole batch's: the invariance is averaged over the ranks for reporting.</summary>
+    public VicregLossOutput Forward(Tensor za, Tensor zb, ICommunicator? communicator = null)
     {
-        var (n, d) = Check(za, zb);
+        var (_, d) = Check(za, zb);
+        bool distributed = communicator is { Size: > 1 };
+        var wholeA = distributed ? Ops.AllGather(za, communicator!) : za;
+        var wholeB = distributed ? Ops.AllGather(zb, communicator!) : zb;
+        int n = wholeA.Shape[0];
         var terms = Tensor.Empty(new Shape(3), za.DType, za.Backend);
         bool needsGrad = Tape.NeedsGrad(za, zb);
-        Tensor? ga = null, gb = null;
+        Tensor? ga = null, gb = null, wholeGa = null, wholeGb = null;
         if (needsGrad)
         {
             ga = Tensor.Empty(za.Shape, za.DType, za.Backend);
             gb = Tensor.Empty(zb.Shape, zb.DType, zb.Backend);
+            wholeGa = distributed ? Tensor.Zeros(wholeA.Shape, za.DType, za.Backend) : ga;
+            wholeGb = distributed ? Tensor.Zeros(wholeB.Shape, zb.DType, zb.Backend) : gb;
         }
         var be = za.Backend;
         using var invarianceTerm = terms.NarrowView(0, 1);
@@ -52,14 +64,21 @@ public sealed class VicregLoss(double simCoeff = 25, double stdCoeff = 25, doubl
         Invariance(za, zb, invarianceTerm, ga, gb, SimCoeff);
         be.Fill(varianceTerm, 0);
         be.Fill(covarianceTerm, 0);
-        Branch(za, n, d, varianceTerm, covarianceTerm, ga, StdCoeff, CovCoeff);
-        Branch(zb, n, d, varianceTerm, covarianceTerm, gb, StdCoeff, CovCoeff);
+        Branch(wholeA, n, d, varianceTerm, covarianceTerm, wholeGa, StdCoeff, CovCoeff);
+        Branch(wholeB, n, d, varianceTerm, covarianceTerm, wholeGb, StdCoeff, CovCoeff);
 
         var loss = Tensor.Empty(new Shape(), za.DType, be);
         be.Unary(UnaryOp.Scale, invarianceTerm, loss, SimCoeff);
         be.Axpy(StdCoeff, varianceTerm, loss);
         be.Axpy(CovCoeff, covarianceTerm, loss);
-        if (needsGrad) Tape.Record(new VicregNode(za, zb, ga!, gb!), loss);
+        if (distributed)
+        {
+            // For the report only (the loss above keeps this rank's invariance): the whole batch's invariance.
+            communicator!.AllReduceSum(invarianceTerm);
+            be.Unary(UnaryOp.Scale, invarianceTerm, invarianceTerm, 1.0 / communicator.Size);
+        }
+        if (needsGrad)
+            Tape.Record(new VicregNode(distributed ? [(za, ga!), (zb, gb!), (wholeA, wholeGa!), (wholeB, wholeGb!)] : [(za, ga!), (zb, gb!)]), loss);
         return new VicregLossOutput(loss, terms);
     }
 
@@ -187,17 +206,17 @@ public sealed class VicregLoss(double simCoeff = 25, double stdCoeff = 25, doubl
         be.Axpy(1, scratch, grad);
     }
 
-    /// <summary>The loss is a root: its backward scales the gradients computed in the forward by the upstream gradient.</summary>
-    private sealed class VicregNode(Tensor za, Tensor zb, Tensor ga, Tensor gb) : Node
+    /// <summary>The loss is a root: its backward scales the gradients computed in the forward by the upstream
+    /// gradient, for each input (the two branches, and with several ranks also their gathered whole batches).</summary>
+    private sealed class VicregNode((Tensor Input, Tensor Grad)[] inputs) : Node
     {
         public override string Name => "vicreg_loss";
 
         public override void Backward(Tensor dy)
         {
             var be = dy.Backend;
-            int count = checked((int)ga.Numel);
-            if (za.RequiresGrad) Tape.Accumulate(za, Scaled(be, dy, ga, count));
-            if (zb.RequiresGrad) Tape.Accumulate(zb, Scaled(be, dy, gb, count));
+            foreach (var (input, grad) in inputs)
+                if (input.RequiresGrad) Tape.Accumulate(input, Scaled(be, dy, grad, checked((int)grad.Numel)));
         }
 
         private static Tensor Scaled(IBackend be, Tensor dy, Tensor g, int count)
@@ -211,8 +230,7 @@ public sealed class VicregLoss(double simCoeff = 25, double stdCoeff = 25, doubl
 
         public override void ReleaseSaved()
         {
-            ga.Dispose();
-            gb.Dispose();
+            foreach (var (_, grad) in inputs) grad.Dispose();
         }
     }
 }

@@ -1,5 +1,6 @@
 using Vicreg.Augment;
 using Vicreg.Commands;
+using Vicreg.Engine.Distributed;
 using Vicreg.Models;
 
 namespace Vicreg.Training;
@@ -40,6 +41,8 @@ public sealed record PretrainOptions
     /// <summary>Stop after this many steps in total (0 = run every epoch): tests and benchmarks.</summary>
     public long MaxSteps { get; init; }
     public bool Strict { get; init; }
+    /// <summary>auto (MPI when started by mpirun), none, or mpi.</summary>
+    public string Dist { get; init; } = "auto";
 
     public const string Summary = "pretrain a ResNet with VICReg (checkpoints every epoch, resumes automatically)";
 
@@ -72,6 +75,7 @@ public sealed record PretrainOptions
             Limit = a.Int("limit", 0, "use only the first N training images (0 = all)", 0),
             MaxSteps = a.Int("max-steps", 0, "stop after this many steps in total (0 = all epochs)", 0),
             Strict = a.Switch("strict", "stop at an unreadable image instead of skipping it"),
+            Dist = a.String("dist", "auto", "data parallelism: auto (MPI when started by mpirun), none, or mpi; --batch-size stays the global batch"),
         };
         if (string.IsNullOrWhiteSpace(o.ExpDir))
             throw new UsageException("pretrain: --exp-dir must name a folder, got an empty string");
@@ -81,6 +85,8 @@ public sealed record PretrainOptions
             throw new UsageException($"pretrain: --stem must be imagenet, cifar or auto, got '{o.Stem}'");
         if (!Backbones.Architectures.Contains(o.Arch))
             throw new UsageException($"pretrain: unknown --arch '{o.Arch}' (choose {string.Join(", ", Backbones.Architectures)})");
+        if (!Communicators.Modes.Contains(o.Dist))
+            throw new UsageException($"pretrain: --dist must be {string.Join(", ", Communicators.Modes)}, got '{o.Dist}'");
         try { Expander.ParseSpec(o.Mlp); }
         catch (ArgumentException e) { throw new UsageException($"pretrain: --mlp: {e.Message}"); }
         return o;

@@ -4,6 +4,7 @@ using System.Globalization;
 using Vicreg.Engine;
 using Vicreg.Engine.Autograd;
 using Vicreg.Engine.Data;
+using Vicreg.Engine.Distributed;
 using Vicreg.Engine.IO;
 using Vicreg.Engine.Optim;
 using Vicreg.Losses;
@@ -20,9 +21,10 @@ public sealed record PretrainResult(long Steps, double LastLoss, double LastEmbe
 /// runs inside a tensor scope, so its intermediates go back to the allocator's cache when it ends.
 /// A checkpoint is written after every epoch and when the run is interrupted (Ctrl-C or SIGTERM:
 /// the current step finishes first); a run whose experiment folder holds a checkpoint resumes from it
-/// and continues exactly as the uninterrupted run would have.
+/// and continues exactly as the uninterrupted run would have. Under mpirun each rank runs this loop on its
+/// share of the global batch (see <see cref="DataParallel"/>); rank 0 alone writes files and reports.
 /// </summary>
-public sealed class Pretrainer(PretrainOptions options, string commandLine, TextWriter output)
+public sealed class Pretrainer(PretrainOptions options, string commandLine, TextWriter output, ICommunicator? communicator = null)
 {
     private volatile bool _stopRequested;
 
@@ -45,38 +47,47 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         var model = new VicregModel(backbone, projector);
         var optimizer = new Lars(model.NamedParameters(), o.WeightDecay, momentum: 0.9, eta: o.LarsEta);
         var loss = new VicregLoss(o.SimCoeff, o.StdCoeff, o.CovCoeff);
+        using var parallel = new DataParallel(communicator ?? SingleProcessCommunicator.Instance);
+        parallel.Attach(model);
 
         using var loader = new DataLoader(dataset, split.PretrainViews, new DataLoaderOptions
         {
-            BatchSize = o.BatchSize, Seed = o.Seed, Shuffle = true, DropLast = true, NumWorkers = o.NumWorkers, Strict = o.Strict,
+            BatchSize = parallel.LocalBatch(o.BatchSize), ShardIndex = parallel.Communicator.Rank, ShardCount = parallel.Communicator.Size, Seed = o.Seed, Shuffle = true, DropLast = true, NumWorkers = o.NumWorkers, Strict = o.Strict,
         });
         int stepsPerEpoch = loader.BatchesPerEpoch;
         long totalSteps = (long)o.Epochs * stepsPerEpoch;
         double peakLr = o.BaseLr * o.BatchSize / 256;
         var schedule = new WarmupCosineSchedule(peakLr, (long)o.WarmupEpochs * stepsPerEpoch, totalSteps);
 
-        using var folder = ExperimentFolder.Open(o.ExpDir, output.WriteLine);
+        // Rank 0 alone owns the folder (its lock, checkpoints and logs); the others receive its start.
+        using var folder = parallel.IsWriter ? ExperimentFolder.Open(o.ExpDir, output.WriteLine) : null;
         string checkpointPath = Path.Combine(o.ExpDir, Checkpoint.FileName);
         var settings = Checkpoint.Settings(o, split.Channels, stem, dataset.Count);
         var position = new TrainingPosition(0, 0, 0);
-        if (File.Exists(checkpointPath))
+        bool Finished(TrainingPosition p) => p.Epoch >= o.Epochs || (o.MaxSteps > 0 && p.Step >= o.MaxSteps);
+        if (parallel.IsWriter && File.Exists(checkpointPath))
         {
             var resumed = Checkpoint.Load(checkpointPath, model, optimizer, settings, stepsPerEpoch);
             position = resumed.Position;
-            if (position.Epoch >= o.Epochs || (o.MaxSteps > 0 && position.Step >= o.MaxSteps))
+            if (!Finished(position))
             {
-                // A finished run stays finished: rerunning its command trains nothing.
-                string limit = o.MaxSteps > 0 && position.Step >= o.MaxSteps ? $"--max-steps {o.MaxSteps}" : $"--epochs {o.Epochs}";
-                output.WriteLine($"{checkpointPath}: this run has finished (step {position.Step}, epoch {position.Epoch}; {limit}); nothing to train");
-                return new PretrainResult(position.Step, double.NaN, double.NaN, false, []);
+                output.WriteLine($"resuming from {checkpointPath}: epoch {position.Epoch}, batch {position.Batch}, step {position.Step}");
+                if (Checkpoint.ScheduleChanges(resumed.Schedule, settings, position.Step) is { } changes) output.WriteLine(changes);
             }
-            output.WriteLine($"resuming from {checkpointPath}: epoch {position.Epoch}, batch {position.Batch}, step {position.Step}");
-            if (Checkpoint.ScheduleChanges(resumed.Schedule, settings, position.Step) is { } changes) output.WriteLine(changes);
+        }
+        position = parallel.BroadcastStart(model, optimizer, position);
+        if (Finished(position))
+        {
+            // A finished run stays finished: rerunning its command trains nothing (every rank learns it from the broadcast).
+            string limit = o.MaxSteps > 0 && position.Step >= o.MaxSteps ? $"--max-steps {o.MaxSteps}" : $"--epochs {o.Epochs}";
+            if (parallel.IsWriter) output.WriteLine($"{checkpointPath}: this run has finished (step {position.Step}, epoch {position.Epoch}; {limit}); nothing to train");
+            return new PretrainResult(position.Step, double.NaN, double.NaN, false, []);
         }
         output.WriteLine($"pretrain: {o.Arch} ({stem} stem, width {o.Width}, {backbone.ParameterCount():N0} parameters) + expander {backbone.RepresentationSize}-{o.Mlp}; " +
-                         $"{dataset.Count} images, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, peak lr {peakLr:G3}, on {backend.Name}");
+                         $"{dataset.Count} images, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, peak lr {peakLr:G3}, on {backend.Name}" +
+                         (parallel.IsDistributed ? $"; {parallel.Communicator.Name}, {o.BatchSize / parallel.Communicator.Size} per rank" : ""));
 
-        using var stats = new StatsLog(Path.Combine(o.ExpDir, "stats.txt"), commandLine);
+        using var stats = parallel.IsWriter ? new StatsLog(Path.Combine(o.ExpDir, "stats.txt"), commandLine) : null;
         var progress = new ProgressLine("pretrain", totalSteps, "steps");
         var clock = Stopwatch.StartNew();
         var lastLog = TimeSpan.Zero;
@@ -101,11 +112,12 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                     {
                         var za = model.Forward(viewA);
                         var zb = model.Forward(viewB);
-                        var output = loss.Forward(za, zb);
+                        var output = loss.Forward(za, zb, parallel.Communicator);
                         var t = output.ReadTerms();
                         terms = new StepFigures(t.Weighted(o.SimCoeff, o.StdCoeff, o.CovCoeff), t.Invariance, t.Variance, t.Covariance, EmbeddingStatistics.MeanStd(za));
                         optimizer.ZeroGrad();
                         output.Loss.Backward();
+                        parallel.AverageGradients();
                         optimizer.Step(lr);
                     }
                     finally
@@ -121,15 +133,16 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                     throw new TrainingDivergedException($"the loss became {terms.Loss} at step {step} (epoch {epoch}); lower --base-lr or check the data");
 
                 var elapsed = clock.Elapsed;
-                if (progress.IsDue(step)) progress.Report(step, $"loss {terms.Loss:F3} (inv {terms.Invariance:F4} var {terms.Variance:F4} cov {terms.Covariance:F4}) std {terms.EmbeddingStd:F3}");
+                if (parallel.IsWriter && progress.IsDue(step)) progress.Report(step, $"loss {terms.Loss:F3} (inv {terms.Invariance:F4} var {terms.Variance:F4} cov {terms.Covariance:F4}) std {terms.EmbeddingStd:F3}");
                 bool endOfEpoch = batch.Index == stepsPerEpoch - 1;
-                if ((elapsed - lastLog).TotalSeconds >= o.LogFreqTime || endOfEpoch || step == 1)
+                if (stats is not null && ((elapsed - lastLog).TotalSeconds >= o.LogFreqTime || endOfEpoch || step == 1))
                 {
                     lastLog = elapsed;
                     Log(stats, epoch, step, terms, lr, elapsed, loader.SkippedSamples);
                 }
-                bool stopNow = _stopRequested || (o.MaxSteps > 0 && step >= o.MaxSteps);
-                if (stopNow || endOfEpoch)
+                bool stopRequested = parallel.AnyStop(_stopRequested);
+                bool stopNow = stopRequested || (o.MaxSteps > 0 && step >= o.MaxSteps);
+                if (parallel.IsWriter && (stopNow || endOfEpoch))
                 {
                     var next = endOfEpoch ? new TrainingPosition(epoch + 1, 0, step) : new TrainingPosition(epoch, batch.Index + 1, step);
                     Checkpoint.Save(checkpointPath, model, optimizer, next, settings);
@@ -137,16 +150,16 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                 if (stopNow)
                 {
                     stopped = true;
-                    interrupted = _stopRequested;
-                    if (_stopRequested) output.WriteLine($"\nstopped at step {step}; checkpoint saved to {checkpointPath} (run the same command to resume)");
+                    interrupted = stopRequested;
+                    if (stopRequested) output.WriteLine($"\nstopped at step {step}; checkpoint saved to {checkpointPath} (run the same command to resume)");
                     break;
                 }
             }
         }
-        progress.Finish();
+        if (parallel.IsWriter) progress.Finish();
         deviceA?.Dispose();
         deviceB?.Dispose();
-        if (!interrupted && (o.MaxSteps == 0 || step >= totalSteps))
+        if (parallel.IsWriter && !interrupted && (o.MaxSteps == 0 || step >= totalSteps))
         {
             string backbonePath = Path.Combine(o.ExpDir, "backbone.safetensors");
             StateDictFile.Save(backbone, backbonePath, new Dictionary<string, string> { ["arch"] = o.Arch, ["stem"] = stem });

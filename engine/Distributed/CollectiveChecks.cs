@@ -1,0 +1,17 @@
+namespace Vicreg.Engine.Distributed;
+
+/// <summary>Argument checks shared by the communicators, so a wrong call fails the same way on each.</summary>
+internal static class CollectiveChecks
+{
+    public static void Gather(Tensor local, Tensor gathered, int size)
+    {
+        ShapeMismatchException.SameDType("all_gather", local, gathered);
+        if (gathered.Numel != local.Numel * size)
+            throw new ShapeMismatchException($"all_gather: {size} ranks of {local.Shape} need {local.Numel * size} elements, the output {gathered.Shape} has {gathered.Numel}");
+    }
+
+    public static void Root(int root, int size)
+    {
+        if (root < 0 || root >= size) throw new ArgumentOutOfRangeException(nameof(root), $"root {root} is not a rank of {size}");
+    }
+}

@@ -1,0 +1,70 @@
+using Vicreg.Commands;
+using Vicreg.Engine;
+using Vicreg.Engine.Backends.Cpu;
+using Vicreg.Engine.Distributed;
+using Vicreg.Engine.Nn;
+using Vicreg.Engine.Optim;
+
+namespace Vicreg.Training;
+
+/// <summary>
+/// What pretraining does differently on several ranks, as the official code with DistributedDataParallel:
+/// --batch-size is the global batch, each rank loads its interleaved share; every BatchNorm is
+/// synchronised; the loss gathers the embeddings; the gradients are averaged before LARS. Rank 0 alone
+/// writes stats.txt, checkpoints and the backbone, and its starting point (fresh or resumed) is broadcast,
+/// so every rank starts from the same weights, optimiser state and position even without a shared disk.
+/// With one rank every method is free.
+/// </summary>
+public sealed class DataParallel(ICommunicator communicator) : IDisposable
+{
+    private GradientAverager? _averager;
+
+    public ICommunicator Communicator => communicator;
+    public bool IsWriter => communicator.Rank == 0;
+    public bool IsDistributed => communicator.Size > 1;
+
+    /// <summary>This rank's share of the global batch; a batch that does not divide is refused.</summary>
+    public int LocalBatch(int globalBatch)
+    {
+        if (globalBatch % communicator.Size != 0)
+            throw new UsageException($"pretrain: --batch-size {globalBatch} (the global batch) does not divide among {communicator.Size} ranks");
+        return globalBatch / communicator.Size;
+    }
+
+    /// <summary>Synchronises the model's BatchNorms and prepares the gradient buckets.</summary>
+    public void Attach(Module model)
+    {
+        if (!IsDistributed) return;
+        if (model.Parameters().Any(p => !p.Backend.IsHostMemory))
+            throw new UsageException("pretrain: several ranks on CUDA need NCCL, which is not wired in yet: use --device cpu under mpirun");
+        BatchNorm.Synchronize(model, communicator);
+        _averager = new GradientAverager(model.Parameters(), communicator);
+    }
+
+    /// <summary>Gives every rank rank 0's model state, momentum buffers and position.</summary>
+    public TrainingPosition BroadcastStart(Module model, Optimizer optimizer, TrainingPosition position)
+    {
+        if (!IsDistributed) return position;
+        foreach (var (_, t) in model.StateDict().Concat(optimizer.State()))
+            if (t.DType is DType.Float32 or DType.Float64) communicator.Broadcast(t, 0);
+            // num_batches_tracked (int32) only feeds the checkpoint, which rank 0 alone writes.
+        using var p = Tensor.FromArray<double>([position.Epoch, position.Batch, position.Step], new Shape(3), CpuBackend.Instance);
+        communicator.Broadcast(p, 0);
+        var v = p.ToArray<double>();
+        return new TrainingPosition((int)v[0], (int)v[1], (long)v[2]);
+    }
+
+    /// <summary>Replaces each gradient by its mean over the ranks (call between backward and the optimiser step).</summary>
+    public void AverageGradients() => _averager?.Average();
+
+    /// <summary>True on every rank when any rank was asked to stop (Ctrl-C reaches each rank at its own moment).</summary>
+    public bool AnyStop(bool stopHere)
+    {
+        if (!IsDistributed) return stopHere;
+        using var flag = Tensor.FromArray<double>([stopHere ? 1 : 0], new Shape(1), CpuBackend.Instance);
+        communicator.AllReduceSum(flag);
+        return flag.Item() > 0;
+    }
+
+    public void Dispose() => _averager?.Dispose();
+}
