@@ -1,5 +1,6 @@
 using Vicreg.Augment;
 using Vicreg.Commands;
+using Vicreg.Engine.Data;
 using Vicreg.Models;
 
 namespace Vicreg.Training;
@@ -40,6 +41,8 @@ public sealed record PretrainOptions
     /// <summary>Stop after this many steps in total (0 = run every epoch): tests and benchmarks.</summary>
     public long MaxSteps { get; init; }
     public bool Strict { get; init; }
+    /// <summary>Image folders: images announcing more pixels are skipped, refused from their header.</summary>
+    public long MaxImagePixels { get; init; } = ImageLimits.DefaultMaxPixels;
 
     public const string Summary = "pretrain a ResNet with VICReg (checkpoints every epoch, resumes automatically)";
 
@@ -72,6 +75,7 @@ public sealed record PretrainOptions
             Limit = a.Int("limit", 0, "use only the first N training images (0 = all)", 0),
             MaxSteps = a.Int("max-steps", 0, "stop after this many steps in total (0 = all epochs)", 0),
             Strict = a.Switch("strict", "stop at an unreadable image instead of skipping it"),
+            MaxImagePixels = a.Int("max-image-pixels", (int)ImageLimits.DefaultMaxPixels, DatasetCatalog.MaxImagePixelsHelp, 1),
         };
         if (!DatasetCatalog.Names.Contains(o.Dataset))
             throw new UsageException($"pretrain: unknown --dataset '{o.Dataset}' (choose {string.Join(", ", DatasetCatalog.Names)})");

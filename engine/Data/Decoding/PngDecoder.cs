@@ -60,10 +60,25 @@ public static class PngDecoder
         return h;
     }
 
-    /// <summary>Decodes to <paramref name="channels"/> (1 gray or 3 RGB) into <paramref name="destination"/>.</summary>
-    public static void Decode(ReadOnlySpan<byte> data, ImageBuffer destination, int channels)
+    /// <summary>Decodes to <paramref name="channels"/> (1 gray or 3 RGB) into <paramref name="destination"/>; an image
+    /// of more than <paramref name="maxPixels"/> pixels is refused from its header, before any allocation.</summary>
+    public static void Decode(ReadOnlySpan<byte> data, ImageBuffer destination, int channels, long maxPixels = ImageLimits.DefaultMaxPixels)
     {
         var header = ReadHeader(data);
+        ImageLimits.CheckPixels(header.Width, header.Height, maxPixels);
+        try
+        {
+            Decode(data, header, destination, channels);
+        }
+        finally
+        {
+            t_compressed = ImageLimits.Retainable(t_compressed);
+            t_raw = ImageLimits.Retainable(t_raw);
+        }
+    }
+
+    private static void Decode(ReadOnlySpan<byte> data, Header header, ImageBuffer destination, int channels)
+    {
         Span<byte> palette = stackalloc byte[768];
         int paletteEntries = 0;
         int compressedLength = 0;
