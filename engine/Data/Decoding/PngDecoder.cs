@@ -129,8 +129,13 @@ public static class PngDecoder
 
         long rawLength = 0;
         foreach (var (_, _, w, h) in Passes(header))
-            if (w > 0 && h > 0) rawLength += h * (1 + header.RowBytes(w));
-        if (rawLength > int.MaxValue) throw new ImageDecodeException($"PNG {header.Width}x{header.Height} is too large");
+        {
+            if (w == 0 || h == 0) continue;
+            long rowBytes = 1 + header.RowBytes(w);
+            if (rowBytes > (Array.MaxLength - rawLength) / h) // also keeps h * rowBytes from overflowing
+                throw new ImageDecodeException($"PNG {header.Width}x{header.Height} is too large for one buffer");
+            rawLength += h * rowBytes;
+        }
         var raw = t_raw;
         if (raw is null || raw.Length < rawLength) t_raw = raw = GC.AllocateUninitializedArray<byte>((int)Math.Max(rawLength, 1 << 16));
         Inflate(compressed, compressedLength, raw.AsSpan(0, (int)rawLength));
