@@ -105,21 +105,6 @@ public class ImageLimitTests
         finally { Directory.Delete(root, true); }
     }
 
-    /// <summary>A dataset whose chosen samples fail with exceptions of any type, as a decoder's bug would.</summary>
-    private sealed class FailingDataset(IImageDataset inner, Dictionary<int, Exception> failures) : IImageDataset
-    {
-        public int Count => inner.Count;
-        public IReadOnlyList<string> Classes => inner.Classes;
-        public int Channels => inner.Channels;
-        public int Label(int index) => inner.Label(index);
-        public string Describe(int index) => $"sample-{index}";
-        public void Read(int index, ImageBuffer destination, ref byte[] scratch, IDecodeScaleChooser? scale = null)
-        {
-            if (failures.TryGetValue(index, out var e)) throw e;
-            inner.Read(index, destination, ref scratch, scale);
-        }
-    }
-
     private static InMemoryImageDataset Random(int count)
     {
         var labels = Enumerable.Range(0, count).Select(i => i % 3).ToArray();
