@@ -7,7 +7,14 @@ namespace Vicreg.Engine.Data;
 /// threads that decode and augment ahead of the training loop.
 /// <para>
 /// Memory: a ring of <c>PrefetchBatches + 1</c> batch buffers (aligned CPU tensors) is allocated once
-/// and reused; each worker keeps its own decode buffers. Nothing is allocated per batch.
+/// and reused; each worker keeps its own decode buffers, up to <see cref="ImageLimits.RetainedBufferBytes"/> each
+/// (larger ones are handed back after their image). Nothing is allocated per batch.
+/// </para>
+/// <para>
+/// Unreadable samples: any exception while reading or transforming one sample (a corrupt file, an image over
+/// the pixel limit, a FIFO, a decoder's bug) skips it, counted once in <see cref="SkippedSamples"/> with a warning
+/// naming it, or stops the epoch when <see cref="DataLoaderOptions.Strict"/>; a <see cref="DatasetException"/>
+/// that is not an <see cref="ImageDecodeException"/> (a missing library) always stops it.
 /// </para>
 /// <para>
 /// Determinism: sample i of epoch e is augmented with <c>Rng.ForKey(Seed, e, i, view)</c> and written
