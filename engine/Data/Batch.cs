@@ -9,10 +9,12 @@ namespace Vicreg.Engine.Data;
 public sealed class Batch
 {
     private readonly Tensor[] _views;
+    private readonly int[] _indices;
 
-    internal Batch(Tensor[] views, Tensor labels, int index, int count)
+    internal Batch(Tensor[] views, Tensor labels, int[] indices, int index, int count)
     {
         _views = views;
+        _indices = indices;
         Labels = labels;
         Index = index;
         Count = count;
@@ -21,6 +23,9 @@ public sealed class Batch
     /// <summary>Views[v] is [Count, C, H, W] float32 for transform v.</summary>
     public IReadOnlyList<Tensor> Views => _views;
     public Tensor Labels { get; }
+    /// <summary>The dataset index of each row: which sample it holds. -1 marks a row left out because its
+    /// sample could not be read (zeros, label -1; only when <see cref="DataLoaderOptions.ReplaceUnreadable"/> is off).</summary>
+    public ReadOnlySpan<int> Indices => _indices.AsSpan(0, Count);
     /// <summary>Position of the batch within its epoch.</summary>
     public int Index { get; internal set; }
     /// <summary>Samples in the batch (the batch size, except a last incomplete batch when not dropped).</summary>

@@ -7,7 +7,14 @@ namespace Vicreg.Engine.Data;
 /// threads that decode and augment ahead of the training loop.
 /// <para>
 /// Memory: a ring of <c>PrefetchBatches + 1</c> batch buffers (aligned CPU tensors) is allocated once
-/// and reused; each worker keeps its own decode buffers. Nothing is allocated per batch.
+/// and reused; each worker keeps its own decode buffers, up to <see cref="ImageLimits.RetainedBufferBytes"/> each
+/// (larger ones are handed back after their image). Nothing is allocated per batch.
+/// </para>
+/// <para>
+/// Unreadable samples: any exception while reading or transforming one sample (a corrupt file, an image over
+/// the pixel limit, a FIFO, a decoder's bug) skips it, counted once in <see cref="SkippedSamples"/> with a warning
+/// naming it, or stops the epoch when <see cref="DataLoaderOptions.Strict"/>; a <see cref="DatasetException"/>
+/// that is not an <see cref="ImageDecodeException"/> (a missing library) always stops it.
 /// </para>
 /// <para>
 /// Determinism: sample i of epoch e is augmented with <c>Rng.ForKey(Seed, e, i, view)</c> and written
@@ -124,47 +131,71 @@ public sealed class DataLoader : IDisposable
     }
 
     /// <summary>Decodes sample at epoch position <paramref name="position"/> and writes all its views into row
-    /// <paramref name="row"/> of <paramref name="slot"/>.</summary>
+    /// <paramref name="row"/> of <paramref name="slot"/>. A sample that fails in any way is skipped (counted and
+    /// named once) or, when strict, stops the epoch; its row then holds the next readable sample of the epoch's
+    /// order, or is left out (see <see cref="DataLoaderOptions.ReplaceUnreadable"/>).</summary>
     private void ProduceSample(WorkerState ws, int epoch, int position, Slot slot, int row)
     {
         int n = _dataset.Count;
         int orderPosition = position * _options.ShardCount + _options.ShardIndex;
-        for (int attempt = 0; attempt < n; attempt++)
+        int attempts = _options.ReplaceUnreadable ? n : 1;
+        for (int attempt = 0; attempt < attempts; attempt++)
         {
             int index = _order[(orderPosition + attempt) % n];
             if (Volatile.Read(ref _knownBad[index])) continue;
             try
             {
-                ws.Begin(epoch, index);
-                _dataset.Read(index, ws.Image, ref ws.Scratch, ws);
+                WriteSample(ws, epoch, index, slot, row);
+                return;
             }
-            catch (ImageDecodeException e)
+            catch (Exception e) when (e is ImageDecodeException || e is not DatasetException)
             {
+                // Whatever the exception, it concerns this one file: a decoder's bug or an outsized image must
+                // not end a run, nor a corrupt file in a folder of a million.
+                string reason = e is ImageDecodeException ? e.Message : $"{e.GetType().Name}: {e.Message}";
                 if (_options.Strict)
-                    throw new DatasetException($"{_dataset.Describe(index)}: {e.Message} (strict mode: unreadable images are errors)", e);
-                MarkBad(index, e);
-                continue;
+                    throw new DatasetException($"{_dataset.Describe(index)}: {reason} (strict mode: unreadable images are errors)", e);
+                MarkBad(index, reason);
             }
-            for (int v = 0; v < _transforms.Length; v++)
+            finally
             {
-                var rng = Rng.ForKey(_options.Seed, (ulong)epoch, (ulong)index, (ulong)v);
-                int floats = _sampleFloats[v];
-                _transforms[v].Apply(ws.Image, ref rng, slot.ViewSpan(v).Slice(row * floats, floats));
+                ws.ReleaseOutsizedBuffers();
             }
-            slot.Labels.AsSpan<int>()[row] = _dataset.Label(index);
-            return;
         }
-        throw new DatasetException("no image of the dataset could be read");
+        if (_options.ReplaceUnreadable) throw new DatasetException("no image of the dataset could be read");
+        LeaveOut(slot, row);
     }
 
-    private void MarkBad(int index, ImageDecodeException e)
+    private void WriteSample(WorkerState ws, int epoch, int index, Slot slot, int row)
+    {
+        ws.Begin(epoch, index);
+        _dataset.Read(index, ws.Image, ref ws.Scratch, ws);
+        for (int v = 0; v < _transforms.Length; v++)
+        {
+            var rng = Rng.ForKey(_options.Seed, (ulong)epoch, (ulong)index, (ulong)v);
+            int floats = _sampleFloats[v];
+            _transforms[v].Apply(ws.Image, ref rng, slot.ViewSpan(v).Slice(row * floats, floats));
+        }
+        slot.Labels.AsSpan<int>()[row] = _dataset.Label(index);
+        slot.Indices[row] = index;
+    }
+
+    /// <summary>A row whose sample was skipped: zeros, label and index -1.</summary>
+    private void LeaveOut(Slot slot, int row)
+    {
+        for (int v = 0; v < _transforms.Length; v++) slot.ViewSpan(v).Slice(row * _sampleFloats[v], _sampleFloats[v]).Clear();
+        slot.Labels.AsSpan<int>()[row] = -1;
+        slot.Indices[row] = -1;
+    }
+
+    private void MarkBad(int index, string reason)
     {
         lock (_badLock)
         {
             if (_knownBad[index]) return;
             Volatile.Write(ref _knownBad[index], true);
             _skipped++;
-            _options.Warnings?.WriteLine($"warning: skipping unreadable image {_dataset.Describe(index)}: {e.Message}");
+            _options.Warnings?.WriteLine($"warning: skipping unreadable image {_dataset.Describe(index)}: {reason}");
         }
     }
 
@@ -178,6 +209,7 @@ public sealed class DataLoader : IDisposable
     {
         public readonly Tensor[] Views;
         public readonly Tensor Labels;
+        public readonly int[] Indices; // dataset index of each row (-1: left out)
         public int Remaining;       // samples still to write for the batch assigned to this slot
         public int ReadyBatch = -1; // batch index whose samples are all written
         private readonly int _batchSize;
@@ -193,7 +225,8 @@ public sealed class DataLoader : IDisposable
                 Views[v] = TensorScope.Detach(Tensor.Empty(new Shape(batchSize, t.Channels, t.Height, t.Width), DType.Float32, Device.Cpu));
             }
             Labels = TensorScope.Detach(Tensor.Empty(new Shape(batchSize), DType.Int32, Device.Cpu));
-            _full = new Batch(Views, Labels, 0, batchSize);
+            Indices = new int[batchSize];
+            _full = new Batch(Views, Labels, Indices, 0, batchSize);
         }
 
         public Span<float> ViewSpan(int v) => Views[v].AsSpan<float>();
@@ -208,7 +241,7 @@ public sealed class DataLoader : IDisposable
             }
             var views = new Tensor[Views.Length];
             for (int v = 0; v < views.Length; v++) views[v] = TensorScope.Detach(Views[v].NarrowView(0, count));
-            return new Batch(views, TensorScope.Detach(Labels.NarrowView(0, count)), index, count);
+            return new Batch(views, TensorScope.Detach(Labels.NarrowView(0, count)), Indices, index, count);
         }
 
         public void Dispose()
@@ -229,6 +262,12 @@ public sealed class DataLoader : IDisposable
         {
             _epoch = epoch;
             _index = index;
+        }
+
+        public void ReleaseOutsizedBuffers()
+        {
+            Image.ReleaseIfOutsized();
+            Scratch = ImageLimits.Retainable(Scratch) ?? [];
         }
 
         public double MinimumScale(int sourceWidth, int sourceHeight)

@@ -23,6 +23,10 @@ public sealed record DataLoaderOptions
     public int ShardCount { get; init; } = 1;
     /// <summary>An unreadable image is an error instead of a skipped sample.</summary>
     public bool Strict { get; init; }
+    /// <summary>The row of a skipped sample holds the next readable sample of the epoch's order, so batches stay
+    /// full (training). Off (evaluation, features per file), the row is left out: <see cref="Batch.Indices"/>
+    /// marks it -1, and no sample is ever read in place of another.</summary>
+    public bool ReplaceUnreadable { get; init; } = true;
     /// <summary>Where skip warnings go (one line per unreadable file); null for silence.</summary>
     public TextWriter? Warnings { get; init; } = Console.Error;
 }

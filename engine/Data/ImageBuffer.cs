@@ -38,9 +38,9 @@ public sealed class ImageBuffer
         if (width <= 0 || height <= 0) throw new ArgumentOutOfRangeException(nameof(width), $"image size {width}x{height}");
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), $"{channels} channels (1 or 3 expected)");
         long bytes = (long)width * height * channels;
-        if (bytes > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(width), $"image {width}x{height} is too large");
+        if (bytes > System.Array.MaxLength) throw new ImageDecodeException($"image {width}x{height} is too large for one buffer ({bytes:N0} bytes)");
         if (_pixels.Length < bytes)
-            _pixels = GC.AllocateUninitializedArray<byte>((int)Math.Max(bytes, _pixels.Length * 3L / 2 > int.MaxValue ? bytes : _pixels.Length * 3L / 2));
+            _pixels = GC.AllocateUninitializedArray<byte>((int)Math.Max(bytes, Math.Min(_pixels.Length * 3L / 2, System.Array.MaxLength)));
         Width = width;
         Height = height;
         Channels = channels;
@@ -48,6 +48,18 @@ public sealed class ImageBuffer
         SourceHeight = sourceHeight;
         return Pixels;
     }
+
+    /// <summary>Hands the pixel array back when it outgrew <see cref="ImageLimits.RetainedBufferBytes"/>: call it once
+    /// the image is used, so one outsized image does not stay resident for the rest of the run.</summary>
+    public void ReleaseIfOutsized()
+    {
+        if (_pixels.Length <= ImageLimits.RetainedBufferBytes) return;
+        _pixels = [];
+        Width = Height = Channels = SourceWidth = SourceHeight = 0;
+    }
+
+    /// <summary>Bytes held for pixels (grows to the largest image kept).</summary>
+    public int Capacity => _pixels.Length;
 
     /// <summary>The pixels, row-major HWC, <see cref="Stride"/> bytes per row.</summary>
     public Span<byte> Pixels => _pixels.AsSpan(0, Width * Height * Channels);

@@ -172,4 +172,97 @@ public class DatasetTests
         }
         finally { Directory.Delete(root, true); }
     }
+
+    [Fact]
+    public void GzippedIdxIsNeverInflatedPastWhatItsHeaderAnnounces()
+    {
+        string dir = TestImages.TempFolder("idxbomb");
+        try
+        {
+            // 3 images of 4 x 5 announced, then 64 MiB more: 64 KiB gzipped.
+            const int n = 3;
+            var pixels = TestImages.Noise(n * 20, 41);
+            var bomb = new byte[16 + n * 20 + (64 << 20)];
+            Idx(2051, [n, 4, 5], pixels).CopyTo(bomb, 0);
+            File.WriteAllBytes(Path.Combine(dir, "train-images-idx3-ubyte.gz"), Gzip(bomb));
+            File.WriteAllBytes(Path.Combine(dir, "train-labels-idx1-ubyte.gz"), Gzip(Idx(2049, [n], [1, 2, 3])));
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            var ds = IdxDataset.LoadMnist(dir);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(allocated < 4 << 20, $"{allocated >> 20} MiB allocated to load 60 bytes of images");
+            Assert.Equal(n, ds.Count);
+            Assert.Equal(pixels.AsSpan(20, 20).ToArray(), ds.Pixels(1).ToArray());
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void IdxHeadersAnnouncingMoreThanTheFileCanHoldAreRefusedBeforeAllocating()
+    {
+        string dir = TestImages.TempFolder("idxabsurd");
+        try
+        {
+            string images = Path.Combine(dir, "t10k-images-idx3-ubyte.gz"), labels = Path.Combine(dir, "t10k-labels-idx1-ubyte.gz");
+            File.WriteAllBytes(labels, Gzip(Idx(2049, [2], [1, 2])));
+            void Check(int[] dims, string expected, bool gzip = true)
+            {
+                var idx = Idx(2051, dims, TestImages.Noise(100, 3));
+                File.WriteAllBytes(images, gzip ? Gzip(idx) : idx);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                var e = Assert.Throws<DatasetException>(() => IdxDataset.LoadMnist(dir, train: false));
+                Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, "allocated before refusing");
+                Assert.Contains(images, e.Message);
+                Assert.Contains(expected, e.Message);
+            }
+            Check([int.MaxValue, int.MaxValue, int.MaxValue], "more than 2,147,483,591 bytes");
+            Check([60000, 28, 28], "more than");          // 47 MB from a file of about 150 bytes
+            Check([2, 28, 28], "the file holds 100", gzip: false);
+            Check([2, -28, 28], "announces -28 rows");
+            File.WriteAllBytes(images, Gzip(Idx(2051, [2, 2, 3], TestImages.Noise(12, 3))));
+            File.WriteAllBytes(labels, Gzip(Idx(2049, [2], [1, 10])));
+            var label = Assert.Throws<DatasetException>(() => IdxDataset.LoadMnist(dir, train: false));
+            Assert.Contains(labels, label.Message);
+            Assert.Contains("label 10 of image 1", label.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void CorruptGzipSaysSoAndNamesTheFile()
+    {
+        string dir = TestImages.TempFolder("idxcorrupt");
+        try
+        {
+            var gz = Gzip(Idx(2051, [40, 28, 28], TestImages.Noise(40 * 784, 5)));
+            for (int i = 12; i < 40; i++) gz[i] ^= 0x5A; // the deflate data just after the gzip header
+            string images = Path.Combine(dir, "train-images-idx3-ubyte.gz");
+            File.WriteAllBytes(images, gz);
+            File.WriteAllBytes(Path.Combine(dir, "train-labels-idx1-ubyte.gz"), Gzip(Idx(2049, [40], new byte[40])));
+            var e = Assert.Throws<DatasetException>(() => IdxDataset.LoadMnist(dir));
+            Assert.Contains(images, e.Message);
+            Assert.Contains("corrupt gzip data", e.Message);
+            Assert.DoesNotContain("unsupported compression method", e.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void CifarLabelErrorsNameTheFile()
+    {
+        string dir = TestImages.TempFolder("cifarlabel");
+        try
+        {
+            for (int f = 1; f <= 5; f++)
+            {
+                var blob = TestImages.Noise(2 * 3073, (ulong)f);
+                blob[0] = 3;
+                blob[3073] = (byte)(f == 4 ? 200 : 5);
+                File.WriteAllBytes(Path.Combine(dir, $"data_batch_{f}.bin"), blob);
+            }
+            var e = Assert.Throws<DatasetException>(() => CifarDataset.LoadCifar10(dir));
+            Assert.Contains(Path.Combine(dir, "data_batch_4.bin"), e.Message);
+            Assert.Contains("record 1 has label 200", e.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

@@ -21,7 +21,7 @@ internal static class TestPngWriter
         return ~c;
     }
 
-    private static void Chunk(Stream s, string type, ReadOnlySpan<byte> data, bool corruptCrc = false)
+    public static void Chunk(Stream s, string type, ReadOnlySpan<byte> data, bool corruptCrc = false)
     {
         Span<byte> len = stackalloc byte[4];
         BinaryPrimitives.WriteInt32BigEndian(len, data.Length);

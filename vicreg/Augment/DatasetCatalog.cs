@@ -27,7 +27,10 @@ public static class DatasetCatalog
 {
     public static readonly string[] Names = ["fashion-mnist", "mnist", "cifar10", "cifar100", "imagefolder"];
 
-    public static DatasetChoice Open(string name, string? dataDir, bool train, int imageSize = 224)
+    /// <summary>The flag that raises <see cref="ImageLimits.DefaultMaxPixels"/> for image folders, shared by the commands.</summary>
+    public const string MaxImagePixelsHelp = "image folders: an image announcing more pixels is skipped, refused from its header before any allocation (Pillow's limit)";
+
+    public static DatasetChoice Open(string name, string? dataDir, bool train, int imageSize = 224, long maxImagePixels = ImageLimits.DefaultMaxPixels)
     {
         switch (name.ToLowerInvariant())
         {
@@ -45,7 +48,7 @@ public static class DatasetCatalog
             case "imagefolder":
             case "imagenet":
             {
-                var ds = ImageFolderDataset.OpenSplit(Require(dataDir, name), train ? "train" : "val");
+                var ds = ImageFolderDataset.OpenSplit(Require(dataDir, name), train ? "train" : "val", maxPixels: maxImagePixels);
                 var norm = DatasetNormalization.ImageNet;
                 return new DatasetChoice("imagefolder", ds, norm, imageSize, VicregAugmentations.ImageNetTwoViews(imageSize),
                     VicregAugmentations.LinearTrain(imageSize, norm), VicregAugmentations.Evaluation(imageSize, norm));

@@ -36,6 +36,8 @@ public sealed class EmbedCommand : ICommand
         int limit = args.Int("limit", 0, "with --dataset: only the first N images (0 = all)", min: 0);
         int imageSize = args.Int("image-size", 224, "with --dataset imagefolder: evaluation crop", min: 16, max: 1024);
         int workers = args.Int("num-workers", Math.Max(1, Environment.ProcessorCount), "with --dataset: data-loading threads", min: 0, max: 256);
+        int maxImagePixels = args.Int("max-image-pixels", (int)ImageLimits.DefaultMaxPixels, "with --dataset: " + DatasetCatalog.MaxImagePixelsHelp, min: 1);
+        bool strict = args.Switch("strict", "with --dataset: stop at an unreadable image instead of skipping it");
         string? output = args.OptionalString("output", "safetensors file to write, holding features [N, rep]");
         int batchSize = args.Int("batch-size", 256, "images per forward pass", min: 1);
         string device = args.String("device", "auto", "cpu, cuda or auto");
@@ -62,7 +64,7 @@ public sealed class EmbedCommand : ICommand
         {
             try
             {
-                data = DatasetCatalog.Open(dataset, dataDir, train: split == "train", imageSize);
+                data = DatasetCatalog.Open(dataset, dataDir, train: split == "train", imageSize, maxImagePixels);
             }
             catch (DatasetException e)
             {
@@ -90,7 +92,7 @@ public sealed class EmbedCommand : ICommand
             throw new UsageException($"{Name}: cannot read weights {weights}: {e.Message}");
         }
         model.Eval();
-        if (data is not null) return EmbedDataset(model, data, limit, batchSize, workers, backend, output, commandLine);
+        if (data is not null) return EmbedDataset(model, data, limit, batchSize, workers, strict, backend, output, commandLine);
 
         using var images = ReadImages(input!, inChannels);
         int n = images.Shape[0];
@@ -125,14 +127,14 @@ public sealed class EmbedCommand : ICommand
         return 0;
     }
 
-    private int EmbedDataset(ResNet model, DatasetChoice data, int limit, int batchSize, int workers, IBackend backend, string output, string commandLine)
+    private int EmbedDataset(ResNet model, DatasetChoice data, int limit, int batchSize, int workers, bool strict, IBackend backend, string output, string commandLine)
     {
         var images = DatasetCatalog.Limit(data.Dataset, limit);
         FeatureSet features;
         try
         {
             features = FeatureExtractor.Extract(model, images, data.Evaluation, backend, batchSize, workers,
-                new ProgressLine("embed", images.Count, "images"));
+                new ProgressLine("embed", images.Count, "images"), strict: strict);
         }
         catch (DatasetException e)
         {
@@ -141,17 +143,43 @@ public sealed class EmbedCommand : ICommand
         using var scope = TensorScope.Begin();
         var values = Tensor.FromArray<float>(features.Values, new Shape(features.Count, features.Dimension), CpuBackend.Instance);
         var labels = Tensor.FromArray<int>(features.Labels, new Shape(features.Count), CpuBackend.Instance);
+        var indices = Tensor.FromArray<int>(features.Indices, new Shape(features.Count), CpuBackend.Instance);
+        string fileList = FileListPath(output);
         try
         {
-            SafetensorsWriter.Write(output, [("features", values), ("labels", labels)],
-                new Dictionary<string, string> { ["command"] = commandLine, ["dataset"] = data.Name });
+            SafetensorsWriter.Write(output, [("features", values), ("labels", labels), ("indices", indices)],
+                new Dictionary<string, string> { ["command"] = commandLine, ["dataset"] = data.Name, ["files"] = Path.GetFileName(fileList) });
+            WriteFileList(fileList, images, features);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new UsageException($"{Name}: cannot write {output}: {e.Message}");
         }
-        Console.WriteLine($"{Name}: {features.Count} images of {data.Name} -> features [{features.Count}, {features.Dimension}] and labels ({backend.Name}) -> {output}");
+        int skipped = images.Count - features.Count;
+        string skippedNote = skipped > 0 ? $", {skipped} unreadable skipped" : "";
+        Console.WriteLine($"{Name}: {features.Count} images of {data.Name}{skippedNote} -> features [{features.Count}, {features.Dimension}] and labels ({backend.Name}) -> {output}; rows' files in {fileList}");
         return 0;
+    }
+
+    /// <summary>Beside y.safetensors: y.files.tsv.</summary>
+    public static string FileListPath(string output) => Path.ChangeExtension(output, ".files.tsv");
+
+    /// <summary>
+    /// Which sample each row of the output is: one line per sample of the split in dataset order, "row label
+    /// file" tab-separated, the row "-" for a sample that could not be read (it has no row). File names are
+    /// written as <see cref="Vicreg.Engine.Data.Datasets.PathText"/> shows them: one line each.
+    /// </summary>
+    private static void WriteFileList(string path, IImageDataset dataset, FeatureSet features)
+    {
+        using var writer = new StreamWriter(path, append: false, new System.Text.UTF8Encoding(false));
+        writer.WriteLine("row\tlabel\tfile");
+        int row = 0;
+        for (int i = 0; i < dataset.Count; i++)
+        {
+            bool present = row < features.Count && features.Indices[row] == i;
+            writer.WriteLine($"{(present ? row.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-")}\t{dataset.Label(i)}\t{dataset.Describe(i)}");
+            if (present) row++;
+        }
     }
 
     private Tensor ReadImages(string path, int inChannels)
@@ -163,6 +191,8 @@ public sealed class EmbedCommand : ICommand
                 throw new UsageException($"{Name}: {path} has no tensor 'x' (it has: {string.Join(", ", reader.Entries.Select(e => e.Name))})");
             if (x.Shape.Rank != 4 || x.Shape[1] != inChannels)
                 throw new UsageException($"{Name}: x in {path} must be [N, {inChannels}, H, W] (--in-channels {inChannels}), got {x.Shape}");
+            for (int d = 0; d < 4; d++)
+                if (x.Shape[d] <= 0) throw new UsageException($"{Name}: x in {path} has shape {x.Shape}: every dimension of [N, C, H, W] must be at least 1");
             if (!x.DType.IsFloating()) throw new UsageException($"{Name}: x in {path} is {x.DType.HeaderName()}; images must be floating-point");
             return reader.ReadTensor("x", DType.Float32, CpuBackend.Instance);
         }

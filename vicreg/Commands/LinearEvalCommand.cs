@@ -39,6 +39,8 @@ public sealed class LinearEvalCommand : ICommand
         bool augment = a.Switch("augment", "the official protocol: a freshly augmented (crop + flip) batch through the frozen backbone every step, raw features");
         int imageSize = a.Int("image-size", 224, "evaluation crop for imagefolder data", 16, 1024);
         int workers = a.Int("num-workers", Math.Max(1, Environment.ProcessorCount), "data-loading threads", 0, 256);
+        int maxImagePixels = a.Int("max-image-pixels", (int)ImageLimits.DefaultMaxPixels, DatasetCatalog.MaxImagePixelsHelp, 1);
+        bool strict = a.Switch("strict", "stop at an unreadable image instead of skipping it");
         string device = a.String("device", "auto", "cpu, cuda, or auto");
         bool noTf32 = a.Switch("no-tf32", "CUDA: full float32 GEMMs and convolutions instead of TF32 tensor cores");
         ulong seed = (ulong)a.Int("seed", 0, "seed of the head's initialisation, the shuffling and (--augment) the augmentations", 0);
@@ -63,8 +65,8 @@ public sealed class LinearEvalCommand : ICommand
             var result = CommandErrors.Guard(() =>
             {
                 var backend = BackendSelector.Resolve(device, Console.WriteLine, allowTf32: !noTf32);
-                var train = DatasetCatalog.Open(dataset, dataDir, train: true, imageSize);
-                var test = DatasetCatalog.Open(dataset, dataDir, train: false, imageSize);
+                var train = DatasetCatalog.Open(dataset, dataDir, train: true, imageSize, maxImagePixels);
+                var test = DatasetCatalog.Open(dataset, dataDir, train: false, imageSize, maxImagePixels);
                 var trainSet = DatasetCatalog.Limit(train.Dataset, limit);
                 var testSet = DatasetCatalog.Limit(test.Dataset, limitTest);
                 string stem = stemFlag == "auto" ? (train.IsSmall ? "cifar" : "imagenet") : stemFlag;
@@ -79,9 +81,11 @@ public sealed class LinearEvalCommand : ICommand
                 var view = train.Evaluation;
                 int classes = train.Dataset.Classes.Count;
                 var trainFeatures = augment ? null : FeatureExtractor.Extract(backbone, trainSet, view, backend, batchSize, workers,
-                    new ProgressLine("features (train)", trainSet.Count, "images"), cancel);
+                    new ProgressLine("features (train)", trainSet.Count, "images"), cancel, strict);
                 var testFeatures = FeatureExtractor.Extract(backbone, testSet, view, backend, batchSize, workers,
-                    new ProgressLine("features (test)", testSet.Count, "images"), cancel);
+                    new ProgressLine("features (test)", testSet.Count, "images"), cancel, strict);
+                // Unreadable images have no feature row; the counts below are of the images used.
+                long skipped = (trainFeatures is null ? 0 : trainSet.Count - trainFeatures.Count) + testSet.Count - testFeatures.Count;
                 var progress = new ProgressLine(augment ? "linear head (augmented)" : "linear head", epochs, "epochs");
                 // Each epoch of --augment runs the backbone over the whole split: report every one, with the time so far.
                 void OnEpoch(int epoch, double loss) =>
@@ -89,8 +93,9 @@ public sealed class LinearEvalCommand : ICommand
                 ProbeAccuracy accuracy;
                 if (trainFeatures is null)
                 {
-                    var probe = new AugmentedLinearProbe(epochs, batchSize, lrHead, weightDecay, seed, workers);
+                    var probe = new AugmentedLinearProbe(epochs, batchSize, lrHead, weightDecay, seed, workers, strict);
                     accuracy = probe.Run(backbone, trainSet, train.LinearTrain, testFeatures, classes, backend, OnEpoch, cancel);
+                    skipped += probe.SkippedSamples;
                 }
                 else
                 {
@@ -100,7 +105,9 @@ public sealed class LinearEvalCommand : ICommand
                 progress.Finish();
                 string what = weights is "random" or "pixels" ? weights : Path.GetFileName(weights);
                 string protocol = augment ? "augmented every step, raw" : "computed once, standardised";
-                Console.WriteLine($"linear-eval {what}: top-1 {accuracy.Top1:F2}%  top-5 {accuracy.Top5:F2}%  ({testFeatures.Dimension}-d features {protocol}; {trainSet.Count} train / {testSet.Count} test images, {ProgressLine.Format(clock.Elapsed)})");
+                int trainImages = trainFeatures?.Count ?? trainSet.Count;
+                string skippedNote = skipped > 0 ? $", {skipped} unreadable skipped" : "";
+                Console.WriteLine($"linear-eval {what}: top-1 {accuracy.Top1:F2}%  top-5 {accuracy.Top5:F2}%  ({testFeatures.Dimension}-d features {protocol}; {trainImages} train / {testFeatures.Count} test images{skippedNote}, {ProgressLine.Format(clock.Elapsed)})");
                 if (expDir is not null)
                 {
                     Directory.CreateDirectory(expDir);
@@ -113,6 +120,7 @@ public sealed class LinearEvalCommand : ICommand
                         json.WriteNumber("epochs", epochs);
                         json.WriteNumber("feature_dim", testFeatures.Dimension);
                         json.WriteBoolean("augment", augment);
+                        json.WriteNumber("skipped_images", skipped);
                     });
                 }
                 return accuracy;

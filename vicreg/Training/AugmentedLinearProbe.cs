@@ -12,14 +12,17 @@ namespace Vicreg.Training;
 /// Batches come from the engine's <see cref="DataLoader"/> seeded with <c>seed</c>, so a run is
 /// deterministic for a seed and thread count.
 /// </summary>
-public sealed class AugmentedLinearProbe(int epochs, int batchSize, double lr, double weightDecay, ulong seed, int workers)
+public sealed class AugmentedLinearProbe(int epochs, int batchSize, double lr, double weightDecay, ulong seed, int workers, bool strict = false)
 {
+    /// <summary>Training images skipped as unreadable by the last <see cref="Run"/> (their rows hold other images, with their labels).</summary>
+    public long SkippedSamples { get; private set; }
+
     /// <summary>The loader of the training split: shuffled per epoch, a fresh draw of
     /// <paramref name="trainTransform"/> for every sample of every epoch, the last short batch kept.</summary>
     public DataLoader TrainingLoader(IImageDataset train, IImageTransform trainTransform) =>
         new(train, [trainTransform], new DataLoaderOptions
         {
-            BatchSize = batchSize, Shuffle = true, DropLast = false, NumWorkers = workers, Seed = seed,
+            BatchSize = batchSize, Shuffle = true, DropLast = false, NumWorkers = workers, Seed = seed, Strict = strict,
         });
 
     /// <summary>Trains the head on augmented features of <paramref name="train"/> and reports its accuracy on
@@ -47,6 +50,7 @@ public sealed class AugmentedLinearProbe(int epochs, int batchSize, double lr, d
             }
             onEpoch?.Invoke(epoch, lossSum / loader.SamplesPerEpoch);
         }
+        SkippedSamples = loader.SkippedSamples;
         using var testX = TensorScope.Detach(Tensor.FromArray<float>(test.Values, new Shape(test.Count, test.Dimension), backend));
         return head.Evaluate(testX, test.Labels);
     }

@@ -7,22 +7,26 @@ namespace Vicreg.Training;
 /// <summary>
 /// Runs a frozen backbone in evaluation mode over a whole split (deterministic evaluation transform,
 /// no shuffling) and keeps the features on the host. With no backbone, the features are the
-/// normalised pixels themselves (the raw-pixel probe).
+/// normalised pixels themselves (the raw-pixel probe). A sample that cannot be read is skipped (a
+/// warning names it) and gets no row, never another sample's features; with <paramref name="strict"/>
+/// it stops the extraction with a <see cref="DatasetException"/>.
 /// </summary>
 public static class FeatureExtractor
 {
     public static FeatureSet Extract(Module? backbone, IImageDataset dataset, IImageTransform view, IBackend backend, int batchSize, int workers,
-        ProgressLine? progress = null, CancellationToken cancel = default)
+        ProgressLine? progress = null, CancellationToken cancel = default, bool strict = false)
     {
         using var frozen = new FrozenBackbone(backbone, backend, batchSize);
         using var loader = new DataLoader(dataset, [view], new DataLoaderOptions
         {
             BatchSize = batchSize, Shuffle = false, DropLast = false, NumWorkers = workers, Seed = 0,
+            ReplaceUnreadable = false, Strict = strict,
         });
         float[]? features = null;
         int dimension = 0;
         var labels = new int[dataset.Count];
-        int done = 0;
+        var indices = new int[dataset.Count];
+        int seen = 0, kept = 0;
         foreach (var batch in loader.Epoch(0))
         {
             cancel.ThrowIfCancellationRequested();
@@ -34,12 +38,27 @@ public static class FeatureExtractor
                 dimension = values.Length / rows;
                 features = new float[(long)dataset.Count * dimension];
             }
-            Array.Copy(values, 0, features, (long)done * dimension, values.Length);
-            batch.Labels.AsSpan<int>()[..rows].CopyTo(labels.AsSpan(done));
-            done += rows;
-            progress?.Report(done, "");
+            var batchLabels = batch.Labels.AsSpan<int>();
+            var batchIndices = batch.Indices;
+            for (int r = 0; r < rows; r++)
+            {
+                if (batchIndices[r] < 0) continue; // skipped: unreadable
+                Array.Copy(values, (long)r * dimension, features, (long)kept * dimension, dimension);
+                labels[kept] = batchLabels[r];
+                indices[kept] = batchIndices[r];
+                kept++;
+            }
+            seen += rows;
+            progress?.Report(seen, "");
         }
         progress?.Finish();
-        return new FeatureSet(features ?? [], labels, dimension);
+        if (kept == 0) throw new DatasetException($"none of the {dataset.Count} images could be read");
+        if (kept < dataset.Count)
+        {
+            Array.Resize(ref features, kept * dimension);
+            Array.Resize(ref labels, kept);
+            Array.Resize(ref indices, kept);
+        }
+        return new FeatureSet(features!, labels, dimension, indices);
     }
 }

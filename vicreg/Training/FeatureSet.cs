@@ -1,11 +1,17 @@
 namespace Vicreg.Training;
 
-/// <summary>Features of one split held on the host: row-major [Count, Dimension] with a label per row.</summary>
-public sealed class FeatureSet(float[] values, int[] labels, int dimension)
+/// <summary>
+/// Features of one split held on the host: row-major [Count, Dimension] with a label per row, and which
+/// sample of the dataset each row is (<see cref="Indices"/>): a sample that could not be read has no row,
+/// so a row's features, label and sample always belong together.
+/// </summary>
+public sealed class FeatureSet(float[] values, int[] labels, int dimension, int[] indices)
 {
     public float[] Values { get; } = values;
     public int[] Labels { get; } = labels;
     public int Dimension { get; } = dimension;
+    /// <summary>The dataset index of each row, increasing.</summary>
+    public int[] Indices { get; } = indices;
     public int Count => Labels.Length;
 
     /// <summary>Per-column mean and standard deviation (population), accumulated in double.</summary>

@@ -1,6 +1,7 @@
 using Vicreg.Augment;
 using Vicreg.Commands;
 using Vicreg.Engine.Distributed;
+using Vicreg.Engine.Data;
 using Vicreg.Models;
 
 namespace Vicreg.Training;
@@ -43,6 +44,8 @@ public sealed record PretrainOptions
     public bool Strict { get; init; }
     /// <summary>auto (MPI when started by mpirun), none, or mpi.</summary>
     public string Dist { get; init; } = "auto";
+    /// <summary>Image folders: images announcing more pixels are skipped, refused from their header.</summary>
+    public long MaxImagePixels { get; init; } = ImageLimits.DefaultMaxPixels;
 
     public const string Summary = "pretrain a ResNet with VICReg (checkpoints every epoch, resumes automatically)";
 
@@ -76,6 +79,7 @@ public sealed record PretrainOptions
             MaxSteps = a.Int("max-steps", 0, "stop after this many steps in total (0 = all epochs)", 0),
             Strict = a.Switch("strict", "stop at an unreadable image instead of skipping it"),
             Dist = a.String("dist", "auto", "data parallelism: auto (MPI when started by mpirun), none, or mpi; --batch-size stays the global batch"),
+            MaxImagePixels = a.Int("max-image-pixels", (int)ImageLimits.DefaultMaxPixels, DatasetCatalog.MaxImagePixelsHelp, 1),
         };
         if (string.IsNullOrWhiteSpace(o.ExpDir))
             throw new UsageException("pretrain: --exp-dir must name a folder, got an empty string");

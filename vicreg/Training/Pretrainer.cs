@@ -35,7 +35,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
     {
         var o = options;
         var backend = BackendSelector.Resolve(o.Device, output.WriteLine, allowTf32: !o.NoTf32);
-        var split = DatasetCatalog.Open(o.Dataset, o.DataDir, train: true, o.ImageSize);
+        var split = DatasetCatalog.Open(o.Dataset, o.DataDir, train: true, o.ImageSize, o.MaxImagePixels);
         var dataset = DatasetCatalog.Limit(split.Dataset, o.Limit);
         if (dataset.Count < o.BatchSize)
             throw new DatasetException($"--batch-size {o.BatchSize} is larger than the {dataset.Count} training images");

@@ -53,7 +53,7 @@ public static class CifarDataset
     private static InMemoryImageDataset Load(string[] files, int labelBytes, int labelOffset, IReadOnlyList<string> classes, string name)
     {
         int record = labelBytes + ImageBytes;
-        var blobs = new List<byte[]>();
+        var blobs = new List<(string File, byte[] Bytes)>();
         long total = 0;
         foreach (var f in files)
         {
@@ -61,19 +61,19 @@ public static class CifarDataset
             var bytes = File.ReadAllBytes(f);
             if (bytes.Length == 0 || bytes.Length % record != 0)
                 throw new DatasetException($"{f}: {bytes.Length} bytes is not a whole number of {name} records of {record} bytes");
-            blobs.Add(bytes);
+            blobs.Add((f, bytes));
             total += bytes.Length / record;
         }
         var pixels = new byte[total * ImageBytes];
         var labels = new int[total];
         int n = 0;
-        foreach (var blob in blobs)
+        foreach (var (file, blob) in blobs)
         {
             for (int r = 0; r < blob.Length / record; r++, n++)
             {
                 var rec = blob.AsSpan(r * record, record);
                 labels[n] = rec[labelOffset];
-                if (labels[n] >= classes.Count) throw new DatasetException($"{name}: record {r} has label {labels[n]} for {classes.Count} classes (wrong file?)");
+                if (labels[n] >= classes.Count) throw new DatasetException($"{file}: {name} record {r} has label {labels[n]} for {classes.Count} classes (wrong file?)");
                 var src = rec[labelBytes..];
                 var dst = pixels.AsSpan(n * ImageBytes, ImageBytes);
                 for (int p = 0; p < Plane; p++)

@@ -52,47 +52,87 @@ public static class IdxDataset
 
     public static InMemoryImageDataset Load(string imagesPath, string labelsPath, IReadOnlyList<string> classes)
     {
-        byte[] imageBytes = ReadMaybeGzip(imagesPath);
-        byte[] labelBytes = ReadMaybeGzip(labelsPath);
-        int magic = ReadInt(imageBytes, 0, imagesPath);
-        if (magic != ImagesMagic) throw new DatasetException($"{imagesPath}: wrong IDX magic {magic} (expected {ImagesMagic} for images)");
-        int count = ReadInt(imageBytes, 4, imagesPath), rows = ReadInt(imageBytes, 8, imagesPath), cols = ReadInt(imageBytes, 12, imagesPath);
-        if (count < 0 || rows <= 0 || cols <= 0 || 16 + (long)count * rows * cols > imageBytes.Length)
-            throw new DatasetException($"{imagesPath}: truncated IDX file ({count} images of {rows}x{cols} announced, {imageBytes.Length} bytes)");
-        int labelMagic = ReadInt(labelBytes, 0, labelsPath);
-        if (labelMagic != LabelsMagic) throw new DatasetException($"{labelsPath}: wrong IDX magic {labelMagic} (expected {LabelsMagic} for labels)");
-        int labelCount = ReadInt(labelBytes, 4, labelsPath);
-        if (labelCount != count) throw new DatasetException($"{labelsPath}: {labelCount} labels for {count} images in {imagesPath}");
-        if (8 + (long)labelCount > labelBytes.Length) throw new DatasetException($"{labelsPath}: truncated IDX file");
-        var pixels = imageBytes.AsSpan(16, count * rows * cols).ToArray();
+        var (imageDims, pixels) = ReadIdx(imagesPath, ImagesMagic, "images", ["images", "rows", "columns"]);
+        var (labelDims, labelBytes) = ReadIdx(labelsPath, LabelsMagic, "labels", ["labels"]);
+        int count = imageDims[0], rows = imageDims[1], cols = imageDims[2];
+        if (labelDims[0] != count) throw new DatasetException($"{labelsPath}: {labelDims[0]} labels for {count} images in {imagesPath}");
         var labels = new int[count];
-        for (int i = 0; i < count; i++) labels[i] = labelBytes[8 + i];
+        for (int i = 0; i < count; i++)
+        {
+            labels[i] = labelBytes[i];
+            if (labels[i] >= classes.Count) throw new DatasetException($"{labelsPath}: label {labels[i]} of image {i} is outside the {classes.Count} classes (wrong file?)");
+        }
         return new InMemoryImageDataset(pixels, labels, cols, rows, 1, classes, Path.GetFileName(imagesPath));
     }
 
-    private static int ReadInt(byte[] data, int offset, string path)
-    {
-        if (data.Length < offset + 4) throw new DatasetException($"{path}: truncated IDX file ({data.Length} bytes)");
-        return BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(offset));
-    }
+    /// <summary>Deflate's densest output: 258 bytes from a 2-bit code. No gzip file inflates to more than this many times its size.</summary>
+    private const long MaxDeflateRatio = 1032;
 
-    /// <summary>The file's bytes, gunzipped when it starts with the gzip magic (whatever its name).</summary>
-    public static byte[] ReadMaybeGzip(string path)
+    /// <summary>
+    /// Reads an IDX file, gzip-compressed or plain (told apart by the gzip magic, whatever the name): its
+    /// magic, then one big-endian size per dimension, then exactly the bytes those sizes announce, and no more:
+    /// the data are allocated once from the header and never inflated past it, and a header announcing more
+    /// than the file can hold (plain: its length; gzip: 1032 times it) is refused before anything is allocated.
+    /// </summary>
+    private static (int[] Dims, byte[] Data) ReadIdx(string path, int magic, string what, string[] dimNames)
     {
         if (!File.Exists(path)) throw new DatasetException($"'{path}' not found");
-        byte[] raw = File.ReadAllBytes(path);
-        if (raw.Length < 2 || raw[0] != 0x1F || raw[1] != 0x8B) return raw;
         try
         {
-            using var input = new MemoryStream(raw);
-            using var gz = new GZipStream(input, CompressionMode.Decompress);
-            using var output = new MemoryStream(raw.Length * 4);
-            gz.CopyTo(output);
-            return output.ToArray();
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+            long fileLength = file.Length;
+            Span<byte> start = stackalloc byte[2];
+            bool gzip = ReadFully(file, start) == 2 && start[0] == 0x1F && start[1] == 0x8B;
+            file.Position = 0;
+            using Stream input = gzip ? new GZipStream(file, CompressionMode.Decompress) : file;
+
+            var header = new byte[4 + 4 * dimNames.Length];
+            int got = ReadFully(input, header);
+            if (got < 4) throw new DatasetException($"{path}: truncated IDX file ({fileLength} bytes)");
+            int found = BinaryPrimitives.ReadInt32BigEndian(header);
+            if (found != magic) throw new DatasetException($"{path}: wrong IDX magic {found} (expected {magic} for {what})");
+            if (got < header.Length) throw new DatasetException($"{path}: truncated IDX file (header of {got} bytes)");
+            var dims = new int[dimNames.Length];
+            long bytes = 1;
+            for (int d = 0; d < dims.Length; d++)
+            {
+                dims[d] = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(4 + 4 * d));
+                if (dims[d] < (d == 0 ? 0 : 1)) throw new DatasetException($"{path}: IDX header announces {dims[d]} {dimNames[d]}");
+                bytes *= dims[d]; // at most three factors below 2^31: no overflow before the check below
+                if (bytes > Array.MaxLength) throw new DatasetException($"{path}: IDX header announces {Announced(dims, d + 1, dimNames)}, more than {Array.MaxLength:N0} bytes (corrupt header?)");
+            }
+            long most = gzip ? fileLength * MaxDeflateRatio : fileLength - header.Length;
+            if (bytes > most)
+                throw new DatasetException($"{path}: truncated IDX file ({Announced(dims, dims.Length, dimNames)} announced: {bytes:N0} bytes, " +
+                                           $"{(gzip ? $"more than {fileLength:N0} compressed bytes can hold" : $"the file holds {fileLength - header.Length:N0}")})");
+            var data = GC.AllocateUninitializedArray<byte>((int)bytes);
+            got = ReadFully(input, data);
+            if (got < bytes) throw new DatasetException($"{path}: truncated IDX file ({Announced(dims, dims.Length, dimNames)} announced: {bytes:N0} bytes, it holds {got:N0})");
+            return (dims, data);
         }
-        catch (InvalidDataException e)
+        catch (InvalidDataException)
         {
-            throw new DatasetException($"{path}: corrupt gzip data ({e.Message})", e);
+            // .NET reports any damaged deflate stream as "an unsupported compression method".
+            throw new DatasetException($"{path}: corrupt gzip data (the file is damaged)");
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DatasetException($"{path}: cannot read: {e.Message}", e);
+        }
+    }
+
+    private static string Announced(int[] dims, int count, string[] names) =>
+        string.Join(" x ", Enumerable.Range(0, count).Select(d => $"{dims[d]} {names[d]}"));
+
+    private static int ReadFully(Stream input, Span<byte> buffer)
+    {
+        int done = 0;
+        while (done < buffer.Length)
+        {
+            int n = input.Read(buffer[done..]);
+            if (n == 0) break;
+            done += n;
+        }
+        return done;
     }
 }

@@ -1,109 +1,108 @@
-using Microsoft.Win32.SafeHandles;
 using Vicreg.Engine.Data.Decoding;
 
 namespace Vicreg.Engine.Data.Datasets;
 
 /// <summary>
-/// torchvision's ImageFolder: one subfolder per class, classes sorted by name (ordinal), the images
-/// under each (recursively) with extension .jpg/.jpeg/.png in any case, ordered by path. Decoded as
-/// RGB (or gray). Files are read with positional reads into the caller's scratch buffer.
+/// torchvision's ImageFolder: one subfolder per class, classes sorted by name, the images under each
+/// (recursively, following links) with extension .jpg/.jpeg/.png in any case, ordered by folder then
+/// file name; names compare by their bytes, which is Python's code-point order. Decoded as RGB (or gray).
+/// <para>
+/// Files are listed and opened by the bytes of their names (<see cref="NativeFileSystem"/>), so a name
+/// that is not UTF-8 still works; only regular files are read (a FIFO or device named like an image is an
+/// unreadable sample, not a hang). An image announcing more than <see cref="MaxPixels"/> pixels is refused
+/// from its header.
+/// </para>
 /// </summary>
 public sealed class ImageFolderDataset : IImageDataset
 {
-    private static readonly string[] Extensions = [".jpg", ".jpeg", ".png"];
-    private readonly string[] _paths;
+    private static readonly byte[][] Extensions = [".jpg"u8.ToArray(), ".jpeg"u8.ToArray(), ".png"u8.ToArray()];
+    private readonly byte[][] _paths;
     private readonly int[] _labels;
 
-    public ImageFolderDataset(string root, int channels = 3)
+    public ImageFolderDataset(string root, int channels = 3, long maxPixels = ImageLimits.DefaultMaxPixels)
     {
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPixels);
         if (!Directory.Exists(root)) throw new DatasetException($"image folder '{root}' does not exist");
         Root = root;
         Channels = channels;
-        var classDirs = Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().ToList();
-        classDirs.Sort(StringComparer.Ordinal);
+        MaxPixels = maxPixels;
+        byte[] rootBytes = PathText.Bytes(root);
+        var classDirs = NativeFileSystem.List(rootBytes).Where(e => e.IsDirectory).Select(e => e.Name).ToList();
+        classDirs.Sort(CompareBytes);
         if (classDirs.Count == 0) throw new DatasetException($"image folder '{root}' has no class subfolders (expected one folder per class)");
-        var paths = new List<string>();
+        var paths = new List<byte[]>();
         var labels = new List<int>();
         for (int c = 0; c < classDirs.Count; c++)
         {
-            string dir = Path.Combine(root, classDirs[c]);
-            var files = Directory.EnumerateFiles(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
-                .Where(IsImageFile)
-                .ToList();
-            if (files.Count == 0) throw new DatasetException($"class folder '{dir}' holds no .jpg/.jpeg/.png images");
-            files.Sort(ComparePaths);
-            paths.AddRange(files);
-            labels.AddRange(Enumerable.Repeat(c, files.Count));
+            byte[] dir = PathText.Join(rootBytes, classDirs[c]);
+            var folders = new List<(byte[] Folder, List<byte[]> Names)>();
+            Walk(dir, folders, []);
+            folders.Sort((a, b) => CompareBytes(a.Folder, b.Folder));
+            int before = paths.Count;
+            foreach (var (folder, names) in folders)
+            {
+                names.Sort(CompareBytes);
+                foreach (var name in names) paths.Add(PathText.Join(folder, name));
+            }
+            if (paths.Count == before) throw new DatasetException($"class folder '{PathText.Display(dir)}' holds no .jpg/.jpeg/.png images");
+            labels.AddRange(Enumerable.Repeat(c, paths.Count - before));
         }
-        Classes = classDirs;
+        Classes = classDirs.Select(n => PathText.Display(n)).ToList();
         _paths = [.. paths];
         _labels = [.. labels];
     }
 
     /// <summary>The train/ or val/ split of a --data-dir.</summary>
-    public static ImageFolderDataset OpenSplit(string dataDir, string split, int channels = 3)
+    public static ImageFolderDataset OpenSplit(string dataDir, string split, int channels = 3, long maxPixels = ImageLimits.DefaultMaxPixels)
     {
         if (!Directory.Exists(dataDir)) throw new DatasetException($"--data-dir '{dataDir}' does not exist");
         string folder = Path.Combine(dataDir, split);
         if (!Directory.Exists(folder)) throw new DatasetException($"--data-dir '{dataDir}' has no '{split}' subfolder");
-        return new ImageFolderDataset(folder, channels);
+        return new ImageFolderDataset(folder, channels, maxPixels);
     }
 
-    private static bool IsImageFile(string path)
+    /// <summary>Collects the image names of <paramref name="folder"/> and its subfolders; <paramref name="ancestors"/>
+    /// are the folders being walked, so a link back to one of them is not followed round for ever.</summary>
+    private static void Walk(byte[] folder, List<(byte[], List<byte[]>)> found, HashSet<(uint, uint, ulong)> ancestors)
     {
-        string ext = Path.GetExtension(path);
+        if (!NativeFileSystem.TryIdentifyDirectory(folder, out var identity) || !ancestors.Add(identity)) return;
+        var names = new List<byte[]>();
+        foreach (var entry in NativeFileSystem.List(folder))
+        {
+            if (entry.IsDirectory) Walk(PathText.Join(folder, entry.Name), found, ancestors);
+            else if (IsImageFile(entry.Name)) names.Add(entry.Name);
+        }
+        if (names.Count > 0) found.Add((folder, names));
+        ancestors.Remove(identity);
+    }
+
+    private static bool IsImageFile(ReadOnlySpan<byte> name)
+    {
+        int dot = name.LastIndexOf((byte)'.');
+        if (dot < 0) return false;
+        var ext = name[dot..];
         foreach (var e in Extensions)
-            if (ext.Equals(e, StringComparison.OrdinalIgnoreCase)) return true;
+            if (System.Text.Ascii.EqualsIgnoreCase(ext, e)) return true;
         return false;
     }
 
-    /// <summary>Directory first, then file name, ordinal: the order of torchvision's sorted os.walk.</summary>
-    private static int ComparePaths(string a, string b)
-    {
-        int d = string.CompareOrdinal(Path.GetDirectoryName(a), Path.GetDirectoryName(b));
-        return d != 0 ? d : string.CompareOrdinal(Path.GetFileName(a), Path.GetFileName(b));
-    }
+    private static int CompareBytes(byte[] a, byte[] b) => a.AsSpan().SequenceCompareTo(b);
 
     public string Root { get; }
     public int Count => _paths.Length;
     public IReadOnlyList<string> Classes { get; }
     public int Channels { get; }
+    /// <summary>Images announcing more pixels than this are refused from their header (--max-image-pixels).</summary>
+    public long MaxPixels { get; }
     public int Label(int index) => _labels[index];
-    public string FilePath(int index) => _paths[index];
-    public string Describe(int index) => _paths[index];
+    /// <summary>The file's path as text (see <see cref="PathText"/>).</summary>
+    public string FilePath(int index) => PathText.Display(_paths[index]);
+    public string Describe(int index) => FilePath(index);
 
     public void Read(int index, ImageBuffer destination, ref byte[] scratch, IDecodeScaleChooser? scale = null)
     {
-        int length = ReadFile(_paths[index], ref scratch);
-        ImageDecoder.Decode(scratch.AsSpan(0, length), destination, Channels, scale);
-    }
-
-    /// <summary>Reads a whole file into the scratch buffer (grown as needed); returns its length.</summary>
-    internal static int ReadFile(string path, ref byte[] scratch)
-    {
-        try
-        {
-            using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.None);
-            long length = RandomAccess.GetLength(handle);
-            if (length > int.MaxValue) throw new ImageDecodeException($"file of {length} bytes is too large");
-            if (scratch.Length < length) scratch = GC.AllocateUninitializedArray<byte>((int)Math.Max(length, scratch.Length * 3L / 2));
-            int done = 0;
-            while (done < length)
-            {
-                int n = RandomAccess.Read(handle, scratch.AsSpan(done, (int)length - done), done);
-                if (n == 0) break;
-                done += n;
-            }
-            return done;
-        }
-        catch (IOException e)
-        {
-            throw new ImageDecodeException($"cannot read file: {e.Message}", e);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new ImageDecodeException($"cannot read file: {e.Message}", e);
-        }
+        int length = NativeFileSystem.ReadRegularFile(_paths[index], ref scratch);
+        ImageDecoder.Decode(scratch.AsSpan(0, length), destination, Channels, scale, MaxPixels);
     }
 }

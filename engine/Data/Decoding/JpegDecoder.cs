@@ -25,10 +25,15 @@ public static unsafe class JpegDecoder
 
     /// <summary>After a failed call libjpeg's state machine may be left mid-header (the error longjmps
     /// past its cleanup), and the next image on that handle then decodes wrongly: start afresh.</summary>
-    private static ImageDecodeException Fail(string message)
+    private static void ResetHandle()
     {
         t_handle?.Destroy();
         t_handle = null;
+    }
+
+    private static ImageDecodeException Fail(string message)
+    {
+        ResetHandle();
         return new ImageDecodeException(message);
     }
 
@@ -79,17 +84,37 @@ public static unsafe class JpegDecoder
         }
     }
 
-    /// <summary>Decodes to <paramref name="channels"/> (1 gray or 3 RGB) into <paramref name="destination"/>.</summary>
-    public static void Decode(ReadOnlySpan<byte> data, ImageBuffer destination, int channels, IDecodeScaleChooser? scale = null)
+    /// <summary>Decodes to <paramref name="channels"/> (1 gray or 3 RGB) into <paramref name="destination"/>. An image of
+    /// more than <paramref name="maxPixels"/> pixels is refused from its header, before libjpeg allocates anything
+    /// of its size (a progressive JPEG buffers the coefficients of the whole image at full resolution).</summary>
+    public static void Decode(ReadOnlySpan<byte> data, ImageBuffer destination, int channels, IDecodeScaleChooser? scale = null,
+        long maxPixels = ImageLimits.DefaultMaxPixels)
     {
         nint h = CurrentHandle();
+        try
+        {
+            Decode(h, data, destination, channels, scale, maxPixels);
+        }
+        catch (Exception e) when (e is not DatasetException)
+        {
+            throw Fail($"{e.GetType().Name} while decoding a JPEG: {e.Message}");
+        }
+        catch (ImageDecodeException)
+        {
+            ResetHandle();
+            throw;
+        }
+    }
+
+    private static void Decode(nint h, ReadOnlySpan<byte> data, ImageBuffer destination, int channels, IDecodeScaleChooser? scale, long maxPixels)
+    {
         fixed (byte* p = data)
         {
             if (TurboJpegNative.DecompressHeader3(h, p, (nuint)data.Length, out int width, out int height, out _, out int colorspace) != 0)
-                throw Fail($"bad JPEG header: {TurboJpegNative.ErrorMessage(h)}");
+                throw new ImageDecodeException($"bad JPEG header: {TurboJpegNative.ErrorMessage(h)}");
             if (colorspace is TurboJpegNative.ColorspaceCmyk or TurboJpegNative.ColorspaceYcck)
-                throw Fail("CMYK JPEG is not supported (convert the image to RGB)");
-            if (width <= 0 || height <= 0) throw Fail($"JPEG of size {width}x{height}");
+                throw new ImageDecodeException("CMYK JPEG is not supported (convert the image to RGB)");
+            ImageLimits.CheckPixels(width, height, maxPixels);
 
             int outW = width, outH = height;
             if (scale is not null)
@@ -115,7 +140,7 @@ public static unsafe class JpegDecoder
                     string message = TurboJpegNative.ErrorMessage(h);
                     bool warning = TurboJpegNative.GetErrorCode(h) == TurboJpegNative.ErrorWarning;
                     if (!warning || message.Contains("Premature end", StringComparison.OrdinalIgnoreCase))
-                        throw Fail($"corrupt or truncated JPEG: {message}");
+                        throw new ImageDecodeException($"corrupt or truncated JPEG: {message}");
                 }
             }
         }

@@ -60,10 +60,25 @@ public static class PngDecoder
         return h;
     }
 
-    /// <summary>Decodes to <paramref name="channels"/> (1 gray or 3 RGB) into <paramref name="destination"/>.</summary>
-    public static void Decode(ReadOnlySpan<byte> data, ImageBuffer destination, int channels)
+    /// <summary>Decodes to <paramref name="channels"/> (1 gray or 3 RGB) into <paramref name="destination"/>; an image
+    /// of more than <paramref name="maxPixels"/> pixels is refused from its header, before any allocation.</summary>
+    public static void Decode(ReadOnlySpan<byte> data, ImageBuffer destination, int channels, long maxPixels = ImageLimits.DefaultMaxPixels)
     {
         var header = ReadHeader(data);
+        ImageLimits.CheckPixels(header.Width, header.Height, maxPixels);
+        try
+        {
+            Decode(data, header, destination, channels);
+        }
+        finally
+        {
+            t_compressed = ImageLimits.Retainable(t_compressed);
+            t_raw = ImageLimits.Retainable(t_raw);
+        }
+    }
+
+    private static void Decode(ReadOnlySpan<byte> data, Header header, ImageBuffer destination, int channels)
+    {
         Span<byte> palette = stackalloc byte[768];
         int paletteEntries = 0;
         int compressedLength = 0;
@@ -114,8 +129,13 @@ public static class PngDecoder
 
         long rawLength = 0;
         foreach (var (_, _, w, h) in Passes(header))
-            if (w > 0 && h > 0) rawLength += h * (1 + header.RowBytes(w));
-        if (rawLength > int.MaxValue) throw new ImageDecodeException($"PNG {header.Width}x{header.Height} is too large");
+        {
+            if (w == 0 || h == 0) continue;
+            long rowBytes = 1 + header.RowBytes(w);
+            if (rowBytes > (Array.MaxLength - rawLength) / h) // also keeps h * rowBytes from overflowing
+                throw new ImageDecodeException($"PNG {header.Width}x{header.Height} is too large for one buffer");
+            rawLength += h * rowBytes;
+        }
         var raw = t_raw;
         if (raw is null || raw.Length < rawLength) t_raw = raw = GC.AllocateUninitializedArray<byte>((int)Math.Max(rawLength, 1 << 16));
         Inflate(compressed, compressedLength, raw.AsSpan(0, (int)rawLength));

@@ -4,6 +4,7 @@ using Vicreg.Engine.IO;
 using Vicreg.Engine.Nn;
 using Vicreg.Models;
 using Vicreg.Tests.Engine.IO;
+using Vicreg.Tests.Data;
 using Vicreg.Tests.Models;
 
 namespace Vicreg.Tests.Commands;
@@ -14,10 +15,10 @@ public class EmbedCommandTests
     private const double Width = 0.25;
 
     /// <summary>A ResNet-18 (cifar stem, grayscale) with non-trivial BN statistics and residual branches, saved as weights.</summary>
-    private static ResNet SavedModel(string path)
+    private static ResNet SavedModel(string path, int channels = 1)
     {
         var rng = new Rng(41);
-        var model = Backbones.Create("resnet18", ResNetStem.Cifar, Width, 1, ref rng);
+        var model = Backbones.Create("resnet18", ResNetStem.Cifar, Width, channels, ref rng);
         foreach (var (name, t) in model.StateDict())
         {
             if (name.EndsWith("running_var", StringComparison.Ordinal) || (t.Rank == 1 && name.EndsWith("weight", StringComparison.Ordinal)))
@@ -134,5 +135,80 @@ public class EmbedCommandTests
             "--weights", dir.File("w.safetensors"), "--input", dir.File("x.safetensors"), "--output", dir.File("y.safetensors"), "--device", "cpu");
         CommandRunner.AssertUsageError(result, "tensor 'layer3.1.bn2.running_var' holds 1 non-finite value");
         Assert.False(File.Exists(dir.File("y.safetensors")));
+    }
+
+    [Fact]
+    public void ImagesWithAnEmptyDimensionAreOneLineAndExitCodeTwo()
+    {
+        using var dir = new TempFolder();
+        SavedModel(dir.File("w.safetensors"));
+        // Written by hand: x of shape [2, 1, 0, 28] holds no bytes.
+        string header = "{\"x\":{\"dtype\":\"F32\",\"shape\":[2,1,0,28],\"data_offsets\":[0,0]}}";
+        header = header.PadRight((header.Length + 7) / 8 * 8);
+        var bytes = new byte[8 + header.Length];
+        BitConverter.TryWriteBytes(bytes, (long)header.Length);
+        System.Text.Encoding.ASCII.GetBytes(header).CopyTo(bytes, 8);
+        File.WriteAllBytes(dir.File("x.safetensors"), bytes);
+        var result = CommandRunner.Run("embed", "--arch", "resnet18", "--stem", "cifar", "--in-channels", "1", "--width", "0.25",
+            "--weights", dir.File("w.safetensors"), "--input", dir.File("x.safetensors"), "--output", dir.File("y.safetensors"), "--device", "cpu");
+        CommandRunner.AssertUsageError(result, "[2, 1, 0, 28]");
+        Assert.False(File.Exists(dir.File("y.safetensors")));
+    }
+
+    /// <summary>An image folder's val/ split: class a with three images (the second <paramref name="bad"/> when given), class b with one.</summary>
+    private static void ImageFolder(string root, byte[]? bad)
+    {
+        foreach (var cls in new[] { "a", "b" }) Directory.CreateDirectory(Path.Combine(root, "val", cls));
+        for (int i = 0; i < 3; i++)
+        {
+            if (i == 1 && bad is null) continue;
+            byte[] jpeg = i == 1 ? bad! : global::Vicreg.Engine.Data.Decoding.JpegEncoder.Encode(TestImages.Smooth(21, 19, 3, (ulong)i + 3), 21, 19, 3, 90);
+            File.WriteAllBytes(Path.Combine(root, "val", "a", $"img{i}.jpg"), jpeg);
+        }
+        File.WriteAllBytes(Path.Combine(root, "val", "b", "img3.jpg"),
+            global::Vicreg.Engine.Data.Decoding.JpegEncoder.Encode(TestImages.Smooth(17, 23, 3, 9), 17, 23, 3, 90));
+    }
+
+    [Fact]
+    public void AnUnreadableImageOfAFolderHasNoRowAndTheFileListSaysWhichFileEachRowIs()
+    {
+        using var dir = new TempFolder();
+        SavedModel(dir.File("w.safetensors"), channels: 3);
+        string[] Args(string root, string output) =>
+            ["embed", "--arch", "resnet18", "--stem", "cifar", "--width", "0.25", "--weights", dir.File("w.safetensors"),
+             "--dataset", "imagefolder", "--data-dir", root, "--image-size", "16", "--batch-size", "2", "--num-workers", "2",
+             "--output", output, "--device", "cpu"];
+        string withBad = dir.File("with-bad"), clean = dir.File("clean");
+        ImageFolder(withBad, bad: [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A]);
+        ImageFolder(clean, bad: null);
+        var result = CommandRunner.Run(Args(withBad, dir.File("y.safetensors")));
+        Assert.True(result.Code == 0, result.Err);
+        string badFile = Path.Combine(withBad, "val", "a", "img1.jpg");
+        Assert.Contains($"skipping unreadable image {badFile}", result.Err);
+        Assert.Contains("3 images of imagefolder, 1 unreadable skipped", result.Out);
+        Assert.Equal(0, CommandRunner.Run(Args(clean, dir.File("z.safetensors"))).Code);
+
+        using var scope = TensorScope.Begin();
+        using var y = new SafetensorsReader(dir.File("y.safetensors"));
+        using var z = new SafetensorsReader(dir.File("z.safetensors"));
+        Assert.Equal([0, 0, 1], y.ReadTensor("labels").ToArray<int>());
+        Assert.Equal([0, 2, 3], y.ReadTensor("indices").ToArray<int>());
+        var features = y.ReadTensor("features");
+        Assert.Equal(new Shape(3, 128), features.Shape);
+        // Row for row the features of the same folder without the bad file.
+        Assert.Equal(z.ReadTensor("features").ToArray<float>(), features.ToArray<float>());
+        var lines = File.ReadAllLines(dir.File("y.files.tsv"));
+        Assert.Equal(["row\tlabel\tfile", $"0\t0\t{Path.Combine(withBad, "val", "a", "img0.jpg")}", $"-\t0\t{badFile}",
+                      $"1\t0\t{Path.Combine(withBad, "val", "a", "img2.jpg")}", $"2\t1\t{Path.Combine(withBad, "val", "b", "img3.jpg")}"], lines);
+
+        var strict = CommandRunner.Run([.. Args(withBad, dir.File("s.safetensors")), "--strict"]);
+        CommandRunner.AssertUsageError(strict, badFile);
+        Assert.False(File.Exists(dir.File("s.safetensors")));
+
+        // Images of 21 x 19 = 399 pixels pass a limit of 399; 17 x 23 = 391 pass, but not a limit of 398.
+        var limited = CommandRunner.Run([.. Args(clean, dir.File("l.safetensors")), "--max-image-pixels", "398"]);
+        Assert.True(limited.Code == 0, limited.Err);
+        Assert.Contains("399 pixels, over the limit of 398", limited.Err);
+        Assert.Contains("1 images of imagefolder, 2 unreadable skipped", limited.Out);
     }
 }

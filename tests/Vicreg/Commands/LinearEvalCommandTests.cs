@@ -86,4 +86,31 @@ public class LinearEvalCommandTests
         CommandRunner.AssertUsageError(result, "tensor 'conv1.weight' holds 1 non-finite value (NaN or infinity)");
         Assert.False(File.Exists(dir.File("linear_eval.txt")));
     }
+
+    [Fact]
+    public void UnreadableImagesOfAFolderAreLeftOutOfBothSplitsAndCounted()
+    {
+        using var dir = new TempFolder();
+        string root = dir.File("data");
+        foreach (var split in new[] { "train", "val" })
+            foreach (var cls in new[] { "a", "b" })
+            {
+                Directory.CreateDirectory(Path.Combine(root, split, cls));
+                for (int i = 0; i < 3; i++)
+                    File.WriteAllBytes(Path.Combine(root, split, cls, $"{i}.jpg"), global::Vicreg.Engine.Data.Decoding.JpegEncoder.Encode(
+                        Vicreg.Tests.Data.TestImages.Smooth(18, 18, 3, (ulong)(i + 10 * cls[0])), 18, 18, 3, 90));
+            }
+        File.WriteAllBytes(Path.Combine(root, "train", "a", "1.jpg"), [0x89, 0x50, 0x4E, 0x47]);
+        File.WriteAllBytes(Path.Combine(root, "val", "b", "0.jpg"), []);
+        string[] args = ["linear-eval", "--weights", "pixels", "--dataset", "imagefolder", "--data-dir", root, "--image-size", "16",
+                         "--epochs", "2", "--batch-size", "4", "--num-workers", "2", "--device", "cpu", "--exp-dir", dir.File("exp")];
+        var result = CommandRunner.Run(args);
+        Assert.True(result.Code == 0, result.Err);
+        Assert.Contains("5 train / 5 test images, 2 unreadable skipped", result.Out);
+        using var json = JsonDocument.Parse(File.ReadAllLines(Path.Combine(dir.File("exp"), "linear_eval.txt"))[1]);
+        Assert.Equal(2, json.RootElement.GetProperty("skipped_images").GetInt32());
+
+        var strict = CommandRunner.Run([.. args, "--strict"]);
+        CommandRunner.AssertUsageError(strict, Path.Combine(root, "train", "a", "1.jpg"));
+    }
 }
