@@ -15,7 +15,7 @@ namespace Vicreg.Commands;
 /// checkpoint, "random" for the random-init baseline, or "pixels" for a probe on the raw pixels.
 /// By default features are computed once and standardised (<see cref="LinearProbe"/>); --augment runs the
 /// official protocol, a fresh crop + flip of every training image every epoch (<see cref="AugmentedLinearProbe"/>).
-/// Ctrl-C stops after the current step with one line and exit code 130; nothing is written.
+/// Ctrl-C (or SIGTERM) stops after the current step with exit code 130 (143); nothing is written.
 /// </summary>
 public sealed class LinearEvalCommand : ICommand
 {
@@ -121,7 +121,7 @@ public sealed class LinearEvalCommand : ICommand
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            return 130; // the interrupt handler has printed the one line
+            return interrupts.ExitCode; // the interrupt handler has printed the one line on Ctrl-C
         }
     }
 

@@ -22,6 +22,6 @@ public sealed class PretrainCommand : ICommand
         using var interrupts = new InterruptHandler(trainer.RequestStop,
             "interrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)");
         var result = CommandErrors.Guard(() => trainer.Run());
-        return result.Interrupted ? 130 : 0;
+        return result.Interrupted ? interrupts.ExitCode : 0;
     }
 }
