@@ -89,6 +89,7 @@ public sealed class EmbedCommand : ICommand
         if (data is not null) return EmbedDataset(model, data, limit, batchSize, workers, backend, output, commandLine);
 
         using var images = ReadImages(input!, inChannels);
+        NonFiniteInput.Warn(Name, ("x", images));
         int n = images.Shape[0];
         using var features = Tensor.Empty(new Shape(n, model.RepresentationSize), DType.Float32, CpuBackend.Instance);
         var imageBytes = MemoryMarshal.AsBytes(images.AsSpan<float>());
