@@ -68,7 +68,9 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                          $"{dataset.Count} images, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, peak lr {peakLr:G3}, on {backend.Name}");
 
         using var stats = new StatsLog(Path.Combine(o.ExpDir, "stats.txt"), commandLine);
-        var progress = new ProgressLine("pretrain", totalSteps, "steps");
+        // The bar ends where this run will end (a --max-steps cap included) and counts from where it resumed.
+        long lastStep = o.MaxSteps > 0 ? Math.Min(totalSteps, o.MaxSteps) : totalSteps;
+        var progress = new ProgressLine("pretrain", lastStep, "steps", position.Step);
         var clock = Stopwatch.StartNew();
         var lastLog = TimeSpan.Zero;
         var losses = new List<double>();
