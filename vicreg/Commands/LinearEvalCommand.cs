@@ -25,7 +25,7 @@ public sealed class LinearEvalCommand : ICommand
     public int Run(Arguments a, string commandLine)
     {
         string weights = a.String("weights", "", "backbone.safetensors, a checkpoint.safetensors, 'random', or 'pixels'");
-        string dataset = a.String("dataset", "fashion-mnist", $"data set: {string.Join(", ", DatasetCatalog.Names)}");
+        string? datasetFlag = a.OptionalString("dataset", $"data set: {string.Join(", ", DatasetCatalog.Names)} (default: what --data-dir holds; fashion-mnist without --data-dir)");
         string? dataDir = a.OptionalString("data-dir", "data folder (default for fashion-mnist: Debian's dataset-fashion-mnist folder)");
         string arch = a.String("arch", "resnet18", $"backbone: {string.Join(", ", Backbones.Architectures)}");
         string stemFlag = a.String("stem", "auto", "imagenet, cifar, or auto (cifar for small images)");
@@ -54,6 +54,8 @@ public sealed class LinearEvalCommand : ICommand
         a.RejectUnknown();
         if (weights.Length == 0) throw new UsageException("linear-eval: --weights is required (a .safetensors file, 'random' or 'pixels')");
         if (weights is not ("random" or "pixels") && !File.Exists(weights)) throw new UsageException($"linear-eval: weights file not found: {weights}");
+        var (dataset, datasetNote) = DatasetFlag.Resolve(Name, datasetFlag, dataDir);
+        if (datasetNote is not null) Console.WriteLine(datasetNote);
 
         using var stop = new CancellationTokenSource();
         using var interrupts = new InterruptHandler(stop.Cancel, "interrupt: linear-eval stops after the current step; no result is written (Ctrl-C again to abort)");

@@ -18,6 +18,7 @@ public sealed class PretrainCommand : ICommand
             return 0;
         }
         args.RejectUnknown();
+        if (options.DatasetNote is not null) Console.WriteLine(options.DatasetNote);
         var trainer = new Pretrainer(options, commandLine, Console.Out);
         using var interrupts = new InterruptHandler(trainer.RequestStop,
             "interrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)");
