@@ -16,7 +16,8 @@ public static class CommandErrors
             return work();
         }
         catch (Exception e) when (e is DatasetException or WeightsMismatchException or SafetensorsFormatException
-                                      or CheckpointException or TrainingDivergedException or ShapeMismatchException)
+                                      or CheckpointException or TrainingDivergedException or ShapeMismatchException
+                                      or MemoryBudgetException)
         {
             throw new UsageException(e.Message);
         }

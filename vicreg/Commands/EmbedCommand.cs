@@ -127,6 +127,19 @@ public sealed class EmbedCommand : ICommand
     private int EmbedDataset(ResNet model, DatasetChoice data, int limit, int batchSize, int workers, IBackend backend, string output, string commandLine)
     {
         var images = DatasetCatalog.Limit(data.Dataset, limit);
+        batchSize = Math.Max(1, Math.Min(batchSize, images.Count)); // a batch larger than the data set is the whole data set
+        if (backend.IsHostMemory)
+        {
+            try
+            {
+                MemoryFootprint.Features(model.Arch, model.Stem, model.Width, data.Channels, data.ImageSize, data.ImageSize, batchSize, images.Count)
+                    .Require($"{Name} (--arch {model.Arch} --width {model.Width} --batch-size {batchSize})");
+            }
+            catch (MemoryBudgetException e)
+            {
+                throw new UsageException($"{Name}: {e.Message}");
+            }
+        }
         FeatureSet features;
         try
         {

@@ -70,9 +70,14 @@ public sealed class LinearEvalCommand : ICommand
                 var trainSet = DatasetCatalog.Limit(train.Dataset, limit);
                 var testSet = DatasetCatalog.Limit(test.Dataset, limitTest);
                 string stem = stemFlag == "auto" ? (train.IsSmall ? "cifar" : "imagenet") : stemFlag;
+                // A batch larger than the data set is the whole data set; memory is checked before anything is allocated.
+                int batch = Math.Min(batchSize, Math.Max(trainSet.Count, testSet.Count));
                 ResNet? backbone = null;
                 if (weights != "pixels")
                 {
+                    if (backend.IsHostMemory)
+                        MemoryFootprint.Features(arch, ResNetStems.Parse(stem), width, train.Channels, train.ImageSize, train.ImageSize, batch,
+                            (long)trainSet.Count + testSet.Count).Require($"linear-eval (--arch {arch} --width {width} --batch-size {batch})");
                     var rng = new Rng(seed);
                     backbone = Backbones.Create(arch, ResNetStems.Parse(stem), width, train.Channels, ref rng, backend: backend);
                     if (weights != "random") LoadBackbone(backbone, weights);
@@ -80,9 +85,9 @@ public sealed class LinearEvalCommand : ICommand
                 var clock = Stopwatch.StartNew();
                 var view = train.Evaluation;
                 int classes = train.Dataset.Classes.Count;
-                var trainFeatures = augment ? null : FeatureExtractor.Extract(backbone, trainSet, view, backend, batchSize, workers,
+                var trainFeatures = augment ? null : FeatureExtractor.Extract(backbone, trainSet, view, backend, batch, workers,
                     new ProgressLine("features (train)", trainSet.Count, "images"), cancel);
-                var testFeatures = FeatureExtractor.Extract(backbone, testSet, view, backend, batchSize, workers,
+                var testFeatures = FeatureExtractor.Extract(backbone, testSet, view, backend, batch, workers,
                     new ProgressLine("features (test)", testSet.Count, "images"), cancel);
                 var progress = new ProgressLine(augment ? "linear head (augmented)" : "linear head", epochs, "epochs");
                 // Each epoch of --augment runs the backbone over the whole split: report every one, with the time so far.
@@ -91,12 +96,12 @@ public sealed class LinearEvalCommand : ICommand
                 ProbeAccuracy accuracy;
                 if (trainFeatures is null)
                 {
-                    var probe = new AugmentedLinearProbe(epochs, batchSize, lrHead, weightDecay, seed, workers);
+                    var probe = new AugmentedLinearProbe(epochs, batch, lrHead, weightDecay, seed, workers);
                     accuracy = probe.Run(backbone, trainSet, train.LinearTrain, testFeatures, classes, backend, OnEpoch, cancel);
                 }
                 else
                 {
-                    var probe = new LinearProbe(epochs, batchSize, lrHead, weightDecay, seed);
+                    var probe = new LinearProbe(epochs, batch, lrHead, weightDecay, seed);
                     accuracy = probe.Run(trainFeatures, testFeatures, classes, backend, OnEpoch, cancel);
                 }
                 progress.Finish();

@@ -39,6 +39,11 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
             throw new DatasetException($"--batch-size {o.BatchSize} is larger than the {dataset.Count} training images");
         string stem = o.Stem == "auto" ? (split.IsSmall ? "cifar" : "imagenet") : o.Stem;
 
+        // Refuse a run that cannot fit before allocating it (device memory is the CUDA allocator's to report).
+        if (backend.IsHostMemory)
+            MemoryFootprint.Pretraining(o.Arch, ResNetStems.Parse(stem), o.Width, split.Channels, split.ImageSize, split.ImageSize, o.Mlp, o.BatchSize)
+                .Require($"pretrain (--arch {o.Arch} --width {o.Width} --mlp {o.Mlp} --batch-size {o.BatchSize})");
+
         var rng = new Rng(o.Seed);
         var backbone = Backbones.Create(o.Arch, ResNetStems.Parse(stem), o.Width, split.Channels, ref rng, backend: backend);
         var projector = Expander.Create(backbone.RepresentationSize, o.Mlp, ref rng, backend: backend);
