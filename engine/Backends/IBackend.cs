@@ -25,6 +25,9 @@ public interface IBackend : IDisposable
     /// <summary>destination[dstOffset + i] = source[srcOffset + i] for i &lt; count (in elements).</summary>
     void Copy(Tensor source, long sourceOffset, Tensor destination, long destinationOffset, long count);
     void Fill(Tensor tensor, double value);
+    /// <summary>matrix[i, i] = value for a square [d, d] matrix, every other element untouched: an exact
+    /// off-diagonal part (a covariance with its diagonal taken out), with no cancellation.</summary>
+    void FillDiagonal(Tensor matrix, double value);
     /// <summary>Waits until all queued work has finished (no-op on the CPU).</summary>
     void Synchronize();
 

@@ -336,6 +336,20 @@ public class CudaBackendTests
         Assert.False(gpu.Supports(DType.Float64));
     }
 
+    [SkippableTheory]
+    [InlineData(1)]
+    [InlineData(37)]
+    public void Fill_diagonal_matches_cpu(int d)
+    {
+        var gpu = Require();
+        float[] m = RandomArray(d * d, 93);
+        using var cm = On(Cpu, m, d, d);
+        using var gm = On(gpu, m, d, d);
+        Cpu.FillDiagonal(cm, 0.5);
+        gpu.FillDiagonal(gm, 0.5);
+        Assert.Equal(cm.ToArray<float>(), gm.ToArray<float>());
+    }
+
     [SkippableFact]
     public void Allocator_reuses_freed_buffers_and_reports_out_of_memory_with_sizes()
     {

@@ -18,7 +18,7 @@ internal static class NvidiaHeaderSymbols
         "cuCtxGetCurrent", "cuCtxSynchronize", "cuMemGetInfo_v2", "cuMemAlloc_v2", "cuMemFree_v2", "cuMemAllocAsync",
         "cuMemFreeAsync", "cuMemAllocHost_v2", "cuMemFreeHost", "cuMemHostAlloc", "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2",
         "cuMemcpyDtoD_v2", "cuMemcpyHtoDAsync_v2", "cuMemcpyDtoHAsync_v2", "cuMemcpyDtoDAsync_v2", "cuMemsetD32_v2",
-        "cuMemsetD32Async", "cuMemsetD8Async", "cuModuleLoadData", "cuModuleLoadDataEx", "cuModuleLoadFatBinary",
+        "cuMemsetD32Async", "cuMemsetD8Async", "cuMemsetD2D32Async", "cuModuleLoadData", "cuModuleLoadDataEx", "cuModuleLoadFatBinary",
         "cuModuleGetFunction", "cuModuleUnload", "cuFuncSetAttribute", "cuFuncGetAttribute", "cuLaunchKernel",
         "cuStreamCreate", "cuStreamCreateWithPriority", "cuStreamDestroy_v2", "cuStreamSynchronize", "cuStreamQuery",
         "cuStreamWaitEvent", "cuEventCreate", "cuEventRecord", "cuEventQuery", "cuEventSynchronize", "cuEventElapsedTime",

@@ -35,6 +35,7 @@ public sealed class ProfilingBackend(IBackend inner) : IBackend
     public void CopyToHost(Tensor source, Span<byte> destination) => inner.CopyToHost(source, destination);
     public void Copy(Tensor s, long so, Tensor d, long dof, long n) => Time("copy", () => inner.Copy(s, so, d, dof, n));
     public void Fill(Tensor t, double v) => Time("fill", () => inner.Fill(t, v));
+    public void FillDiagonal(Tensor t, double v) => Time("fill", () => inner.FillDiagonal(t, v));
     public void Synchronize() => inner.Synchronize();
     public void Dispose() { }
     public void Gemm(bool ta, bool tb, double alpha, Tensor a, Tensor b, double beta, Tensor c) => Time("gemm", () => inner.Gemm(ta, tb, alpha, a, b, beta, c));

@@ -5,7 +5,9 @@
   parity ARCH STEM IN_CHANNELS N H W SEED WEIGHTS IO
       builds the network with random weights and random BatchNorm statistics, writes its state dict to
       WEIGHTS and, to IO, an input x [N, C, H, W] with the eval-mode output "features" (and, run in
-      training mode on a copy, "train_features")
+      training mode on a copy, "train_features"); "features64" and "train_features64" are the same
+      network (the same float32 weights, exactly widened) run in float64: the exact result to within
+      float64 rounding, against which the float32 outputs' own rounding error is measured
   load ARCH STEM IN_CHANNELS WEIGHTS IO OUT
       loads WEIGHTS (written by our StateDictFile) with load_state_dict(strict=True), checks that every
       tensor keeps torchvision's dtype, and writes to OUT the eval-mode features of IO's "x"
@@ -64,7 +66,13 @@ def parity(arch, stem, in_channels, n, h, w, seed, weights, io):
     train_model = copy.deepcopy(model).train()
     with torch.no_grad():
         train_features = train_model(x)
-    safetensors_lite.save({"x": x, "features": features, "train_features": train_features}, io)
+    wide = copy.deepcopy(model).double()
+    wide_train = copy.deepcopy(model).double().train()
+    with torch.no_grad():
+        features64 = wide(x.double())
+        train_features64 = wide_train(x.double())
+    safetensors_lite.save({"x": x, "features": features, "train_features": train_features,
+                           "features64": features64, "train_features64": train_features64}, io)
 
 
 def load(arch, stem, in_channels, weights, io, out):

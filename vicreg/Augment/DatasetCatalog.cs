@@ -27,6 +27,19 @@ public static class DatasetCatalog
 {
     public static readonly string[] Names = ["fashion-mnist", "mnist", "cifar10", "cifar100", "imagefolder"];
 
+    /// <summary>
+    /// The data set a command line means: --dataset when given; otherwise what --data-dir holds
+    /// (<see cref="DatasetDetection"/>); Fashion-MNIST only when neither is given. The note is the line that
+    /// says which was chosen and why (null when --dataset named it).
+    /// </summary>
+    public static (string Name, string? Note) Resolve(string? name, string? dataDir)
+    {
+        if (name is not null) return (name, null);
+        if (dataDir is null) return ("fashion-mnist", "data set: fashion-mnist (the default: neither --dataset nor --data-dir given)");
+        var (detected, evidence) = DatasetDetection.Detect(dataDir);
+        return (detected, $"data set: {detected}, from what --data-dir {dataDir} holds: {evidence} (--dataset names another)");
+    }
+
     /// <summary>The flag that raises <see cref="ImageLimits.DefaultMaxPixels"/> for image folders, shared by the commands.</summary>
     public const string MaxImagePixelsHelp = "image folders: an image announcing more pixels is skipped, refused from its header before any allocation (Pillow's limit)";
 

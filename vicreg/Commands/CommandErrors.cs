@@ -19,7 +19,7 @@ public static class CommandErrors
         catch (Exception e) when (e is DatasetException or WeightsMismatchException or SafetensorsFormatException
                                       or CheckpointException or TrainingDivergedException or ShapeMismatchException
                                       or NonFiniteValuesException or ExperimentFolderInUseException
-                                      or MpiException)
+                                      or MpiException or MemoryBudgetException)
         {
             throw new UsageException(e.Message);
         }

@@ -30,7 +30,7 @@ public sealed class EmbedCommand : ICommand
         string? weights = args.OptionalString("weights", "backbone weights (safetensors, torchvision names; fc.* is ignored)");
         string prefix = args.String("weights-prefix", "", "only tensors named with this prefix, which is stripped (e.g. backbone.)");
         string? input = args.OptionalString("input", "safetensors file holding x [N, C, H, W] (float32); or use --dataset");
-        string? dataset = args.OptionalString("dataset", $"embed a dataset split instead of --input: {string.Join(", ", DatasetCatalog.Names)}");
+        string? dataset = args.OptionalString("dataset", $"embed a dataset split instead of --input: {string.Join(", ", DatasetCatalog.Names)} (default with --data-dir: what it holds)");
         string? dataDir = args.OptionalString("data-dir", "dataset folder (default for fashion-mnist: Debian's dataset-fashion-mnist folder)");
         string split = args.String("split", "test", "dataset split: train or test");
         int limit = args.Int("limit", 0, "with --dataset: only the first N images (0 = all)", min: 0);
@@ -44,6 +44,11 @@ public sealed class EmbedCommand : ICommand
         if (args.HelpRequested) { Console.WriteLine(args.Usage(Summary)); return 0; }
         args.RejectUnknown();
         if (weights is null) throw new UsageException($"{Name}: --weights is required");
+        if (input is null && dataset is null && dataDir is not null)
+        {
+            (dataset, string? note) = DatasetFlag.Resolve(Name, null, dataDir);
+            Console.WriteLine(note);
+        }
         if ((input is null) == (dataset is null))
             throw new UsageException($"{Name}: give either --input (a safetensors file with x [N, C, H, W]) or --dataset, not {(input is null ? "neither" : "both")}");
         if (split is not ("train" or "test")) throw new UsageException($"{Name}: --split must be train or test, got '{split}'");
@@ -95,6 +100,7 @@ public sealed class EmbedCommand : ICommand
         if (data is not null) return EmbedDataset(model, data, limit, batchSize, workers, strict, backend, output, commandLine);
 
         using var images = ReadImages(input!, inChannels);
+        NonFiniteInput.Warn(Name, ("x", images));
         int n = images.Shape[0];
         using var features = Tensor.Empty(new Shape(n, model.RepresentationSize), DType.Float32, CpuBackend.Instance);
         using (Tape.NoGrad())
@@ -130,6 +136,19 @@ public sealed class EmbedCommand : ICommand
     private int EmbedDataset(ResNet model, DatasetChoice data, int limit, int batchSize, int workers, bool strict, IBackend backend, string output, string commandLine)
     {
         var images = DatasetCatalog.Limit(data.Dataset, limit);
+        batchSize = Math.Max(1, Math.Min(batchSize, images.Count)); // a batch larger than the data set is the whole data set
+        if (backend.IsHostMemory)
+        {
+            try
+            {
+                MemoryFootprint.Features(model.Arch, model.Stem, model.Width, data.Channels, data.ImageSize, data.ImageSize, batchSize, images.Count)
+                    .Require($"{Name} (--arch {model.Arch} --width {model.Width} --batch-size {batchSize})");
+            }
+            catch (MemoryBudgetException e)
+            {
+                throw new UsageException($"{Name}: {e.Message}");
+            }
+        }
         FeatureSet features;
         try
         {

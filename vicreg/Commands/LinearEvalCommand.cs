@@ -15,7 +15,7 @@ namespace Vicreg.Commands;
 /// checkpoint, "random" for the random-init baseline, or "pixels" for a probe on the raw pixels.
 /// By default features are computed once and standardised (<see cref="LinearProbe"/>); --augment runs the
 /// official protocol, a fresh crop + flip of every training image every epoch (<see cref="AugmentedLinearProbe"/>).
-/// Ctrl-C stops after the current step with one line and exit code 130; nothing is written.
+/// Ctrl-C (or SIGTERM) stops after the current step with exit code 130 (143); nothing is written.
 /// </summary>
 public sealed class LinearEvalCommand : ICommand
 {
@@ -25,7 +25,7 @@ public sealed class LinearEvalCommand : ICommand
     public int Run(Arguments a, string commandLine)
     {
         string weights = a.String("weights", "", "backbone.safetensors, a checkpoint.safetensors, 'random', or 'pixels'");
-        string dataset = a.String("dataset", "fashion-mnist", $"data set: {string.Join(", ", DatasetCatalog.Names)}");
+        string? datasetFlag = a.OptionalString("dataset", $"data set: {string.Join(", ", DatasetCatalog.Names)} (default: what --data-dir holds; fashion-mnist without --data-dir)");
         string? dataDir = a.OptionalString("data-dir", "data folder (default for fashion-mnist: Debian's dataset-fashion-mnist folder)");
         string arch = a.String("arch", "resnet18", $"backbone: {string.Join(", ", Backbones.Architectures)}");
         string stemFlag = a.String("stem", "auto", "imagenet, cifar, or auto (cifar for small images)");
@@ -56,6 +56,8 @@ public sealed class LinearEvalCommand : ICommand
         a.RejectUnknown();
         if (weights.Length == 0) throw new UsageException("linear-eval: --weights is required (a .safetensors file, 'random' or 'pixels')");
         if (weights is not ("random" or "pixels") && !File.Exists(weights)) throw new UsageException($"linear-eval: weights file not found: {weights}");
+        var (dataset, datasetNote) = DatasetFlag.Resolve(Name, datasetFlag, dataDir);
+        if (datasetNote is not null) Console.WriteLine(datasetNote);
 
         using var stop = new CancellationTokenSource();
         using var interrupts = new InterruptHandler(stop.Cancel, "interrupt: linear-eval stops after the current step; no result is written (Ctrl-C again to abort)");
@@ -70,9 +72,14 @@ public sealed class LinearEvalCommand : ICommand
                 var trainSet = DatasetCatalog.Limit(train.Dataset, limit);
                 var testSet = DatasetCatalog.Limit(test.Dataset, limitTest);
                 string stem = stemFlag == "auto" ? (train.IsSmall ? "cifar" : "imagenet") : stemFlag;
+                // A batch larger than the data set is the whole data set; memory is checked before anything is allocated.
+                int batch = Math.Min(batchSize, Math.Max(trainSet.Count, testSet.Count));
                 ResNet? backbone = null;
                 if (weights != "pixels")
                 {
+                    if (backend.IsHostMemory)
+                        MemoryFootprint.Features(arch, ResNetStems.Parse(stem), width, train.Channels, train.ImageSize, train.ImageSize, batch,
+                            (long)trainSet.Count + testSet.Count).Require($"linear-eval (--arch {arch} --width {width} --batch-size {batch})");
                     var rng = new Rng(seed);
                     backbone = Backbones.Create(arch, ResNetStems.Parse(stem), width, train.Channels, ref rng, backend: backend);
                     if (weights != "random") LoadBackbone(backbone, weights);
@@ -80,9 +87,9 @@ public sealed class LinearEvalCommand : ICommand
                 var clock = Stopwatch.StartNew();
                 var view = train.Evaluation;
                 int classes = train.Dataset.Classes.Count;
-                var trainFeatures = augment ? null : FeatureExtractor.Extract(backbone, trainSet, view, backend, batchSize, workers,
+                var trainFeatures = augment ? null : FeatureExtractor.Extract(backbone, trainSet, view, backend, batch, workers,
                     new ProgressLine("features (train)", trainSet.Count, "images"), cancel, strict);
-                var testFeatures = FeatureExtractor.Extract(backbone, testSet, view, backend, batchSize, workers,
+                var testFeatures = FeatureExtractor.Extract(backbone, testSet, view, backend, batch, workers,
                     new ProgressLine("features (test)", testSet.Count, "images"), cancel, strict);
                 // Unreadable images have no feature row; the counts below are of the images used.
                 long skipped = (trainFeatures is null ? 0 : trainSet.Count - trainFeatures.Count) + testSet.Count - testFeatures.Count;
@@ -93,13 +100,13 @@ public sealed class LinearEvalCommand : ICommand
                 ProbeAccuracy accuracy;
                 if (trainFeatures is null)
                 {
-                    var probe = new AugmentedLinearProbe(epochs, batchSize, lrHead, weightDecay, seed, workers, strict);
+                    var probe = new AugmentedLinearProbe(epochs, batch, lrHead, weightDecay, seed, workers, strict);
                     accuracy = probe.Run(backbone, trainSet, train.LinearTrain, testFeatures, classes, backend, OnEpoch, cancel);
                     skipped += probe.SkippedSamples;
                 }
                 else
                 {
-                    var probe = new LinearProbe(epochs, batchSize, lrHead, weightDecay, seed);
+                    var probe = new LinearProbe(epochs, batch, lrHead, weightDecay, seed);
                     accuracy = probe.Run(trainFeatures, testFeatures, classes, backend, OnEpoch, cancel);
                 }
                 progress.Finish();
@@ -129,7 +136,7 @@ public sealed class LinearEvalCommand : ICommand
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            return 130; // the interrupt handler has printed the one line
+            return interrupts.ExitCode; // the interrupt handler has printed the one line on Ctrl-C
         }
     }
 

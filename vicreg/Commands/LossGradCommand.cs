@@ -31,6 +31,7 @@ public sealed class LossGradCommand : ICommand
 
         using var scope = TensorScope.Begin();
         var (za, zb) = ReadEmbeddings(input, backend);
+        NonFiniteInput.Warn(Name, ("z_a", za), ("z_b", zb));
         var loss = new VicregLoss(sim, std, cov);
         za.RequiresGrad = zb.RequiresGrad = true;
         var result = loss.Forward(za, zb);

@@ -21,10 +21,11 @@ public sealed class PretrainCommand : ICommand
         args.RejectUnknown();
         using var communicator = CommandErrors.Guard(() => Communicators.Create(options.Dist));
         if (communicator.Size > 1) Communicators.ShareCores();
+        if (options.DatasetNote is not null && communicator.Rank == 0) Console.WriteLine(options.DatasetNote);
         var trainer = new Pretrainer(options, commandLine, communicator.Rank == 0 ? Console.Out : TextWriter.Null, communicator);
         using var interrupts = new InterruptHandler(trainer.RequestStop,
             "interrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)");
         var result = RankFailure.Guard(communicator, () => CommandErrors.Guard(() => trainer.Run()));
-        return result.Interrupted ? 130 : 0;
+        return result.Interrupted ? interrupts.ExitCode : 0;
     }
 }

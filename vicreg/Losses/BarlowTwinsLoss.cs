@@ -9,8 +9,8 @@ namespace Vicreg.Losses;
 /// <code>  loss = sum_i (1 - c_ii)^2 + lambda · sum_{i != j} c_ij^2   (lambda 0.0051 by default)</code>
 /// Backward derived by hand, as for <see cref="VicregLoss"/>: with G = dL/dc, i.e. G_ij = 2 lambda c_ij off
 /// the diagonal and G_ii = -2 (1 - c_ii),
-/// <code>  dL/dA = B G^T / N = (2 lambda / N) B c^T + B diag(g) / N,   dL/dB = (2 lambda / N) A c + A diag(g) / N</code>
-/// with g_i = -2 (1 - c_ii) - 2 lambda c_ii; then through the normalisation with the batch-norm backward
+/// <code>  dL/dA = B G^T / N = (2 lambda / N) B c_off^T + B diag(g) / N,   dL/dB = (2 lambda / N) A c_off + A diag(g) / N</code>
+/// with g_i = -2 (1 - c_ii) and c_off = c with its diagonal set to zero; then through the normalisation with the batch-norm backward
 /// kernel. The gradients are formed in the forward pass, so the D x D matrix c is freed at once.
 /// </summary>
 public sealed class BarlowTwinsLoss(double lambda = 0.0051)
@@ -58,19 +58,19 @@ public sealed class BarlowTwinsLoss(double lambda = 0.0051)
         be.Unary(UnaryOp.Scale, diagonal, scratch, -1);
         be.Unary(UnaryOp.AddScalar, scratch, scratch, 1);
         be.SumOfSquares(scratch, onDiagonal);                 // sum (1 - c_ii)^2
-        be.SumOfSquares(c, offDiagonal);
-        be.SumOfSquares(diagonal, scalar);
-        be.Binary(BinaryOp.Sub, offDiagonal, scalar, offDiagonal); // ||c||^2 - sum c_ii^2
+        // The diagonal is set to zero rather than its squares subtracted from ||c||^2: the diagonal above comes
+        // from another kernel than the GEMM's, and the difference of their roundings would be left over.
+        be.FillDiagonal(c, 0);
+        be.SumOfSquares(c, offDiagonal);                      // sum_{i != j} c_ij^2
 
         var loss = Tensor.Empty(new Shape(), dtype, be);
         be.Unary(UnaryOp.Copy, onDiagonal, loss);
         be.Axpy(Lambda, offDiagonal, loss);
         if (!Tape.NeedsGrad(za, zb)) return (loss, terms);
 
-        // g_i = -2 (1 - c_ii) - 2 lambda c_ii, as a per-column factor (scratch holds 1 - c_ii).
+        // g_i = -2 (1 - c_ii), as a per-column factor (scratch holds 1 - c_ii); c is off-diagonal now.
         using var g = Vec();
         be.Unary(UnaryOp.Scale, scratch, g, -2);
-        be.Axpy(-2 * Lambda, diagonal, g);
         using var gBroadcast = Matrix();
         be.Broadcast(g, 1, n, d, 1.0 / n, gBroadcast);
         using var da = Matrix();

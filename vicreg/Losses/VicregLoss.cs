@@ -166,8 +166,7 @@ public sealed class VicregLoss(double simCoeff = 25, double stdCoeff = 25, doubl
         }
 
         // The gradient is Zc times a per-column coefficient, plus (for the covariance) a GEMM:
-        //   coefficient_j = wVar · (-[s_j < 1] / (2 D (N-1) s_j))  -  wCov · 4 var_j / (D (N-1))
-        // where the second part takes the diagonal of C out of Zc C (Zc C_off = Zc C - Zc diag(var)).
+        //   coefficient_j = wVar · (-[s_j < 1] / (2 D (N-1) s_j)),   + wCov · 4 / (D (N-1)) · Zc C_off
         using var coefficient = Vec();
         be.Fill(coefficient, 0);
         if (grad is not null && wVar != 0)
@@ -180,25 +179,20 @@ public sealed class VicregLoss(double simCoeff = 25, double stdCoeff = 25, doubl
         bool covarianceGradient = grad is not null && wCov != 0;
         if (covarianceTerm is not null || covarianceGradient)
         {
-            // C = Zc^T Zc / (N-1). Its diagonal is the variance, so sum_{i != j} C_ij^2 = ||C||^2 - ||var||^2:
-            // subtracted rather than zeroed in place, which needs no extra kernel. In float32 the cancellation
-            // costs about 1e-7 · ||C||^2 / D, below the rounding of the official float32 sum itself.
+            // C_off = Zc^T Zc / (N-1) with its diagonal set to zero. Zeroing it, rather than subtracting the
+            // variances' squares from ||C||^2 (and Zc diag(var) from Zc C), keeps the diagonal out exactly:
+            // the variances come from another kernel than the GEMM's diagonal, so the difference of the two
+            // roundings would be left over, growing with the scale of z (and with D = 1 there is no
+            // off-diagonal element at all: the term and its gradient are exactly 0).
             using var c = Tensor.Empty(new Shape(d, d), dtype, be);
             be.Gemm(true, false, 1.0 / (n - 1), zc, zc, 0, c);
+            be.FillDiagonal(c, 0);
             if (covarianceTerm is not null)
             {
-                using var diagonal = Tensor.Empty(new Shape(), dtype, be);
                 be.SumOfSquares(c, scalar);
-                be.SumOfSquares(variance, diagonal);
-                be.Binary(BinaryOp.Sub, scalar, diagonal, scalar);
                 be.Axpy(1.0 / d, scalar, covarianceTerm);
             }
-            if (covarianceGradient)
-            {
-                double covScale = wCov * 4.0 / ((double)d * (n - 1));
-                be.Gemm(false, false, covScale, zc, c, 1, grad!);
-                be.Axpy(-covScale, variance, coefficient);
-            }
+            if (covarianceGradient) be.Gemm(false, false, wCov * 4.0 / ((double)d * (n - 1)), zc, c, 1, grad!);
         }
         if (grad is null) return;
         be.Broadcast(coefficient, 1, n, d, 1, scratch);

@@ -15,6 +15,8 @@ namespace Vicreg.Training;
 public sealed record PretrainOptions
 {
     public string Dataset { get; init; } = "fashion-mnist";
+    /// <summary>The line saying which data set was chosen when the command line named none (null when it did).</summary>
+    public string? DatasetNote { get; init; }
     public string? DataDir { get; init; }
     public string ExpDir { get; init; } = "./exp";
     public string Arch { get; init; } = "resnet18";
@@ -51,10 +53,14 @@ public sealed record PretrainOptions
 
     public static PretrainOptions Parse(Arguments a)
     {
+        string? dataset = a.OptionalString("dataset", $"data set: {string.Join(", ", DatasetCatalog.Names)} (default: what --data-dir holds; fashion-mnist without --data-dir)");
+        string? dataDir = a.OptionalString("data-dir", "data folder (default for fashion-mnist: Debian's dataset-fashion-mnist folder)");
+        var (name, note) = a.HelpRequested ? ("fashion-mnist", null) : DatasetFlag.Resolve("pretrain", dataset, dataDir);
         var o = new PretrainOptions
         {
-            Dataset = a.String("dataset", "fashion-mnist", $"data set: {string.Join(", ", DatasetCatalog.Names)}"),
-            DataDir = a.OptionalString("data-dir", "data folder (default for fashion-mnist: Debian's dataset-fashion-mnist folder)"),
+            Dataset = name,
+            DatasetNote = note,
+            DataDir = dataDir,
             ExpDir = a.String("exp-dir", "./exp", "experiment folder: stats.txt, checkpoint.safetensors, backbone.safetensors"),
             Arch = a.String("arch", "resnet18", $"backbone: {string.Join(", ", Backbones.Architectures)}"),
             Stem = a.String("stem", "auto", "imagenet (7x7/2 conv + max-pool), cifar (3x3/1 conv), or auto (cifar for small images)"),

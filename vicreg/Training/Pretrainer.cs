@@ -41,6 +41,11 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
             throw new DatasetException($"--batch-size {o.BatchSize} is larger than the {dataset.Count} training images");
         string stem = o.Stem == "auto" ? (split.IsSmall ? "cifar" : "imagenet") : o.Stem;
 
+        // Refuse a run that cannot fit before allocating it (device memory is the CUDA allocator's to report).
+        if (backend.IsHostMemory)
+            MemoryFootprint.Pretraining(o.Arch, ResNetStems.Parse(stem), o.Width, split.Channels, split.ImageSize, split.ImageSize, o.Mlp, o.BatchSize)
+                .Require($"pretrain (--arch {o.Arch} --width {o.Width} --mlp {o.Mlp} --batch-size {o.BatchSize})");
+
         var rng = new Rng(o.Seed);
         var backbone = Backbones.Create(o.Arch, ResNetStems.Parse(stem), o.Width, split.Channels, ref rng, backend: backend);
         var projector = Expander.Create(backbone.RepresentationSize, o.Mlp, ref rng, backend: backend);
@@ -88,7 +93,9 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                          (parallel.IsDistributed ? $"; {parallel.Communicator.Name}, {o.BatchSize / parallel.Communicator.Size} per rank" : ""));
 
         using var stats = parallel.IsWriter ? new StatsLog(Path.Combine(o.ExpDir, "stats.txt"), commandLine) : null;
-        var progress = new ProgressLine("pretrain", totalSteps, "steps");
+        // The bar ends where this run will end (a --max-steps cap included) and counts from where it resumed.
+        long lastStep = o.MaxSteps > 0 ? Math.Min(totalSteps, o.MaxSteps) : totalSteps;
+        var progress = new ProgressLine("pretrain", lastStep, "steps", position.Step);
         var clock = Stopwatch.StartNew();
         var lastLog = TimeSpan.Zero;
         var losses = new List<double>();

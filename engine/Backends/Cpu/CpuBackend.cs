@@ -55,6 +55,22 @@ public sealed unsafe partial class CpuBackend : IBackend
         }
     }
 
+    public void FillDiagonal(Tensor matrix, double value)
+    {
+        ShapeMismatchException.Require(matrix.Rank == 2 && matrix.Shape[0] == matrix.Shape[1], nameof(FillDiagonal), "needs a square matrix", matrix);
+        int d = matrix.Shape[0];
+        for (long i = 0; i < d; i++)
+        {
+            long at = i * (d + 1);
+            switch (matrix.DType)
+            {
+                case DType.Float32: ((float*)matrix.Data)[at] = (float)value; break;
+                case DType.Float64: ((double*)matrix.Data)[at] = value; break;
+                default: ((int*)matrix.Data)[at] = (int)value; break;
+            }
+        }
+    }
+
     public void Synchronize() { }
 
     public void Dispose() => _allocator.ReleaseCached();

@@ -164,6 +164,19 @@ public sealed unsafe partial class CudaBackend : IBackend
         CudaDriver.Check(CudaDriver.cuMemsetD32Async(tensor.Data, bits, (nuint)tensor.Numel, Stream), "cuMemsetD32Async");
     }
 
+    public void FillDiagonal(Tensor matrix, double value)
+    {
+        Own(matrix, nameof(FillDiagonal));
+        ShapeMismatchException.Require(matrix.Rank == 2 && matrix.Shape[0] == matrix.Shape[1], nameof(FillDiagonal), "needs a square matrix", matrix);
+        int d = matrix.Shape[0];
+        if (d == 0) return;
+        uint bits = matrix.DType == DType.Float32 ? BitConverter.SingleToUInt32Bits((float)value) : unchecked((uint)(int)value);
+        MakeCurrent();
+        // A 2-D memset of d rows one element wide whose pitch is a row plus one element: the diagonal.
+        nuint pitch = (nuint)((long)(d + 1) * sizeof(uint));
+        CudaDriver.Check(CudaDriver.cuMemsetD2D32Async(matrix.Data, pitch, bits, 1, (nuint)d, Stream), "cuMemsetD2D32Async");
+    }
+
     public void Synchronize()
     {
         MakeCurrent();

@@ -61,6 +61,12 @@ CUresult cuMemcpyHtoDAsync_v2(void* d, const void* s, size_t n, void*) { memcpy(
 CUresult cuMemcpyDtoHAsync_v2(void* d, const void* s, size_t n, void*) { memcpy(d, s, n); return 0; }
 CUresult cuMemcpyDtoDAsync_v2(void* d, const void* s, size_t n, void*) { memmove(d, s, n); return 0; }
 CUresult cuMemsetD32Async(void* d, unsigned v, size_t n, void*) { for (size_t i = 0; i < n; i++) ((unsigned*)d)[i] = v; return 0; }
+CUresult cuMemsetD2D32Async(void* d, size_t pitch, unsigned v, size_t width, size_t height, void*)
+{
+    for (size_t r = 0; r < height; r++)
+        for (size_t i = 0; i < width; i++) ((unsigned*)((char*)d + r * pitch))[i] = v;
+    return 0;
+}
 CUresult cuModuleLoadData(void** m, const void* image)
 {
     // The backend hands us a real NVRTC CUBIN: check it is one, then resolve kernels by name.

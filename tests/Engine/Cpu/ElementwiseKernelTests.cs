@@ -185,6 +185,25 @@ public class ElementwiseKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(13)]
+    public void FillDiagonalSetsTheDiagonalAndNothingElse(int d)
+    {
+        foreach (var dtype in FloatTypes)
+        {
+            using var scope = TensorScope.Begin();
+            var rng = new Rng((ulong)(30 + d));
+            var (m, values) = Random(ref rng, new Shape(d, d), dtype);
+            Host.FillDiagonal(m, -0.75);
+            var expected = (double[])values.Clone();
+            for (int i = 0; i < d; i++) expected[i * (d + 1)] = -0.75;
+            Assert.Equal(expected, Read(m));
+        }
+        Assert.Throws<ShapeMismatchException>(() => Host.FillDiagonal(Tensor.Zeros(new Shape(2, 3)), 0));
+    }
+
     [Fact]
     public void MismatchedElementCountsThrow()
     {

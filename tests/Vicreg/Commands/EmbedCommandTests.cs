@@ -31,6 +31,25 @@ public class EmbedCommandTests
     }
 
     [Fact]
+    public void NonFiniteInputIsOneWarningLine()
+    {
+        using var dir = new TempFolder();
+        SavedModel(dir.File("w.safetensors"));
+        var rng = new Rng(43);
+        var pixels = Enumerable.Range(0, 2 * 1 * 9 * 9).Select(_ => (float)rng.NextNormal()).ToArray();
+        pixels[17] = float.NaN;
+        using var scope = TensorScope.Begin();
+        SafetensorsWriter.Write(dir.File("x.safetensors"), [("x", Tensor.FromArray<float>(pixels, new Shape(2, 1, 9, 9)))]);
+        var result = CommandRunner.Run("embed", "--arch", "resnet18", "--stem", "cifar", "--in-channels", "1", "--width", "0.25",
+            "--weights", dir.File("w.safetensors"), "--input", dir.File("x.safetensors"), "--output", dir.File("y.safetensors"), "--device", "cpu");
+        Assert.True(result.Code == 0, result.Err);
+        var lines = result.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, "expected one warning line, got: " + result.Err);
+        Assert.Contains("warning", lines[0]);
+        Assert.Contains("x has 1 of 162", lines[0]);
+    }
+
+    [Fact]
     public void FeaturesEqualTheBackbonesEvalOutputInAnyBatching()
     {
         using var dir = new TempFolder();

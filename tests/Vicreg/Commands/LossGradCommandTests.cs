@@ -94,6 +94,49 @@ public class LossGradCommandTests
         }
     }
 
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(1e4)]
+    public void WithOneDimensionTheCovarianceAndItsGradientAreExactlyZero(double scale)
+    {
+        const int n = 8;
+        using var dir = new TempFolder();
+        float[] Values(ulong seed) => VicregLossTests.Embeddings(n, 1, seed).Select(v => (float)(scale * v)).ToArray();
+        using (var scope = TensorScope.Begin())
+            SafetensorsWriter.Write(dir.File("in.safetensors"),
+                [("z_a", Tensor.FromArray<float>(Values(35), new Shape(n, 1))), ("z_b", Tensor.FromArray<float>(Values(36), new Shape(n, 1)))]);
+        var result = CommandRunner.Run("loss-grad", "--input", dir.File("in.safetensors"), "--output", dir.File("out.safetensors"), "--device", "cpu");
+        Assert.True(result.Code == 0, result.Err);
+        Assert.Equal("", result.Err);
+        using var r = new SafetensorsReader(dir.File("out.safetensors"));
+        using var scope2 = TensorScope.Begin();
+        Assert.Equal(0, r.ReadTensor("covariance").Item());
+        Assert.All(r.ReadTensor("grad_z_a.covariance").ToArray<float>(), g => Assert.Equal(0f, g));
+        Assert.All(r.ReadTensor("grad_z_b.covariance").ToArray<float>(), g => Assert.Equal(0f, g));
+    }
+
+    [Fact]
+    public void NonFiniteInputIsOneWarningLine()
+    {
+        const int n = 5, d = 3;
+        using var dir = new TempFolder();
+        var a = VicregLossTests.Embeddings(n, d, 37).Select(v => (float)v).ToArray();
+        var b = VicregLossTests.Embeddings(n, d, 38).Select(v => (float)v).ToArray();
+        a[4] = float.NaN;
+        b[0] = float.PositiveInfinity;
+        b[7] = float.NegativeInfinity;
+        using (var scope = TensorScope.Begin())
+            SafetensorsWriter.Write(dir.File("in.safetensors"),
+                [("z_a", Tensor.FromArray<float>(a, new Shape(n, d))), ("z_b", Tensor.FromArray<float>(b, new Shape(n, d)))]);
+        var result = CommandRunner.Run("loss-grad", "--input", dir.File("in.safetensors"), "--output", dir.File("out.safetensors"), "--device", "cpu");
+        Assert.Equal(0, result.Code);
+        var lines = result.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, "expected one warning line, got: " + result.Err);
+        Assert.Contains("warning", lines[0]);
+        Assert.Contains("z_a has 1 of 15", lines[0]);
+        Assert.Contains("z_b has 2 of 15", lines[0]);
+    }
+
     [Fact]
     public void BadInputIsOneLineAndExitCodeTwo()
     {

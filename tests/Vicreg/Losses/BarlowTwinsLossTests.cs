@@ -70,6 +70,32 @@ public class BarlowTwinsLossTests
         GradCheck.Check(x => loss.Forward(x[0], x[1]).Loss, [T64(a, n, d, true), T64(b, n, d, true)], tolerance: 1e-6);
     }
 
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(1e3)]
+    public void WithOneDimensionNothingIsOffTheDiagonal(double scale)
+    {
+        // D = 1 has no off-diagonal element: the term is exactly 0 and lambda changes nothing in the gradient.
+        const int n = 9;
+        float[] Values(ulong seed) => VicregLossTests.Embeddings(n, 1, seed).Select(v => (float)(scale * v)).ToArray();
+        float[] a = Values(53), b = Values(54);
+        float[] Gradient(double lambda, out float offDiagonal)
+        {
+            using var scope = TensorScope.Begin();
+            var za = Tensor.FromArray<float>(a, new Shape(n, 1));
+            var zb = Tensor.FromArray<float>(b, new Shape(n, 1));
+            za.RequiresGrad = zb.RequiresGrad = true;
+            var (total, terms) = new BarlowTwinsLoss(lambda).Forward(za, zb);
+            offDiagonal = terms.ToArray<float>()[1];
+            total.Backward();
+            return [.. za.Grad!.ToArray<float>(), .. zb.Grad!.ToArray<float>()];
+        }
+        var withLambda = Gradient(0.3, out float off);
+        var without = Gradient(0, out _);
+        Assert.Equal(0f, off);
+        Assert.Equal(without, withLambda);
+    }
+
     [SkippableFact]
     [Trait("Reference", "PyTorch")]
     public void MatchesTheOfficialPyTorchFormula()

@@ -212,6 +212,27 @@ public class VicregLossTests
         }
     }
 
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(1e3)]
+    [InlineData(1e6)]
+    public void WithOneDimensionTheCovarianceTermAndItsGradientAreExactlyZero(double scale)
+    {
+        // C is 1 x 1: there is no off-diagonal element, at any scale of z (a difference of two roundings of
+        // the variance would grow with it).
+        const int n = 7;
+        float[] Values(ulong seed) => Embeddings(n, 1, seed).Select(v => (float)(scale * v)).ToArray();
+        using var scope = TensorScope.Begin();
+        var za = Tensor.FromArray<float>(Values(43), new Shape(n, 1));
+        var zb = Tensor.FromArray<float>(Values(44), new Shape(n, 1));
+        using var grads = VicregLoss.TermGradients(za, zb);
+        Assert.Equal(0, grads.Terms.Covariance);
+        Assert.All(grads.CovarianceA.ToArray<float>(), g => Assert.Equal(0f, g));
+        Assert.All(grads.CovarianceB.ToArray<float>(), g => Assert.Equal(0f, g));
+        var output = new VicregLoss().Forward(za, zb);
+        Assert.Equal(0, output.ReadTerms().Covariance);
+    }
+
     [Fact]
     public void PermutingTheBatchPermutesTheGradientAndKeepsTheLoss()
     {

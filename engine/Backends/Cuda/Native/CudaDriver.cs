@@ -41,7 +41,7 @@ public static unsafe partial class CudaDriver
         "cuCtxGetCurrent", "cuCtxSynchronize", "cuMemGetInfo_v2", "cuMemAlloc_v2", "cuMemFree_v2", "cuMemAllocAsync",
         "cuMemFreeAsync", "cuMemAllocHost_v2", "cuMemFreeHost", "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2",
         "cuMemcpyHtoDAsync_v2", "cuMemcpyDtoHAsync_v2", "cuMemcpyDtoDAsync_v2", "cuMemsetD32Async",
-        "cuModuleLoadData", "cuModuleGetFunction", "cuModuleUnload", "cuFuncSetAttribute", "cuLaunchKernel",
+        "cuMemsetD2D32Async", "cuModuleLoadData", "cuModuleGetFunction", "cuModuleUnload", "cuFuncSetAttribute", "cuLaunchKernel",
         "cuStreamCreate", "cuStreamDestroy_v2", "cuStreamSynchronize", "cuStreamWaitEvent", "cuEventCreate",
         "cuEventRecord", "cuEventSynchronize", "cuEventElapsedTime", "cuEventDestroy_v2", "cuGetErrorName",
         "cuGetErrorString",
@@ -102,6 +102,9 @@ public static unsafe partial class CudaDriver
     public static partial int cuMemcpyDtoDAsync(nint destination, nint source, nuint bytes, nint stream);
     [LibraryImport(Lib, EntryPoint = "cuMemsetD32Async")]
     public static partial int cuMemsetD32Async(nint destination, uint value, nuint count, nint stream);
+    /// <summary>Sets <paramref name="height"/> rows of <paramref name="width"/> 32-bit words, rows <paramref name="pitch"/> bytes apart.</summary>
+    [LibraryImport(Lib, EntryPoint = "cuMemsetD2D32Async")]
+    public static partial int cuMemsetD2D32Async(nint destination, nuint pitch, uint value, nuint width, nuint height, nint stream);
 
     // ---- modules and launches ------------------------------------------------------------------
     [LibraryImport(Lib, EntryPoint = "cuModuleLoadData")]
