@@ -13,6 +13,7 @@ public static class Program
         new DevicesCommand(),
         new LossGradCommand(),
         new EmbedCommand(),
+        new ConvertCommand(),
     ];
 
     public static int Main(string[] args)

@@ -15,7 +15,7 @@ public static class CommandErrors
         {
             return work();
         }
-        catch (Exception e) when (e is DatasetException or WeightsMismatchException or SafetensorsFormatException
+        catch (Exception e) when (e is DatasetException or WeightsMismatchException or WeightsFormatException
                                       or CheckpointException or TrainingDivergedException or ShapeMismatchException)
         {
             throw new UsageException(e.Message);
