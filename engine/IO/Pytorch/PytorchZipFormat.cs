@@ -98,7 +98,7 @@ internal sealed class PytorchZipFormat : IStorageSource
         {
             return zip();
         }
-        catch (Exception e) when (e is (IOException and not WeightsFormatException) or NotSupportedException or ArgumentException)
+        catch (Exception e) when (e is InvalidDataException or (IOException and not WeightsFormatException) or NotSupportedException or ArgumentException)
         {
             throw new PytorchFormatException($"{file}: not a valid PyTorch file: damaged zip archive ({e.Message})");
         }

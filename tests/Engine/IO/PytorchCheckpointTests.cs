@@ -119,6 +119,26 @@ public class PytorchCheckpointTests
     }
 
     [Fact]
+    public void ATruncatedFileIsOneLineInEitherFormat()
+    {
+        using var dir = new TempFolder();
+        var rng = new Rng(6);
+        PytorchWriter.Write(dir.File("whole.pth"), new Linear(7, 5, true, ref rng).StateDict());
+        TestPickles.Legacy(dir.File("whole-legacy.pth"), OneTensor(4, [4], [1], legacy: true), ("0", 4, Floats(1, 2, 3, 4)));
+        foreach (var whole in new[] { "whole.pth", "whole-legacy.pth" })
+        {
+            var bytes = File.ReadAllBytes(dir.File(whole));
+            foreach (int length in new[] { 4, 30, bytes.Length / 2, bytes.Length - 1 })
+            {
+                File.WriteAllBytes(dir.File("cut.pth"), bytes[..length]);
+                var e = Assert.Throws<PytorchFormatException>(() => new PytorchCheckpoint(dir.File("cut.pth")));
+                Assert.True(e.Message.StartsWith(dir.File("cut.pth") + ": not a valid PyTorch ", StringComparison.Ordinal), e.Message);
+                Assert.DoesNotContain('\n', e.Message);
+            }
+        }
+    }
+
+    [Fact]
     public void HandWrittenViewsOfOneStorageReadTheirOwnElementsInBothFormats()
     {
         using var dir = new TempFolder();

@@ -53,6 +53,7 @@ internal static class TestPickles
 
     public static void Zip(string path, byte[] pickle, params (string Key, byte[] Data)[] storages)
     {
+        File.Delete(path);
         using var zip = ZipFile.Open(path, ZipArchiveMode.Create);
         void Add(string name, byte[] bytes)
         {
