@@ -15,12 +15,14 @@ internal sealed class PytorchZipFormat : IStorageSource
     private readonly ZipArchive _archive;
     private readonly string _root;
     private readonly string _file;
+    private readonly long _archiveLength;
 
-    private PytorchZipFormat(ZipArchive archive, string root, string file)
+    private PytorchZipFormat(ZipArchive archive, string root, string file, long archiveLength)
     {
         _archive = archive;
         _root = root;
         _file = file;
+        _archiveLength = archiveLength;
     }
 
     public static bool HasMagic(ReadOnlySpan<byte> head) => head.StartsWith((ReadOnlySpan<byte>)[0x50, 0x4b, 0x03, 0x04]);
@@ -28,6 +30,7 @@ internal sealed class PytorchZipFormat : IStorageSource
     /// <summary>Reads the pickle and checks every storage it names against the records; takes the stream.</summary>
     public static (object? Root, IStorageSource Storages) Open(Stream stream, string file)
     {
+        long length = stream.Length;
         var archive = Guard(file, () => new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: false));
         try
         {
@@ -36,7 +39,7 @@ internal sealed class PytorchZipFormat : IStorageSource
             if (pickles.Count != 1)
                 throw new PytorchFormatException($"{file}: not a PyTorch file: a zip archive with {(pickles.Count == 0 ? "no" : pickles.Count.ToString())} FOLDER/data.pkl record{(pickles.Count > 1 ? "s" : "")}");
             string root = pickles[0].FullName[..^"data.pkl".Length];
-            var format = new PytorchZipFormat(archive, root, file);
+            var format = new PytorchZipFormat(archive, root, file, length);
             format.CheckByteOrder();
             var pickle = format.ReadRecord(pickles[0], pickles[0].Length <= MaxPickleBytes ? pickles[0].Length : throw new PytorchFormatException(
                 $"{file}: not a valid PyTorch file: data.pkl declares {pickles[0].Length} bytes (a state dict's pickle is far smaller)"));
@@ -66,6 +69,7 @@ internal sealed class PytorchZipFormat : IStorageSource
     {
         var entry = Guard(_file, () => _archive.GetEntry(_root + "data/" + storage.Key))
             ?? throw new PytorchFormatException($"{_file}: not a valid PyTorch file: storage '{storage.Key}' has no record {_root}data/{storage.Key}");
+        CheckStored(entry);
         if (entry.Length != storage.ByteLength)
             throw new PytorchFormatException($"{_file}: not a valid PyTorch file: storage '{storage.Key}' declares {storage.Numel} {storage.Type.ElementName} elements ({storage.ByteLength} bytes) but its record holds {entry.Length} bytes");
         if (storage.ByteLength > Array.MaxLength)
@@ -79,8 +83,17 @@ internal sealed class PytorchZipFormat : IStorageSource
         return ReadRecord(entry, storage.ByteLength);
     }
 
+    /// <summary>torch.save stores every record uncompressed, so a record can never be longer than the file: checking
+    /// that first means a damaged or hostile directory cannot make us allocate more than the file's size.</summary>
+    private void CheckStored(ZipArchiveEntry entry)
+    {
+        if (entry.CompressedLength != entry.Length || entry.Length > _archiveLength)
+            throw new PytorchFormatException($"{_file}: not a valid PyTorch file: record {entry.FullName} is compressed or longer than the file (torch.save stores records uncompressed)");
+    }
+
     private byte[] ReadRecord(ZipArchiveEntry entry, long length)
     {
+        CheckStored(entry);
         var bytes = new byte[length];
         Guard(_file, () =>
         {

@@ -163,7 +163,7 @@ internal sealed class RestrictedUnpickler
         switch (g.Kind)
         {
             case PickleGlobalKind.OrderedDict:
-                if (a.Length != 0) throw Refused(_file, g, "calls with arguments");
+                if (a.Length != 0) throw Malformed("collections.OrderedDict called with arguments (torch.save builds it empty)");
                 return new PickleDict();
             case PickleGlobalKind.RebuildTensorV2:
                 return RebuildTensor(a);

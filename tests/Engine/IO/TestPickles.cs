@@ -51,17 +51,21 @@ internal static class TestPickles
 
     public static byte[] Floats(params float[] values) => values.SelectMany(BitConverter.GetBytes).ToArray();
 
-    public static void Zip(string path, byte[] pickle, params (string Key, byte[] Data)[] storages)
+    public static void Zip(string path, byte[] pickle, params (string Key, byte[] Data)[] storages) =>
+        Zip(path, pickle, CompressionLevel.NoCompression, storages);
+
+    /// <summary>A zip-format .pth whose storage records are written with <paramref name="storageCompression"/>.</summary>
+    public static void Zip(string path, byte[] pickle, CompressionLevel storageCompression, params (string Key, byte[] Data)[] storages)
     {
         File.Delete(path);
         using var zip = ZipFile.Open(path, ZipArchiveMode.Create);
-        void Add(string name, byte[] bytes)
+        void Add(string name, byte[] bytes, CompressionLevel level = CompressionLevel.NoCompression)
         {
-            using var s = zip.CreateEntry("archive/" + name, CompressionLevel.NoCompression).Open();
+            using var s = zip.CreateEntry("archive/" + name, level).Open();
             s.Write(bytes);
         }
         Add("data.pkl", pickle);
-        foreach (var (key, data) in storages) Add("data/" + key, data);
+        foreach (var (key, data) in storages) Add("data/" + key, data, storageCompression);
         Add("version", Op("3\n"));
     }
 
