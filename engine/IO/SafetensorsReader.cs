@@ -11,7 +11,7 @@ namespace Vicreg.Engine.IO;
 /// one at a time, straight into a tensor's memory when it lives on the host and types agree.
 /// Reading is not a per-step path: conversions use short-lived host buffers.
 /// </summary>
-public sealed unsafe class SafetensorsReader : IDisposable
+public sealed unsafe class SafetensorsReader : ITensorFile
 {
     private readonly SafeFileHandle _handle;
     private readonly Dictionary<string, SafetensorsEntry> _byName;
@@ -21,6 +21,8 @@ public sealed unsafe class SafetensorsReader : IDisposable
     /// <summary>Tensors in the order of their data in the file.</summary>
     public IReadOnlyList<SafetensorsEntry> Entries { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
+    public string FormatDescription => "safetensors";
+    public IReadOnlyList<StoredTensor> Tensors { get; }
 
     public SafetensorsReader(string path)
     {
@@ -45,6 +47,7 @@ public sealed unsafe class SafetensorsReader : IDisposable
             Entries = entries;
             Metadata = metadata;
             _byName = entries.ToDictionary(e => e.Name, StringComparer.Ordinal);
+            Tensors = entries.Select(e => new StoredTensor(e.Name, e.Shape, e.DType.HeaderName(), e.DType.IsFloating())).ToList();
         }
         catch
         {
@@ -168,7 +171,7 @@ public sealed unsafe class SafetensorsReader : IDisposable
     {
         int sourceSize = entry.DType.SizeInBytes(), targetSize = dtype.SizeInBytes();
         long fileOffset = _dataStart + entry.Begin + first * sourceSize;
-        if (SameLayout(entry.DType, dtype))
+        if (ElementConversion.SameLayout(entry.DType, dtype))
         {
             for (long done = 0, total = count * targetSize; done < total;)
             {
@@ -186,67 +189,8 @@ public sealed unsafe class SafetensorsReader : IDisposable
             int n = (int)Math.Min(chunkElements, count - start);
             var src = chunk.AsSpan(0, n * sourceSize);
             ReadExactly(src, fileOffset + start * sourceSize);
-            Convert(entry, src, dtype, new Span<byte>(target + start * targetSize, n * targetSize));
-        }
-    }
-
-    private static bool SameLayout(SafetensorsDType s, DType d) =>
-        (s, d) is (SafetensorsDType.F32, DType.Float32) or (SafetensorsDType.F64, DType.Float64) or (SafetensorsDType.I32, DType.Int32);
-
-    private void Convert(SafetensorsEntry entry, ReadOnlySpan<byte> src, DType dtype, Span<byte> dst)
-    {
-        if (dtype == DType.Int32)
-        {
-            var output = MemoryMarshal.Cast<byte, int>(dst);
-            if (entry.DType == SafetensorsDType.I32) { MemoryMarshal.Cast<byte, int>(src).CopyTo(output); return; }
-            var input = MemoryMarshal.Cast<byte, long>(src);
-            for (int i = 0; i < input.Length; i++)
-            {
-                if (input[i] < int.MinValue || input[i] > int.MaxValue)
-                    throw new SafetensorsFormatException($"{Path}: tensor '{entry.Name}' holds the int64 value {input[i]}, which does not fit an int32 tensor");
-                output[i] = (int)input[i];
-            }
-            return;
-        }
-        if (dtype == DType.Float32) ToFloat(entry.DType, src, MemoryMarshal.Cast<byte, float>(dst));
-        else ToDouble(entry.DType, src, MemoryMarshal.Cast<byte, double>(dst));
-    }
-
-    private static void ToFloat(SafetensorsDType from, ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        switch (from)
-        {
-            case SafetensorsDType.F32: MemoryMarshal.Cast<byte, float>(src).CopyTo(dst); break;
-            case SafetensorsDType.F64:
-            {
-                var s = MemoryMarshal.Cast<byte, double>(src);
-                for (int i = 0; i < s.Length; i++) dst[i] = (float)s[i];
-                break;
-            }
-            case SafetensorsDType.F16:
-            {
-                var s = MemoryMarshal.Cast<byte, Half>(src);
-                for (int i = 0; i < s.Length; i++) dst[i] = (float)s[i];
-                break;
-            }
-            default: // BF16: the upper half of a float32's bits
-            {
-                var s = MemoryMarshal.Cast<byte, ushort>(src);
-                for (int i = 0; i < s.Length; i++) dst[i] = BitConverter.Int32BitsToSingle(s[i] << 16);
-                break;
-            }
-        }
-    }
-
-    private static void ToDouble(SafetensorsDType from, ReadOnlySpan<byte> src, Span<double> dst)
-    {
-        Span<float> one = stackalloc float[1];
-        int size = from.SizeInBytes();
-        for (int i = 0; i < dst.Length; i++)
-        {
-            if (from == SafetensorsDType.F64) { dst[i] = MemoryMarshal.Read<double>(src.Slice(i * 8)); continue; }
-            ToFloat(from, src.Slice(i * size, size), one);
-            dst[i] = one[0];
+            ElementConversion.Convert(entry.DType, src, dtype, new Span<byte>(target + start * targetSize, n * targetSize),
+                value => new SafetensorsFormatException($"{Path}: tensor '{entry.Name}' holds the int64 value {value}, which does not fit an int32 tensor"));
         }
     }
 

@@ -46,7 +46,8 @@ def names(arch, stem, in_channels):
     print(json.dumps({"state": state, "parameters": count}))
 
 
-def parity(arch, stem, in_channels, n, h, w, seed, weights, io):
+def random_model(arch, stem, in_channels, seed):
+    """The network with random weights and random BatchNorm statistics (seeded)."""
     torch.manual_seed(int(seed))
     model = build(arch, stem, int(in_channels))
     with torch.no_grad():
@@ -58,6 +59,11 @@ def parity(arch, stem, in_channels, n, h, w, seed, weights, io):
                 m.running_mean.uniform_(-0.3, 0.3)
                 m.running_var.uniform_(0.5, 2.0)
                 m.num_batches_tracked.fill_(7)
+    return model
+
+
+def parity(arch, stem, in_channels, n, h, w, seed, weights, io):
+    model = random_model(arch, stem, in_channels, seed)
     x = torch.randn(int(n), int(in_channels), int(h), int(w))
     safetensors_lite.save(model.state_dict(), weights, {"format": "pt"})
     model.eval()

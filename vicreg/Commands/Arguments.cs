@@ -6,6 +6,7 @@ namespace Vicreg.Commands;
 /// The flags of one command, parsed as the official scripts spell them (<c>--batch-size 256</c> or
 /// <c>--batch-size=256</c>; boolean flags stand alone; a repeated flag's last value wins, as argparse). Each command declares its flags with a default
 /// and a help line; anything undeclared, malformed or out of range is a <see cref="UsageException"/>.
+/// A command may also take positional arguments (file names), which come before its first flag.
 /// </summary>
 public sealed class Arguments
 {
@@ -13,6 +14,8 @@ public sealed class Arguments
     private readonly Dictionary<string, string?> _given = new(StringComparer.Ordinal);
     private readonly List<(string Flag, string Default, string Help)> _declared = [];
     private readonly HashSet<string> _switches = new(StringComparer.Ordinal);
+    private readonly List<string> _positionals = [];
+    private readonly List<(string Name, string Help)> _declaredPositionals = [];
 
     public Arguments(string command, IReadOnlyList<string> args)
     {
@@ -20,6 +23,11 @@ public sealed class Arguments
         for (int i = 0; i < args.Count; i++)
         {
             string a = args[i];
+            if (!a.StartsWith("--", StringComparison.Ordinal) && _given.Count == 0)
+            {
+                _positionals.Add(a); // RejectUnknown refuses those the command does not declare
+                continue;
+            }
             if (!a.StartsWith("--", StringComparison.Ordinal) || a.Length == 2)
                 throw new UsageException($"{command}: unexpected argument '{a}' (flags start with --; see 'vicreg {command} --help')");
             string name = a[2..];
@@ -86,9 +94,19 @@ public sealed class Arguments
         return true;
     }
 
-    /// <summary>Call after reading every flag: rejects flags the command does not know.</summary>
+    /// <summary>The positional argument at <paramref name="index"/> (declared for --help), or null when absent.</summary>
+    public string? Positional(int index, string name, string help)
+    {
+        if (!_declaredPositionals.Any(p => p.Name == name)) _declaredPositionals.Add((name, help));
+        return index < _positionals.Count ? _positionals[index] : null;
+    }
+
+    /// <summary>Call after reading every flag: rejects flags the command does not know, and positional
+    /// arguments it does not take.</summary>
     public void RejectUnknown()
     {
+        if (_positionals.Count > _declaredPositionals.Count)
+            throw new UsageException($"{_command}: unexpected argument '{_positionals[_declaredPositionals.Count]}' (flags start with --; see 'vicreg {_command} --help')");
         foreach (var name in _given.Keys)
         {
             if (name is "help" or "h") continue;
@@ -101,10 +119,12 @@ public sealed class Arguments
     public string Usage(string summary)
     {
         var w = new System.Text.StringBuilder();
-        w.AppendLine($"usage: vicreg {_command} [flags]");
+        w.AppendLine($"usage: vicreg {_command}{string.Concat(_declaredPositionals.Select(p => " " + p.Name))} [flags]");
         w.AppendLine();
         w.AppendLine(summary);
         w.AppendLine();
+        foreach (var (name, help) in _declaredPositionals) w.AppendLine($"  {name}: {help}");
+        if (_declaredPositionals.Count > 0) w.AppendLine();
         int width = _declared.Count == 0 ? 0 : _declared.Max(d => d.Flag.Length) + 4;
         foreach (var (flag, def, help) in _declared)
         {

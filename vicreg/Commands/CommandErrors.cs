@@ -16,7 +16,7 @@ public static class CommandErrors
         {
             return work();
         }
-        catch (Exception e) when (e is DatasetException or WeightsMismatchException or SafetensorsFormatException
+        catch (Exception e) when (e is DatasetException or WeightsMismatchException or WeightsFormatException
                                       or CheckpointException or TrainingDivergedException or ShapeMismatchException
                                       or NonFiniteValuesException or ExperimentFolderInUseException
                                       or MpiException or MemoryBudgetException)

@@ -27,8 +27,8 @@ public sealed class EmbedCommand : ICommand
         string stemName = args.String("stem", "imagenet", "imagenet (7x7/2 conv + max-pool) or cifar (3x3/1 conv, no max-pool)");
         double width = args.Double("width", 1, "width multiplier (resnet50x2: 2; a fraction such as 0.25 narrows it)", min: 1.0 / 64, max: 64);
         int inChannels = args.Int("in-channels", 3, "input channels (1 for grayscale; with --dataset, the dataset's)", min: 1, max: 64);
-        string? weights = args.OptionalString("weights", "backbone weights (safetensors, torchvision names; fc.* is ignored)");
-        string prefix = args.String("weights-prefix", "", "only tensors named with this prefix, which is stripped (e.g. backbone.)");
+        string? weights = args.OptionalString("weights", "backbone weights, torchvision names (fc.* is ignored): safetensors or a PyTorch .pth (zip or legacy format; a checkpoint's 'model' entry)");
+        string prefix = args.String("weights-prefix", StateDictFile.AutoPrefix, $"only tensors named with this prefix, which is stripped (e.g. backbone.); auto picks one of '{string.Join("', '", StateDictFile.KnownPrefixes)}'");
         string? input = args.OptionalString("input", "safetensors file holding x [N, C, H, W] (float32); or use --dataset");
         string? dataset = args.OptionalString("dataset", $"embed a dataset split instead of --input: {string.Join(", ", DatasetCatalog.Names)} (default with --data-dir: what it holds)");
         string? dataDir = args.OptionalString("data-dir", "dataset folder (default for fashion-mnist: Debian's dataset-fashion-mnist folder)");
@@ -82,13 +82,13 @@ public sealed class EmbedCommand : ICommand
         var model = Backbones.Create(arch, stem, width, inChannels, ref rng, backend: backend);
         try
         {
-            StateDictFile.Load(model, weights, prefix, name => name.StartsWith("fc.", StringComparison.Ordinal));
+            Console.WriteLine(StateDictFile.Load(model, weights, prefix, name => name.StartsWith("fc.", StringComparison.Ordinal)));
         }
         catch (WeightsMismatchException e)
         {
             throw new UsageException($"{Name}: {e.Message} (--arch {arch} --stem {stemName} --width {width} --in-channels {inChannels})");
         }
-        catch (NonFiniteValuesException e)
+        catch (Exception e) when (e is NonFiniteValuesException or WeightsFormatException)
         {
             throw new UsageException($"{Name}: {e.Message}");
         }

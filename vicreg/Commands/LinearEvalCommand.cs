@@ -24,7 +24,7 @@ public sealed class LinearEvalCommand : ICommand
 
     public int Run(Arguments a, string commandLine)
     {
-        string weights = a.String("weights", "", "backbone.safetensors, a checkpoint.safetensors, 'random', or 'pixels'");
+        string weights = a.String("weights", "", "backbone.safetensors, a checkpoint.safetensors, a PyTorch .pth (state dict or checkpoint), 'random', or 'pixels'");
         string? datasetFlag = a.OptionalString("dataset", $"data set: {string.Join(", ", DatasetCatalog.Names)} (default: what --data-dir holds; fashion-mnist without --data-dir)");
         string? dataDir = a.OptionalString("data-dir", "data folder (default for fashion-mnist: Debian's dataset-fashion-mnist folder)");
         string arch = a.String("arch", "resnet18", $"backbone: {string.Join(", ", Backbones.Architectures)}");
@@ -54,7 +54,7 @@ public sealed class LinearEvalCommand : ICommand
             return 0;
         }
         a.RejectUnknown();
-        if (weights.Length == 0) throw new UsageException("linear-eval: --weights is required (a .safetensors file, 'random' or 'pixels')");
+        if (weights.Length == 0) throw new UsageException("linear-eval: --weights is required (a .safetensors or .pth file, 'random' or 'pixels')");
         if (weights is not ("random" or "pixels") && !File.Exists(weights)) throw new UsageException($"linear-eval: weights file not found: {weights}");
         var (dataset, datasetNote) = DatasetFlag.Resolve(Name, datasetFlag, dataDir);
         if (datasetNote is not null) Console.WriteLine(datasetNote);
@@ -140,11 +140,12 @@ public sealed class LinearEvalCommand : ICommand
         }
     }
 
-    /// <summary>A backbone file (torchvision names, fc.* ignored) or a whole pretraining checkpoint (model.backbone.*).</summary>
+    /// <summary>A backbone file (torchvision names, fc.* ignored), a whole pretraining checkpoint (model.backbone.*),
+    /// or a PyTorch .pth (a state dict, or a checkpoint's 'model' entry with module.backbone.* keys); the prefix is
+    /// recognised and the load reported in one line.</summary>
     public static void LoadBackbone(ResNet backbone, string path)
     {
-        using var reader = new SafetensorsReader(path);
-        string prefix = reader.Contains("model.backbone.conv1.weight") ? "model.backbone." : "";
-        StateDictFile.Load(backbone, reader, prefix, ignore: name => name.StartsWith("fc.", StringComparison.Ordinal));
+        var load = StateDictFile.Load(backbone, path, StateDictFile.AutoPrefix, ignore: name => name.StartsWith("fc.", StringComparison.Ordinal));
+        Console.WriteLine(load);
     }
 }
