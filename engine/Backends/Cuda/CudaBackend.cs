@@ -16,7 +16,10 @@ public sealed unsafe partial class CudaBackend : IBackend
     /// <summary>TF32 tensor-op math for GEMM and convolutions (on by default, as PyTorch's cuDNN default).</summary>
     public bool AllowTf32 { get; }
     /// <summary>True when convolutions go through cuDNN (false: im2col + cuBLAS).</summary>
-    public bool UsesCudnnConvolution => _cudnn != 0 && _cudnnConvolution && !ForceIm2ColConvolution;
+    public bool UsesCudnnConvolution => _cudnn != 0 && !ForceIm2ColConvolution;
+    /// <summary>Deterministic cuDNN algorithms only, chosen by heuristics, never by timing (--deterministic). Our own
+    /// kernels are deterministic anyway (fixed reduction order, no atomics).</summary>
+    public bool Deterministic { get; }
     /// <summary>Runs convolutions through the im2col + cuBLAS fallback even when cuDNN is present (tests).</summary>
     internal bool ForceIm2ColConvolution { get; set; }
 
@@ -26,7 +29,6 @@ public sealed unsafe partial class CudaBackend : IBackend
     private nint _copyStream;
     private nint _cublas;
     private nint _cudnn;
-    private readonly bool _cudnnConvolution;
     private readonly bool _benchmarkConvolutions;
     private readonly CudaDeviceAllocator _allocator;
     private readonly CudaModules _modules;
@@ -36,14 +38,16 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     /// <param name="ordinal">Device number as the driver counts them.</param>
     /// <param name="allowTf32">False for full float32 GEMM/convolution precision (a future --no-tf32).</param>
-    /// <param name="benchmarkConvolutions">Time cuDNN's algorithms once per shape (FindEx) instead of taking its heuristic pick (_v7).</param>
-    public CudaBackend(int ordinal = 0, bool allowTf32 = true, bool benchmarkConvolutions = false)
+    /// <param name="benchmarkConvolutions">Time cuDNN's algorithms once per shape (FindEx) instead of taking its heuristic order (_v7).</param>
+    /// <param name="deterministic">Deterministic cuDNN algorithms only, never chosen by timing.</param>
+    public CudaBackend(int ordinal = 0, bool allowTf32 = true, bool benchmarkConvolutions = false, bool deterministic = false)
     {
         CudaLibraries.RequireExports(CudaLibrary.Driver, CudaDriver.EntryPoints);
         CudaLibraries.RequireExports(CudaLibrary.Nvrtc, Nvrtc.EntryPoints);
         CudaLibraries.RequireExports(CudaLibrary.Cublas, Cublas.EntryPoints);
         AllowTf32 = allowTf32;
         _benchmarkConvolutions = benchmarkConvolutions;
+        Deterministic = deterministic;
         _allocator = new CudaDeviceAllocator(this);
         try
         {
@@ -69,14 +73,9 @@ public sealed unsafe partial class CudaBackend : IBackend
             Cublas.Check(Cublas.cublasSetStream(_cublas, Stream), "cublasSetStream_v2");
             Cublas.Check(Cublas.cublasSetMathMode(_cublas, allowTf32 ? Cublas.Tf32TensorOpMath : Cublas.DefaultMath), "cublasSetMathMode");
 
-            if (CudaLibraries.TryLoad(CudaLibrary.Cudnn, out _) && Cudnn.CoreEntryPoints.All(s => CudaLibraries.HasExport(CudaLibrary.Cudnn, s)))
-            {
-                Cudnn.Check(Cudnn.cudnnCreate(&handle), "cudnnCreate");
-                _cudnn = handle;
-                Cudnn.Check(Cudnn.cudnnSetStream(_cudnn, Stream), "cudnnSetStream");
-                _cudnnConvolution = Cudnn.ConvolutionEntryPoints.All(s => CudaLibraries.HasExport(CudaLibrary.Cudnn, s));
-            }
             _modules = new CudaModules(DeviceInfo.Architecture);
+            _modules.LoadAll();
+            StartCudnn(); // never throws: a cuDNN that fails its start-up convolutions leaves im2col + cuBLAS
         }
         catch
         {
@@ -169,6 +168,14 @@ public sealed unsafe partial class CudaBackend : IBackend
         MakeCurrent();
         CudaDriver.Check(CudaDriver.cuStreamSynchronize(_copyStream), "cuStreamSynchronize");
         CudaDriver.Check(CudaDriver.cuStreamSynchronize(Stream), "cuStreamSynchronize");
+    }
+
+    /// <summary>Returns every cached device block to the driver, after the work queued on both streams has finished: a block
+    /// back in the cache may still be read or written by a queued kernel or copy, and the driver may hand it to anyone.</summary>
+    internal void EmptyCache()
+    {
+        Synchronize();
+        _allocator.ReleaseCached();
     }
 
     /// <summary>Where each kernel module came from (fatbin, cache or NVRTC), for `vicreg devices` and logs.</summary>
