@@ -9,6 +9,7 @@ namespace Vicreg.Tests.Cuda;
 /// reports "skipped: no CUDA device (reason)". Run on a GPU machine with
 /// dotnet test tests/Vicreg.Tests.csproj --filter "FullyQualifiedName~Vicreg.Tests.Cuda".
 /// </summary>
+[Collection(CudaDeviceCollection.Name)]
 public class CudaBackendTests
 {
     private static readonly IBackend Cpu = CpuBackend.Instance;
@@ -68,31 +69,37 @@ public class CudaBackendTests
         gpu.ForceIm2ColConvolution = im2col;
         try
         {
-            int[] xs = g.InputShape.ToArray(), ws = g.WeightShape.ToArray(), ys = g.OutputShape.ToArray();
-            float[] x = RandomArray((int)g.InputShape.Numel, 11), w = RandomArray((int)g.WeightShape.Numel, 12);
-            float[] dy = RandomArray((int)g.OutputShape.Numel, 13);
-            using var cx = On(Cpu, x, xs); using var cw = On(Cpu, w, ws); using var cdy = On(Cpu, dy, ys);
-            using var gx = On(gpu, x, xs); using var gw = On(gpu, w, ws); using var gdy = On(gpu, dy, ys);
-            using var cy = Tensor.Empty(g.OutputShape, DType.Float32, Cpu); using var gy = Tensor.Empty(g.OutputShape, DType.Float32, gpu);
-            Cpu.Conv2dForward(g, cx, cw, cy);
-            gpu.Conv2dForward(g, gx, gw, gy);
-            double atol = 1e-4 * Math.Sqrt(g.InChannels * g.KernelHeight * g.KernelWidth);
-            AssertClose(cy.ToArray<float>(), gy.ToArray<float>(), 1e-4, atol, "conv forward");
-
-            using var cdx = Tensor.Empty(g.InputShape, DType.Float32, Cpu); using var gdx = Tensor.Empty(g.InputShape, DType.Float32, gpu);
-            Cpu.Conv2dBackwardData(g, cdy, cw, cdx);
-            gpu.Conv2dBackwardData(g, gdy, gw, gdx);
-            AssertClose(cdx.ToArray<float>(), gdx.ToArray<float>(), 1e-4, 1e-4 * Math.Sqrt(g.OutChannels * g.KernelHeight * g.KernelWidth), "conv backward data");
-
-            using var cdw = Tensor.Empty(g.WeightShape, DType.Float32, Cpu); using var gdw = Tensor.Empty(g.WeightShape, DType.Float32, gpu);
-            Cpu.Conv2dBackwardFilter(g, cx, cdy, cdw);
-            gpu.Conv2dBackwardFilter(g, gx, gdy, gdw);
-            AssertClose(cdw.ToArray<float>(), gdw.ToArray<float>(), 1e-4, 1e-4 * Math.Sqrt(g.Batch * g.OutHeight * g.OutWidth), "conv backward filter");
+            AssertConvolutionsMatchCpu(gpu, g);
         }
         finally
         {
             gpu.ForceIm2ColConvolution = false;
         }
+    }
+
+    /// <summary>Forward, backward-data and backward-filter of <paramref name="g"/> on random data, against the CPU backend.</summary>
+    internal static void AssertConvolutionsMatchCpu(Vicreg.Engine.Backends.Cuda.CudaBackend gpu, Conv2dGeometry g)
+    {
+        int[] xs = g.InputShape.ToArray(), ws = g.WeightShape.ToArray(), ys = g.OutputShape.ToArray();
+        float[] x = RandomArray((int)g.InputShape.Numel, 11), w = RandomArray((int)g.WeightShape.Numel, 12);
+        float[] dy = RandomArray((int)g.OutputShape.Numel, 13);
+        using var cx = On(Cpu, x, xs); using var cw = On(Cpu, w, ws); using var cdy = On(Cpu, dy, ys);
+        using var gx = On(gpu, x, xs); using var gw = On(gpu, w, ws); using var gdy = On(gpu, dy, ys);
+        using var cy = Tensor.Empty(g.OutputShape, DType.Float32, Cpu); using var gy = Tensor.Empty(g.OutputShape, DType.Float32, gpu);
+        Cpu.Conv2dForward(g, cx, cw, cy);
+        gpu.Conv2dForward(g, gx, gw, gy);
+        double atol = 1e-4 * Math.Sqrt(g.InChannels * g.KernelHeight * g.KernelWidth);
+        AssertClose(cy.ToArray<float>(), gy.ToArray<float>(), 1e-4, atol, "conv forward");
+
+        using var cdx = Tensor.Empty(g.InputShape, DType.Float32, Cpu); using var gdx = Tensor.Empty(g.InputShape, DType.Float32, gpu);
+        Cpu.Conv2dBackwardData(g, cdy, cw, cdx);
+        gpu.Conv2dBackwardData(g, gdy, gw, gdx);
+        AssertClose(cdx.ToArray<float>(), gdx.ToArray<float>(), 1e-4, 1e-4 * Math.Sqrt(g.OutChannels * g.KernelHeight * g.KernelWidth), "conv backward data");
+
+        using var cdw = Tensor.Empty(g.WeightShape, DType.Float32, Cpu); using var gdw = Tensor.Empty(g.WeightShape, DType.Float32, gpu);
+        Cpu.Conv2dBackwardFilter(g, cx, cdy, cdw);
+        gpu.Conv2dBackwardFilter(g, gx, gdy, gdw);
+        AssertClose(cdw.ToArray<float>(), gdw.ToArray<float>(), 1e-4, 1e-4 * Math.Sqrt(g.Batch * g.OutHeight * g.OutWidth), "conv backward filter");
     }
 
     [SkippableFact]

@@ -9,7 +9,8 @@
 // (CUDA_ERROR_ILLEGAL_ADDRESS), which catches returning memory to the driver before the queue has drained.
 //
 // Faults for the tests (emu_inject): device memory limit, allocations from a size up failing with out-of-memory,
-// and the compute capability reported (to drive NVRTC's PTX path).
+// the compute capability reported (to drive NVRTC's PTX path), and the next cuStreamSynchronize reporting an error
+// (as a faulting kernel would).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,7 +28,7 @@ static std::vector<void*> g_modules;
 static std::recursive_mutex g_lock;
 
 static size_t g_memory_limit = kTotal, g_oom_at_least = 0, g_used = 0;
-static int g_architecture = 80;
+static int g_architecture = 80, g_fail_next_sync = 0;
 static std::map<char*, size_t> g_device, g_pinned;
 
 extern "C" void emu_inject(const char* fault, long long value)
@@ -36,6 +37,7 @@ extern "C" void emu_inject(const char* fault, long long value)
     if (f == "memory_limit") g_memory_limit = value > 0 ? (size_t)value : kTotal;
     else if (f == "oom_at_least") g_oom_at_least = (size_t)value;
     else if (f == "architecture") g_architecture = value > 0 ? (int)value : 80;
+    else if (f == "fail_next_sync") g_fail_next_sync = (int)value;
     else { fprintf(stderr, "fake libcuda: unknown fault %s\n", fault); abort(); }
 }
 
@@ -43,8 +45,9 @@ extern "C" void emu_inject(const char* fault, long long value)
 // one from pinned memory reads the host buffer when it runs.
 struct Op { int kind; char* dst; const char* src; size_t n; unsigned value; unsigned long long seq; std::vector<char> staged; };
 enum { CopyIn, CopyOut, CopyDevice, Set32 };
-struct Stream { std::vector<Op> queue; };
+struct Stream;
 struct Event { Stream* stream = nullptr; unsigned long long seq = 0; };
+struct Stream { std::vector<Op> queue; std::vector<Event> waits; }; // waits: events its later work depends on
 static unsigned long long g_seq = 0;
 static std::vector<Stream*> g_streams;
 
@@ -71,6 +74,9 @@ static void flush(Stream* s, unsigned long long upto = ~0ull)
 {
     std::lock_guard<std::recursive_mutex> lock(g_lock);
     if (!s) { for (Stream* each : g_streams) flush(each); return; }
+    std::vector<Event> waits;
+    waits.swap(s->waits);
+    for (const Event& e : waits) flush(e.stream, e.seq);
     size_t done = 0;
     while (done < s->queue.size() && s->queue[done].seq <= upto) run(s->queue[done++]);
     s->queue.erase(s->queue.begin(), s->queue.begin() + done);
@@ -253,7 +259,13 @@ CUresult cuStreamDestroy_v2(void* s)
     delete (Stream*)s;
     return 0;
 }
-CUresult cuStreamSynchronize(void* s) { flush((Stream*)s); return 0; }
+CUresult cuStreamSynchronize(void* s)
+{
+    flush((Stream*)s);
+    int status = g_fail_next_sync;
+    g_fail_next_sync = 0;
+    return status;
+}
 CUresult cuEventCreate(void** e, unsigned) { *e = new Event(); return 0; }
 CUresult cuEventRecord(void* e, void* s)
 {
@@ -261,14 +273,23 @@ CUresult cuEventRecord(void* e, void* s)
     *(Event*)e = Event{(Stream*)s, g_seq};
     return 0;
 }
-// Waiting on an event completes the work its stream had queued when it was recorded.
-CUresult cuStreamWaitEvent(void*, void* e, unsigned) { auto* ev = (Event*)e; if (ev->stream) flush(ev->stream, ev->seq); return 0; }
+// A stream that waits on an event completes, before its own later work, what the event's stream had queued when the
+// event was recorded; until then that work stays queued (so memory it touches must not go back to the driver).
+CUresult cuStreamWaitEvent(void* s, void* e, unsigned)
+{
+    std::lock_guard<std::recursive_mutex> lock(g_lock);
+    auto* ev = (Event*)e;
+    if (!ev->stream) return 0;
+    if (s) ((Stream*)s)->waits.push_back(*ev);
+    else flush(ev->stream, ev->seq);
+    return 0;
+}
 CUresult cuEventSynchronize(void* e) { return cuStreamWaitEvent(nullptr, e, 0); }
 CUresult cuEventElapsedTime(float* ms, void*, void*) { *ms = 0; return 0; }
 CUresult cuEventDestroy_v2(void* e) { delete (Event*)e; return 0; }
 CUresult cuGetErrorName(CUresult e, const char** s)
 {
-    *s = e == 0 ? "CUDA_SUCCESS" : e == 2 ? "CUDA_ERROR_OUT_OF_MEMORY" : e == 500 ? "CUDA_ERROR_NOT_FOUND" : e == 700 ? "CUDA_ERROR_ILLEGAL_ADDRESS"
+    *s = e == 0 ? "CUDA_SUCCESS" : e == 2 ? "CUDA_ERROR_OUT_OF_MEMORY" : e == 500 ? "CUDA_ERROR_NOT_FOUND" : e == 700 ? "CUDA_ERROR_ILLEGAL_ADDRESS" : e == 719 ? "CUDA_ERROR_LAUNCH_FAILED"
        : e == 200 ? "CUDA_ERROR_INVALID_IMAGE" : e == 222 ? "CUDA_ERROR_UNSUPPORTED_PTX_VERSION" : "CUDA_ERROR_UNKNOWN";
     return 0;
 }
