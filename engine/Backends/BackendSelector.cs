@@ -11,7 +11,8 @@ public static class BackendSelector
     /// reason, e.g. "libcuda.so.1 not found" or "cuInit failed: CUDA_ERROR_NO_DEVICE".</remarks>
     public static bool TryCreateCuda(out IBackend? backend, out string reason) => TryCreateCuda(allowTf32: true, out backend, out reason);
 
-    /// <summary>As above; <paramref name="allowTf32"/> false keeps cuBLAS/cuDNN in full float32 (the --no-tf32 flag);
+    /// <summary>As above; <paramref name="allowTf32"/> false keeps cuDNN convolutions in full float32 too (the --no-tf32 flag;
+    /// GEMMs are float32 by default, as PyTorch's);
     /// <paramref name="deterministic"/> takes deterministic cuDNN algorithms only, never chosen by timing (--deterministic).</summary>
     public static bool TryCreateCuda(bool allowTf32, out IBackend? backend, out string reason, bool deterministic = false)
     {

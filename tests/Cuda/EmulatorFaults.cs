@@ -11,10 +11,13 @@ namespace Vicreg.Tests.Cuda;
 /// </summary>
 internal static unsafe class EmulatorFaults
 {
+    /// <summary>True when the CUDA driver loaded is the emulation's fake.</summary>
+    public static bool Active => Export(CudaLibrary.Driver, "emu_inject") != 0;
+
     public static void Require()
     {
         CudaTestDevice.Require();
-        Skip.IfNot(Export(CudaLibrary.Driver, "emu_inject") != 0,
+        Skip.IfNot(Active,
             "skipped: fault injection needs the CPU emulation (tests/Cuda/Emulator/run-emulated.sh), not a real driver");
     }
 

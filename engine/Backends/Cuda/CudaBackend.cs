@@ -3,7 +3,7 @@ using Vicreg.Engine.Backends.Cuda.Native;
 namespace Vicreg.Engine.Backends.Cuda;
 
 /// <summary>
-/// Kernels on one NVIDIA GPU: cuBLAS for GEMM (TF32 tensor-op math unless turned off), cuDNN for
+/// Kernels on one NVIDIA GPU: cuBLAS for GEMM (full float32 unless TF32 is asked for), cuDNN for
 /// convolutions (im2col + cuBLAS when cuDNN's convolution symbols are absent), and our own NVRTC-compiled
 /// kernels for everything else. Float32 and Int32 tensors only. All work is queued on one compute stream
 /// in call order; a second stream carries pinned uploads (<see cref="UploadAsync"/>). Driven from one
@@ -13,8 +13,12 @@ namespace Vicreg.Engine.Backends.Cuda;
 public sealed unsafe partial class CudaBackend : IBackend
 {
     public CudaDeviceInfo DeviceInfo { get; }
-    /// <summary>TF32 tensor-op math for GEMM and convolutions (on by default, as PyTorch's cuDNN default).</summary>
+    /// <summary>TF32 tensor-core math for cuDNN convolutions: on by default, as PyTorch's torch.backends.cudnn.allow_tf32
+    /// (True). Off (--no-tf32) keeps convolutions in full float32 (CUDNN_FMA_MATH).</summary>
     public bool AllowTf32 { get; }
+    /// <summary>TF32 tensor-core math for cuBLAS GEMM: off by default, as PyTorch's torch.backends.cuda.matmul.allow_tf32
+    /// (False since 1.12). GEMMs carry the VICReg covariance and the expander, whose error budget assumes float32.</summary>
+    public bool Tf32Gemm { get; }
     /// <summary>True when convolutions go through cuDNN (false: im2col + cuBLAS).</summary>
     public bool UsesCudnnConvolution => _cudnn != 0 && !ForceIm2ColConvolution;
     /// <summary>Deterministic cuDNN algorithms only, chosen by heuristics, never by timing (--deterministic). Our own
@@ -37,15 +41,17 @@ public sealed unsafe partial class CudaBackend : IBackend
     [ThreadStatic] private static nint t_currentContext;
 
     /// <param name="ordinal">Device number as the driver counts them.</param>
-    /// <param name="allowTf32">False for full float32 GEMM/convolution precision (a future --no-tf32).</param>
+    /// <param name="allowTf32">TF32 for convolutions (PyTorch's cuDNN default); false keeps them in full float32 (--no-tf32).</param>
     /// <param name="benchmarkConvolutions">Time cuDNN's algorithms once per shape (FindEx) instead of taking its heuristic order (_v7).</param>
     /// <param name="deterministic">Deterministic cuDNN algorithms only, never chosen by timing.</param>
-    public CudaBackend(int ordinal = 0, bool allowTf32 = true, bool benchmarkConvolutions = false, bool deterministic = false)
+    /// <param name="tf32Gemm">TF32 for GEMM too (off by default, as PyTorch's matmul default).</param>
+    public CudaBackend(int ordinal = 0, bool allowTf32 = true, bool benchmarkConvolutions = false, bool deterministic = false, bool tf32Gemm = false)
     {
         CudaLibraries.RequireExports(CudaLibrary.Driver, CudaDriver.EntryPoints);
         CudaLibraries.RequireExports(CudaLibrary.Nvrtc, Nvrtc.EntryPoints);
         CudaLibraries.RequireExports(CudaLibrary.Cublas, Cublas.EntryPoints);
         AllowTf32 = allowTf32;
+        Tf32Gemm = tf32Gemm;
         _benchmarkConvolutions = benchmarkConvolutions;
         Deterministic = deterministic;
         _allocator = new CudaDeviceAllocator(this);
@@ -71,7 +77,7 @@ public sealed unsafe partial class CudaBackend : IBackend
             Cublas.Check(Cublas.cublasCreate(&handle), "cublasCreate_v2");
             _cublas = handle;
             Cublas.Check(Cublas.cublasSetStream(_cublas, Stream), "cublasSetStream_v2");
-            Cublas.Check(Cublas.cublasSetMathMode(_cublas, allowTf32 ? Cublas.Tf32TensorOpMath : Cublas.DefaultMath), "cublasSetMathMode");
+            Cublas.Check(Cublas.cublasSetMathMode(_cublas, tf32Gemm ? Cublas.Tf32TensorOpMath : Cublas.DefaultMath), "cublasSetMathMode");
 
             _modules = new CudaModules(DeviceInfo.Architecture);
             _modules.LoadAll();

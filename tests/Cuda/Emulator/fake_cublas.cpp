@@ -1,12 +1,14 @@
-// A fake libcublas.so.12: plain column-major SGEMM (double accumulation) with cuBLAS's argument conventions.
+// A fake libcublas.so.12: plain column-major SGEMM (double accumulation) with cuBLAS's argument conventions;
+// in CUBLAS_TF32_TENSOR_OP_MATH it rounds the operands to TF32 first, as tensor cores do.
 // Fault for the tests (emu_cublas_inject "allocation_failures" N): the next N SGEMMs fail with CUBLAS_STATUS_ALLOC_FAILED.
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include "tf32.h"
 static int g_allocation_failures = 0;
-struct Handle { void* stream = nullptr; }; // each backend has its own handle on its own stream
+struct Handle { void* stream = nullptr; int math = 0; }; // each backend has its own handle on its own stream
 
 // Work on a stream starts after the copies queued on it (see fake_driver.cpp).
 static void flush_stream(void* handle)
@@ -27,7 +29,7 @@ void emu_cublas_inject(const char* fault, long long value)
 int cublasCreate_v2(void** h) { *h = new Handle(); return 0; }
 int cublasDestroy_v2(void* h) { delete (Handle*)h; return 0; }
 int cublasSetStream_v2(void* h, void* stream) { ((Handle*)h)->stream = stream; return 0; }
-int cublasSetMathMode(void*, int mode) { return mode == 0 || mode == 3 ? 0 : 7; }
+int cublasSetMathMode(void* h, int mode) { if (mode != 0 && mode != 3) return 7; ((Handle*)h)->math = mode; return 0; }
 int cublasSetWorkspace_v2(void*, void*, size_t) { return 0; }
 int cublasGetProperty(int p, int* v) { *v = p == 0 ? 12 : p == 1 ? 4 : 0; return 0; }
 int cublasSgemm_v2(void* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* a, int lda,
@@ -43,9 +45,10 @@ int cublasSgemm_v2(void* h, int ta, int tb, int m, int n, int k, const float* al
             double s = 0;
             for (int p = 0; p < k; p++)
             {
-                double av = ta ? a[p + (size_t)i * lda] : a[i + (size_t)p * lda];
-                double bv = tb ? b[j + (size_t)p * ldb] : b[p + (size_t)j * ldb];
-                s += av * bv;
+                float av = ta ? a[p + (size_t)i * lda] : a[i + (size_t)p * lda];
+                float bv = tb ? b[j + (size_t)p * ldb] : b[p + (size_t)j * ldb];
+                if (((Handle*)h)->math == 3) { av = tf32(av); bv = tf32(bv); }
+                s += (double)av * bv;
             }
             float* cv = &c[i + (size_t)j * ldc];
             *cv = (float)(*alpha * s + (*beta == 0 ? 0.0 : *beta * *cv));

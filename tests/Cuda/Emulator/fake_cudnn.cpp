@@ -3,7 +3,8 @@
 // offers as usable, and the workspace must be at least what was asked for. The heuristic lists put an
 // unsupported algorithm and one needing more workspace than the device has first, and a non-deterministic one
 // before a deterministic one, so the backend's filtering is exercised. Convolutions are direct loops in double.
-// Statuses are cuDNN 9's numbers. Batch norm and pooling are bound but unused: they return NOT_SUPPORTED.
+// Statuses are cuDNN 9's numbers. Unless the math type is CUDNN_FMA_MATH, inputs are rounded to TF32, as cuDNN's
+// tensor-core algorithms do on Ampere and later (the emulated device is sm_80). Batch norm and pooling are bound but unused: they return NOT_SUPPORTED.
 //
 // Faults for the tests (emu_cudnn_inject): cudnnCreate failing, a sub-library that cannot load (every convolution
 // call fails), an algorithm refused at run time, device allocations failing inside cuDNN, a wrong forward result,
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <dlfcn.h>
+#include "tf32.h"
 #include <string>
 #include <vector>
 
@@ -106,6 +108,8 @@ static void each_product(const Tensor4* x, const Tensor4* w, const Conv* c, cons
                             }
 }
 
+static float in(const Conv* c, float v) { return c->math == 3 ? v : tf32(v); } // 3: CUDNN_FMA_MATH
+
 static void blend(float* out, const std::vector<double>& acc, float alpha, float beta)
 {
     for (size_t i = 0; i < acc.size(); i++) out[i] = (float)(alpha * acc[i] + (beta == 0 ? 0.0 : beta * out[i]));
@@ -177,7 +181,7 @@ int cudnnConvolutionForward(void* h, const float* alpha, Tensor4* xd, const floa
     if (int s = usable(algo, ws, bytes)) return s;
     if (int s = run_faults(h, algo)) return s;
     std::vector<double> acc((size_t)yd->n * yd->c * yd->h * yd->w);
-    each_product(xd, wd, c, yd, [&](size_t i, size_t k, size_t o) { acc[o] += (double)x[i] * w[k]; });
+    each_product(xd, wd, c, yd, [&](size_t i, size_t k, size_t o) { acc[o] += (double)in(c, x[i]) * in(c, w[k]); });
     if (g_wrong_result) acc[0] += 1;
     blend(y, acc, *alpha, *beta);
     return OK;
@@ -189,7 +193,7 @@ int cudnnConvolutionBackwardData(void* h, const float* alpha, Tensor4* wd, const
     if (int s = usable(algo, ws, bytes)) return s;
     if (int s = run_faults(h, algo)) return s;
     std::vector<double> acc((size_t)dxd->n * dxd->c * dxd->h * dxd->w);
-    each_product(dxd, wd, c, dyd, [&](size_t i, size_t k, size_t o) { acc[i] += (double)dy[o] * w[k]; });
+    each_product(dxd, wd, c, dyd, [&](size_t i, size_t k, size_t o) { acc[i] += (double)in(c, dy[o]) * in(c, w[k]); });
     blend(dx, acc, *alpha, *beta);
     return OK;
 }
@@ -200,7 +204,7 @@ int cudnnConvolutionBackwardFilter(void* h, const float* alpha, Tensor4* xd, con
     if (int s = usable(algo, ws, bytes)) return s;
     if (int s = run_faults(h, algo)) return s;
     std::vector<double> acc((size_t)dwd->n * dwd->c * dwd->h * dwd->w);
-    each_product(xd, dwd, c, dyd, [&](size_t i, size_t k, size_t o) { acc[k] += (double)dy[o] * x[i]; });
+    each_product(xd, dwd, c, dyd, [&](size_t i, size_t k, size_t o) { acc[k] += (double)in(c, dy[o]) * in(c, x[i]); });
     blend(dw, acc, *alpha, *beta);
     return OK;
 }
