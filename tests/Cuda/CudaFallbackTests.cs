@@ -195,6 +195,14 @@ public class CudaFallbackTests
     }
 
     [SkippableFact]
+    public void Waits_sleep_instead_of_spinning_a_core()
+    {
+        Require(); // a device, emulated or real
+        using var gpu = new CudaBackend(0, allowTf32: false);
+        Assert.Equal(CudaDriver.ContextBlockingSync, gpu.ContextFlags & 7); // CU_CTX_SCHED_MASK
+    }
+
+    [SkippableFact]
     public void Synchronising_after_every_launch_names_the_faulting_kernel()
     {
         using var gpu = Start();

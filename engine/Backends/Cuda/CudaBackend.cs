@@ -62,6 +62,9 @@ public sealed unsafe partial class CudaBackend : IBackend
             int device;
             CudaDriver.Check(CudaDriver.cuDeviceGet(&device, ordinal), "cuDeviceGet");
             _device = device;
+            // Waits sleep rather than spin: a spinning wait takes a CPU core the data loader needs.
+            int flagsStatus = CudaDriver.cuDevicePrimaryCtxSetFlags(device, CudaDriver.ContextBlockingSync);
+            if (flagsStatus != CudaDriver.ErrorPrimaryContextActive) CudaDriver.Check(flagsStatus, "cuDevicePrimaryCtxSetFlags_v2");
             nint context;
             CudaDriver.Check(CudaDriver.cuDevicePrimaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain");
             _context = context;
@@ -174,6 +177,18 @@ public sealed unsafe partial class CudaBackend : IBackend
         MakeCurrent();
         CudaDriver.Check(CudaDriver.cuStreamSynchronize(_copyStream), "cuStreamSynchronize");
         CudaDriver.Check(CudaDriver.cuStreamSynchronize(Stream), "cuStreamSynchronize");
+    }
+
+    /// <summary>The primary context's flags as the driver reports them (CU_CTX_SCHED_*), for tests and diagnostics.</summary>
+    internal uint ContextFlags
+    {
+        get
+        {
+            uint flags;
+            int active;
+            CudaDriver.Check(CudaDriver.cuDevicePrimaryCtxGetState(_device, &flags, &active), "cuDevicePrimaryCtxGetState");
+            return flags;
+        }
     }
 
     /// <summary>Returns every cached device block to the driver, after the work queued on both streams has finished: a block

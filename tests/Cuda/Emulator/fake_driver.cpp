@@ -140,6 +140,9 @@ CUresult cuDeviceGetAttribute(int* v, int attribute, int)
 }
 CUresult cuDevicePrimaryCtxRetain(void** c, int) { *c = (void*)0x1; return 0; }
 CUresult cuDevicePrimaryCtxRelease_v2(int) { return 0; }
+static unsigned g_context_flags = 0;
+CUresult cuDevicePrimaryCtxSetFlags_v2(int, unsigned flags) { if (flags & ~0x1fu) return 1; g_context_flags = flags; return 0; }
+CUresult cuDevicePrimaryCtxGetState(int, unsigned* flags, int* active) { *flags = g_context_flags; *active = 1; return 0; }
 CUresult cuCtxSetCurrent(void*) { return 0; }
 CUresult cuCtxGetCurrent(void** c) { *c = (void*)0x1; return 0; }
 CUresult cuCtxSynchronize() { flush(nullptr); return 0; }
