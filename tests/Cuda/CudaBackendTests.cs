@@ -9,6 +9,7 @@ namespace Vicreg.Tests.Cuda;
 /// reports "skipped: no CUDA device (reason)". Run on a GPU machine with
 /// dotnet test tests/Vicreg.Tests.csproj --filter "FullyQualifiedName~Vicreg.Tests.Cuda".
 /// </summary>
+[Collection(CudaDeviceCollection.Name)]
 public class CudaBackendTests
 {
     private static readonly IBackend Cpu = CpuBackend.Instance;
@@ -35,7 +36,7 @@ public class CudaBackendTests
     public void Gemm_with_tf32_is_close_to_cpu()
     {
         Require();
-        using var gpu = new Vicreg.Engine.Backends.Cuda.CudaBackend(0, allowTf32: true);
+        using var gpu = new Vicreg.Engine.Backends.Cuda.CudaBackend(0, tf32Gemm: true);
         int m = 65, n = 33, k = 129;
         float[] a = RandomArray(m * k, 4), b = RandomArray(k * n, 5);
         using var ca = On(Cpu, a, m, k); using var cb = On(Cpu, b, k, n); using var cc = On(Cpu, new float[m * n], m, n);
@@ -68,30 +69,70 @@ public class CudaBackendTests
         gpu.ForceIm2ColConvolution = im2col;
         try
         {
-            int[] xs = g.InputShape.ToArray(), ws = g.WeightShape.ToArray(), ys = g.OutputShape.ToArray();
-            float[] x = RandomArray((int)g.InputShape.Numel, 11), w = RandomArray((int)g.WeightShape.Numel, 12);
-            float[] dy = RandomArray((int)g.OutputShape.Numel, 13);
-            using var cx = On(Cpu, x, xs); using var cw = On(Cpu, w, ws); using var cdy = On(Cpu, dy, ys);
-            using var gx = On(gpu, x, xs); using var gw = On(gpu, w, ws); using var gdy = On(gpu, dy, ys);
-            using var cy = Tensor.Empty(g.OutputShape, DType.Float32, Cpu); using var gy = Tensor.Empty(g.OutputShape, DType.Float32, gpu);
-            Cpu.Conv2dForward(g, cx, cw, cy);
-            gpu.Conv2dForward(g, gx, gw, gy);
-            double atol = 1e-4 * Math.Sqrt(g.InChannels * g.KernelHeight * g.KernelWidth);
-            AssertClose(cy.ToArray<float>(), gy.ToArray<float>(), 1e-4, atol, "conv forward");
-
-            using var cdx = Tensor.Empty(g.InputShape, DType.Float32, Cpu); using var gdx = Tensor.Empty(g.InputShape, DType.Float32, gpu);
-            Cpu.Conv2dBackwardData(g, cdy, cw, cdx);
-            gpu.Conv2dBackwardData(g, gdy, gw, gdx);
-            AssertClose(cdx.ToArray<float>(), gdx.ToArray<float>(), 1e-4, 1e-4 * Math.Sqrt(g.OutChannels * g.KernelHeight * g.KernelWidth), "conv backward data");
-
-            using var cdw = Tensor.Empty(g.WeightShape, DType.Float32, Cpu); using var gdw = Tensor.Empty(g.WeightShape, DType.Float32, gpu);
-            Cpu.Conv2dBackwardFilter(g, cx, cdy, cdw);
-            gpu.Conv2dBackwardFilter(g, gx, gdy, gdw);
-            AssertClose(cdw.ToArray<float>(), gdw.ToArray<float>(), 1e-4, 1e-4 * Math.Sqrt(g.Batch * g.OutHeight * g.OutWidth), "conv backward filter");
+            AssertConvolutionsMatchCpu(gpu, g);
         }
         finally
         {
             gpu.ForceIm2ColConvolution = false;
+        }
+    }
+
+    /// <summary>Forward, backward-data and backward-filter of <paramref name="g"/> on random data, against the CPU backend.</summary>
+    internal static void AssertConvolutionsMatchCpu(Vicreg.Engine.Backends.Cuda.CudaBackend gpu, Conv2dGeometry g, double rtol = 1e-4, double atolPerRootTerm = 1e-4)
+    {
+        int[] xs = g.InputShape.ToArray(), ws = g.WeightShape.ToArray(), ys = g.OutputShape.ToArray();
+        float[] x = RandomArray((int)g.InputShape.Numel, 11), w = RandomArray((int)g.WeightShape.Numel, 12);
+        float[] dy = RandomArray((int)g.OutputShape.Numel, 13);
+        using var cx = On(Cpu, x, xs); using var cw = On(Cpu, w, ws); using var cdy = On(Cpu, dy, ys);
+        using var gx = On(gpu, x, xs); using var gw = On(gpu, w, ws); using var gdy = On(gpu, dy, ys);
+        using var cy = Tensor.Empty(g.OutputShape, DType.Float32, Cpu); using var gy = Tensor.Empty(g.OutputShape, DType.Float32, gpu);
+        Cpu.Conv2dForward(g, cx, cw, cy);
+        gpu.Conv2dForward(g, gx, gw, gy);
+        double atol = atolPerRootTerm * Math.Sqrt(g.InChannels * g.KernelHeight * g.KernelWidth);
+        AssertClose(cy.ToArray<float>(), gy.ToArray<float>(), rtol, atol, "conv forward");
+
+        using var cdx = Tensor.Empty(g.InputShape, DType.Float32, Cpu); using var gdx = Tensor.Empty(g.InputShape, DType.Float32, gpu);
+        Cpu.Conv2dBackwardData(g, cdy, cw, cdx);
+        gpu.Conv2dBackwardData(g, gdy, gw, gdx);
+        AssertClose(cdx.ToArray<float>(), gdx.ToArray<float>(), rtol, atolPerRootTerm * Math.Sqrt(g.OutChannels * g.KernelHeight * g.KernelWidth), "conv backward data");
+
+        using var cdw = Tensor.Empty(g.WeightShape, DType.Float32, Cpu); using var gdw = Tensor.Empty(g.WeightShape, DType.Float32, gpu);
+        Cpu.Conv2dBackwardFilter(g, cx, cdy, cdw);
+        gpu.Conv2dBackwardFilter(g, gx, gdy, gdw);
+        AssertClose(cdw.ToArray<float>(), gdw.ToArray<float>(), rtol, atolPerRootTerm * Math.Sqrt(g.Batch * g.OutHeight * g.OutWidth), "conv backward filter");
+    }
+
+    /// <summary>The defaults, as PyTorch's: convolutions may use TF32 (torch.backends.cudnn.allow_tf32 = True), GEMMs do not
+    /// (torch.backends.cuda.matmul.allow_tf32 = False). TF32 keeps 10 mantissa bits (unit roundoff 2^-11), so convolutions
+    /// get a 1e-2 tolerance and GEMMs the float32 one. On the emulation, whose fakes round to TF32 exactly when asked for
+    /// it, the convolution must also differ from float32: proof that TF32 is really on there.</summary>
+    [SkippableFact]
+    public void Defaults_are_tf32_convolutions_and_float32_gemm_as_pytorch()
+    {
+        Require();
+        using var gpu = new Vicreg.Engine.Backends.Cuda.CudaBackend(0);
+        Assert.True(gpu.AllowTf32);
+        Assert.False(gpu.Tf32Gemm);
+        int m = 65, n = 33, k = 129;
+        float[] a = RandomArray(m * k, 21), b = RandomArray(k * n, 22);
+        using var ca = On(Cpu, a, m, k); using var cb = On(Cpu, b, k, n); using var cc = On(Cpu, new float[m * n], m, n);
+        using var ga = On(gpu, a, m, k); using var gb = On(gpu, b, k, n); using var gc = On(gpu, new float[m * n], m, n);
+        Cpu.Gemm(false, false, 1, ca, cb, 0, cc);
+        gpu.Gemm(false, false, 1, ga, gb, 0, gc);
+        AssertClose(cc.ToArray<float>(), gc.ToArray<float>(), 1e-5, 1e-5 * Math.Sqrt(k), "float32 gemm");
+
+        var g = new Conv2dGeometry(2, 5, 9, 8, 6, 3, 3, 1, 1, 1, 1);
+        AssertConvolutionsMatchCpu(gpu, g, rtol: 1e-2, atolPerRootTerm: 2e-3);
+        if (EmulatorFaults.Active && gpu.UsesCudnnConvolution)
+        {
+            float[] x = RandomArray((int)g.InputShape.Numel, 11), w = RandomArray((int)g.WeightShape.Numel, 12);
+            using var cx = On(Cpu, x, g.InputShape.ToArray()); using var cw = On(Cpu, w, g.WeightShape.ToArray());
+            using var gx = On(gpu, x, g.InputShape.ToArray()); using var gw = On(gpu, w, g.WeightShape.ToArray());
+            using var cy = Tensor.Empty(g.OutputShape, DType.Float32, Cpu); using var gy = Tensor.Empty(g.OutputShape, DType.Float32, gpu);
+            Cpu.Conv2dForward(g, cx, cw, cy);
+            gpu.Conv2dForward(g, gx, gw, gy);
+            double largest = cy.ToArray<float>().Zip(gy.ToArray<float>(), (e, v) => Math.Abs(e - v)).Max();
+            Assert.True(largest > 1e-5, $"convolution matches float32 to {largest}: TF32 is not in effect");
         }
     }
 

@@ -32,6 +32,29 @@ public class KernelCompilationTests
             Assert.True(functions.Contains(name), $"{module}.cu for sm_{architecture} lacks kernel {name}; it has: {string.Join(", ", functions)}");
     }
 
+    /// <summary>The PTX fallback (a GPU newer than NVRTC knows): every module compiles to PTX text for the newest architecture
+    /// this NVRTC targets, declares its version and target, and holds every kernel the backend launches as an entry.</summary>
+    [SkippableTheory]
+    [MemberData(nameof(Modules))]
+    public void Compiles_to_ptx_holding_every_launched_kernel(string module)
+    {
+        Skip.IfNot(CudaLibraries.TryLoad(CudaLibrary.Nvrtc, out _), $"skipped: {CudaLibraries.NotFoundMessage(CudaLibrary.Nvrtc)}");
+        int newest = Nvrtc.SupportedArchitectures().Max();
+        // What the backend hands the driver for a device one generation past NVRTC (read through the disk cache or compiled).
+        byte[] image = KernelCache.CompiledImage(module, newest + 10, out string origin);
+        Assert.True(origin.EndsWith(".ptx", StringComparison.Ordinal) || origin.Contains($"compute_{newest}"), origin);
+        Assert.Equal(0, image[^1]); // cuModuleLoadData reads PTX as a NUL-terminated string
+        string ptx = System.Text.Encoding.ASCII.GetString(image, 0, image.Length - 1);
+        Assert.DoesNotContain('\0', ptx);
+        Assert.Matches(@"(?m)^\.version \d+\.\d+$", ptx);
+        Assert.Matches($@"(?m)^\.target sm_{newest}\b", ptx);
+        Assert.Matches(@"(?m)^\.address_size 64$", ptx);
+        foreach (var (_, name) in CudaKernelCatalog.Entries.Where(e => e.Module == module))
+            Assert.Matches($@"(?m)^\.visible \.entry {name}\(", ptx);
+    }
+
+    public static TheoryData<string> Modules() => new(CudaKernelCatalog.Modules);
+
     [Fact]
     public void Every_catalogued_module_is_an_embedded_source()
     {

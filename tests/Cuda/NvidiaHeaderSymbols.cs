@@ -14,7 +14,7 @@ internal static class NvidiaHeaderSymbols
     [
         "cuInit", "cuDriverGetVersion", "cuDeviceGet", "cuDeviceGetCount", "cuDeviceGetName", "cuDeviceGetUuid_v2",
         "cuDeviceTotalMem_v2", "cuDeviceGetAttribute", "cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRelease_v2",
-        "cuDevicePrimaryCtxReset_v2", "cuDevicePrimaryCtxSetFlags_v2", "cuCtxCreate_v2", "cuCtxDestroy_v2", "cuCtxSetCurrent",
+        "cuDevicePrimaryCtxReset_v2", "cuDevicePrimaryCtxSetFlags_v2", "cuDevicePrimaryCtxGetState", "cuCtxCreate_v2", "cuCtxDestroy_v2", "cuCtxSetCurrent",
         "cuCtxGetCurrent", "cuCtxSynchronize", "cuMemGetInfo_v2", "cuMemAlloc_v2", "cuMemFree_v2", "cuMemAllocAsync",
         "cuMemFreeAsync", "cuMemAllocHost_v2", "cuMemFreeHost", "cuMemHostAlloc", "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2",
         "cuMemcpyDtoD_v2", "cuMemcpyHtoDAsync_v2", "cuMemcpyDtoHAsync_v2", "cuMemcpyDtoDAsync_v2", "cuMemsetD32_v2",
@@ -29,7 +29,7 @@ internal static class NvidiaHeaderSymbols
     /// (32-bit size) entry point that the library still exports for old binaries.</summary>
     public static readonly string[] Renamed =
     [
-        "cuDeviceTotalMem", "cuDevicePrimaryCtxRelease", "cuMemGetInfo", "cuMemAlloc", "cuMemFree", "cuMemAllocHost",
+        "cuDeviceTotalMem", "cuDevicePrimaryCtxRelease", "cuDevicePrimaryCtxSetFlags", "cuMemGetInfo", "cuMemAlloc", "cuMemFree", "cuMemAllocHost",
         "cuMemcpyHtoD", "cuMemcpyDtoH", "cuMemcpyHtoDAsync", "cuMemcpyDtoHAsync", "cuMemcpyDtoDAsync", "cuStreamDestroy",
         "cuEventDestroy", "cuCtxCreate", "cuCtxDestroy",
         "cublasCreate", "cublasDestroy", "cublasSetStream", "cublasSgemm", "cublasSetWorkspace", "cublasGetVersion",

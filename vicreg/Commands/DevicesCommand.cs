@@ -27,8 +27,6 @@ public sealed class DevicesCommand : ICommand
             string name = CudaLibraries.DisplayName(library).PadRight(12);
             Console.WriteLine(loaded is null ? $"  {name}missing ({detail})" : $"  {name}{loaded}, version {detail}");
         }
-        if (!CudaLibraries.TryLoad(CudaLibrary.Cudnn, out _))
-            Console.WriteLine("  (without cuDNN, convolutions run as im2col + cuBLAS)");
         if (CudaLibraries.TryLoad(CudaLibrary.Nvrtc, out _))
         {
             try
@@ -45,9 +43,19 @@ public sealed class DevicesCommand : ICommand
             Console.WriteLine($"  cuda:{d.Ordinal}  {d.Name}  compute capability {d.ComputeMajor}.{d.ComputeMinor}  {d.Multiprocessors} SMs  " +
                               $"{d.TotalBytes / (double)(1L << 30):0.0} GiB");
         Console.WriteLine($"CPU: {Environment.ProcessorCount} logical cores, {CpuParallel.ThreadCount} worker threads");
-        Console.WriteLine(probe.Unavailable is { } why
-            ? $"--device auto: cpu (no CUDA: {why})"
-            : "--device auto: cuda:0");
+        if (probe.Unavailable is { } why)
+        {
+            Console.WriteLine($"--device auto: cpu (no CUDA: {why})");
+            return 0;
+        }
+        // Starting the backend is the real check: it loads every kernel module and runs cuDNN's start-up convolutions.
+        if (BackendSelector.TryCreateCuda(out var backend, out var reason))
+        {
+            using var cuda = (CudaBackend)backend!;
+            Console.WriteLine($"convolutions: {cuda.ConvolutionPath}");
+            Console.WriteLine("--device auto: cuda:0");
+        }
+        else Console.WriteLine($"--device auto: cpu (the CUDA backend failed to start: {reason})");
         return 0;
     }
 }

@@ -4,14 +4,17 @@ namespace Vicreg.Engine.Backends.Cuda;
 
 /// <summary>
 /// Convolutions through cuDNN: one plan per <see cref="Conv2dGeometry"/> (descriptors plus, per direction, the
-/// algorithm chosen on first use and its workspace size), workspace taken from the caching allocator per call.
-/// Without cuDNN's convolution symbols (absent library, or a future cuDNN that drops the deprecated API) the
-/// same three methods run im2col + cuBLAS one image at a time.
+/// algorithm chosen on first use and its workspace size). On a direction's first use the candidates cuDNN offers
+/// (heuristics, or timed by FindEx) are tried in its order, as PyTorch does: one whose workspace cannot be
+/// allocated, or that cuDNN then refuses to run, gives way to the next; the first that runs is kept for the shape.
+/// All directions share one workspace, grown on demand. When cuDNN is unusable (see CudaBackend.Cudnn.cs) the same
+/// three methods run im2col + cuBLAS one image at a time.
 /// </summary>
 public sealed unsafe partial class CudaBackend
 {
-    /// <summary>The most workspace an algorithm may ask for; faster algorithms needing more are passed over.</summary>
-    public long ConvolutionWorkspaceLimit { get; set; } = 512L << 20;
+    /// <summary>An optional cap on one algorithm's workspace. Without it the cap is what the device can still give:
+    /// free memory as the driver reports it plus what the caching allocator holds and could return.</summary>
+    public long ConvolutionWorkspaceLimit { get; set; } = long.MaxValue;
 
     /// <summary>What a plan keeps for one direction: the algorithm chosen on first use (-1 before), its math type
     /// and its workspace size.</summary>
@@ -35,7 +38,8 @@ public sealed unsafe partial class CudaBackend
         public required delegate*<nint, nint, nint, nint, nint, nint, nint, nint, int, int*, Cudnn.AlgorithmPerformance*, nint, nuint, int> Find { get; init; }
         public required delegate*<nint, nint, nint, nint, nint, int, nuint*, int> WorkspaceSize { get; init; }
         public required delegate*<nint, float*, nint, nint, nint, nint, nint, int, nint, nuint, float*, nint, nint, int> Run { get; init; }
-        public required string ChooseName { get; init; }
+        public required string HeuristicName { get; init; }
+        public required string FindName { get; init; }
         public required string WorkspaceSizeName { get; init; }
         public required string RunName { get; init; }
     }
@@ -44,7 +48,7 @@ public sealed unsafe partial class CudaBackend
     {
         Heuristic = &Cudnn.cudnnGetConvolutionForwardAlgorithm_v7, Find = &Cudnn.cudnnFindConvolutionForwardAlgorithmEx,
         WorkspaceSize = &Cudnn.cudnnGetConvolutionForwardWorkspaceSize, Run = &Cudnn.cudnnConvolutionForward,
-        ChooseName = "cudnnGetConvolutionForwardAlgorithm_v7 / FindEx", WorkspaceSizeName = "cudnnGetConvolutionForwardWorkspaceSize",
+        HeuristicName = "cudnnGetConvolutionForwardAlgorithm_v7", FindName = "cudnnFindConvolutionForwardAlgorithmEx", WorkspaceSizeName = "cudnnGetConvolutionForwardWorkspaceSize",
         RunName = "cudnnConvolutionForward",
     };
 
@@ -52,7 +56,7 @@ public sealed unsafe partial class CudaBackend
     {
         Heuristic = &Cudnn.cudnnGetConvolutionBackwardDataAlgorithm_v7, Find = &Cudnn.cudnnFindConvolutionBackwardDataAlgorithmEx,
         WorkspaceSize = &Cudnn.cudnnGetConvolutionBackwardDataWorkspaceSize, Run = &Cudnn.cudnnConvolutionBackwardData,
-        ChooseName = "cudnnGetConvolutionBackwardDataAlgorithm_v7 / FindEx", WorkspaceSizeName = "cudnnGetConvolutionBackwardDataWorkspaceSize",
+        HeuristicName = "cudnnGetConvolutionBackwardDataAlgorithm_v7", FindName = "cudnnFindConvolutionBackwardDataAlgorithmEx", WorkspaceSizeName = "cudnnGetConvolutionBackwardDataWorkspaceSize",
         RunName = "cudnnConvolutionBackwardData",
     };
 
@@ -60,7 +64,7 @@ public sealed unsafe partial class CudaBackend
     {
         Heuristic = &Cudnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7, Find = &Cudnn.cudnnFindConvolutionBackwardFilterAlgorithmEx,
         WorkspaceSize = &Cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize, Run = &Cudnn.cudnnConvolutionBackwardFilter,
-        ChooseName = "cudnnGetConvolutionBackwardFilterAlgorithm_v7 / FindEx", WorkspaceSizeName = "cudnnGetConvolutionBackwardFilterWorkspaceSize",
+        HeuristicName = "cudnnGetConvolutionBackwardFilterAlgorithm_v7", FindName = "cudnnFindConvolutionBackwardFilterAlgorithmEx", WorkspaceSizeName = "cudnnGetConvolutionBackwardFilterWorkspaceSize",
         RunName = "cudnnConvolutionBackwardFilter",
     };
 
@@ -93,78 +97,132 @@ public sealed unsafe partial class CudaBackend
         Convolve(plan, plan.BackwardFilter, BackwardFilterCalls, new(plan.X, xp, plan.Y, dyp, plan.W, dwp));
     }
 
-    /// <summary>Runs one direction of a plan. On the direction's first use: chooses its algorithm, sets its math type and
-    /// keeps the workspace size it needs; then (every time) sets that math type and runs with a workspace from the cache.</summary>
+    /// <summary>Runs one direction of a plan with its kept algorithm; on the direction's first use, finds that algorithm
+    /// by trying cuDNN's candidates in order and keeping the first that runs.</summary>
     private void Convolve(ConvolutionPlan plan, ConvolutionChoice choice, ConvolutionCalls calls, in ConvolutionOperands o)
     {
-        if (choice.Algorithm < 0)
+        MakeCurrent();
+        // The kept algorithm, unless its workspace can no longer be had (memory has filled since): then choose again.
+        if (choice.Algorithm >= 0 && ReserveWorkspace((long)choice.Workspace))
         {
-            var perf = Choose(plan, calls, o);
-            choice.Algorithm = perf.Algorithm;
-            choice.MathType = perf.MathType;
-            // The workspace depends on the math type too: set it before asking.
-            Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, perf.MathType), "cudnnSetConvolutionMathType");
-            nuint bytes;
-            Cudnn.Check(calls.WorkspaceSize(_cudnn, o.ADesc, o.BDesc, plan.Convolution, o.OutDesc, perf.Algorithm, &bytes), calls.WorkspaceSizeName);
-            choice.Workspace = Math.Max(bytes, perf.Memory);
+            Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, choice.MathType), "cudnnSetConvolutionMathType");
+            Cudnn.Check(RunAfterEmptyingCacheIfNeeded(plan, choice.Algorithm, choice.Workspace, calls, o), calls.RunName);
+            return;
         }
-        Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, choice.MathType), "cudnnSetConvolutionMathType");
-        using var workspace = new Scratch(this, (long)choice.Workspace);
-        float one = 1, zero = 0;
-        Cudnn.Check(calls.Run(_cudnn, &one, o.ADesc, o.A, o.BDesc, o.B, plan.Convolution, choice.Algorithm,
-            workspace.Pointer, choice.Workspace, &zero, o.OutDesc, o.Out), calls.RunName);
+        var refused = new List<string>();
+        foreach (var candidate in Candidates(plan, calls, o, refused))
+        {
+            int algorithm = candidate.Algorithm;
+            // Without TF32, never a tensor-op variant the heuristics may still list. The workspace depends on the math type.
+            int math = AllowTf32 ? candidate.MathType : Cudnn.FmaMath;
+            Cudnn.Check(Cudnn.cudnnSetConvolutionMathType(plan.Convolution, math), "cudnnSetConvolutionMathType");
+            nuint bytes;
+            int status = calls.WorkspaceSize(_cudnn, o.ADesc, o.BDesc, plan.Convolution, o.OutDesc, algorithm, &bytes);
+            if (status != 0) { refused.Add($"algorithm {algorithm}: {calls.WorkspaceSizeName} {Cudnn.ErrorName(status)}"); continue; }
+            bytes = Math.Max(bytes, candidate.Memory);
+            if (!ReserveWorkspace((long)bytes)) { refused.Add($"algorithm {algorithm}: {CudaDeviceAllocator.Bytes((long)bytes)} of workspace could not be allocated"); continue; }
+            status = RunAfterEmptyingCacheIfNeeded(plan, algorithm, bytes, calls, o);
+            if (status == 0)
+            {
+                choice.Algorithm = algorithm;
+                choice.MathType = math;
+                choice.Workspace = bytes;
+                return;
+            }
+            refused.Add($"algorithm {algorithm}: {Cudnn.ErrorName(status)}");
+        }
+        throw new CudaException($"{calls.RunName}: no cuDNN algorithm ran this convolution ({string.Join("; ", refused)})");
     }
 
-    /// <summary>Runs a _v7 heuristic query (or FindEx, when benchmarking) and takes the first algorithm that
-    /// succeeded and fits the workspace limit. Each direction has at most 8 algorithms in cuDNN 8 and 9.</summary>
-    private Cudnn.AlgorithmPerformance Choose(ConvolutionPlan plan, ConvolutionCalls calls, in ConvolutionOperands o)
+    /// <summary>Runs the convolution; when cuDNN could not allocate memory of its own, returns the allocator's cache to the
+    /// driver (after the queued work) and runs once more.</summary>
+    private int RunAfterEmptyingCacheIfNeeded(ConvolutionPlan plan, int algorithm, nuint workspaceBytes, ConvolutionCalls calls, in ConvolutionOperands o)
+    {
+        float one = 1, zero = 0;
+        int status = calls.Run(_cudnn, &one, o.ADesc, o.A, o.BDesc, o.B, plan.Convolution, algorithm, _workspace, workspaceBytes, &zero, o.OutDesc, o.Out);
+        if (!Cudnn.IsAllocationFailure(status)) return status;
+        EmptyCache();
+        return calls.Run(_cudnn, &one, o.ADesc, o.A, o.BDesc, o.B, plan.Convolution, algorithm, _workspace, workspaceBytes, &zero, o.OutDesc, o.Out);
+    }
+
+    /// <summary>cuDNN's candidates in its order (heuristics, or FindEx timings when benchmarking and not deterministic), less
+    /// those it reports unusable, non-deterministic ones under --deterministic, and those needing more workspace than the
+    /// device can still give (free memory plus the allocator's cache plus the current workspace). Each direction has at most
+    /// 8 algorithms in cuDNN 8 and 9.</summary>
+    private List<Cudnn.AlgorithmPerformance> Candidates(ConvolutionPlan plan, ConvolutionCalls calls, in ConvolutionOperands o, List<string> refused)
     {
         const int Requested = 16;
         var results = stackalloc Cudnn.AlgorithmPerformance[Requested];
         int returned = 0;
-        MakeCurrent();
-        long limit = ConvolutionWorkspaceLimit;
-        if (_benchmarkConvolutions)
+        var (free, _) = DeviceMemory();
+        long limit = Math.Min(ConvolutionWorkspaceLimit, free + _allocator.Statistics.BytesCached + _workspaceBytes);
+        if (_benchmarkConvolutions && !Deterministic)
         {
-            var (free, _) = DeviceMemory();
-            limit = Math.Min(limit, free / 2);
-        }
-        if (_benchmarkConvolutions)
-        {
-            // A one-off scratch for timing the candidates, straight from the driver: through the cache it would
-            // stay parked there at a size nothing else asks for.
-            nint workspace = 0;
-            if (CudaDriver.cuMemAlloc(&workspace, (nuint)limit) != CudaDriver.Success) { workspace = 0; limit = ConvolutionWorkspaceLimit; } // falls back to _v7
+            // A one-off scratch for timing the candidates, straight from the driver: through the cache it would stay
+            // parked there at a size nothing else asks for. Half of what is free, so the timing itself cannot exhaust the device.
+            long findBytes = Math.Min(ConvolutionWorkspaceLimit, free / 2);
+            nint scratch = 0;
+            if (CudaDriver.cuMemAlloc(&scratch, (nuint)findBytes) != CudaDriver.Success) scratch = 0; // falls back to the heuristics
             try
             {
-                Cudnn.Check(workspace != 0
-                    ? calls.Find(_cudnn, o.ADesc, o.A, o.BDesc, o.B, plan.Convolution, o.OutDesc, o.Out, Requested, &returned, results, workspace, (nuint)limit)
-                    : calls.Heuristic(_cudnn, o.ADesc, o.BDesc, plan.Convolution, o.OutDesc, Requested, &returned, results), calls.ChooseName);
+                if (scratch != 0)
+                    Cudnn.Check(calls.Find(_cudnn, o.ADesc, o.A, o.BDesc, o.B, plan.Convolution, o.OutDesc, o.Out, Requested, &returned, results, scratch, (nuint)findBytes), calls.FindName);
             }
             finally
             {
-                if (workspace != 0)
+                if (scratch != 0)
                 {
                     CudaDriver.Check(CudaDriver.cuStreamSynchronize(Stream), "cuStreamSynchronize");
-                    CudaDriver.Check(CudaDriver.cuMemFree(workspace), "cuMemFree_v2");
+                    CudaDriver.Check(CudaDriver.cuMemFree(scratch), "cuMemFree_v2");
                 }
             }
         }
-        else
-        {
-            Cudnn.Check(calls.Heuristic(_cudnn, o.ADesc, o.BDesc, plan.Convolution, o.OutDesc, Requested, &returned, results), calls.ChooseName);
-        }
+        if (returned == 0)
+            Cudnn.Check(calls.Heuristic(_cudnn, o.ADesc, o.BDesc, plan.Convolution, o.OutDesc, Requested, &returned, results), calls.HeuristicName);
+        var candidates = new List<Cudnn.AlgorithmPerformance>(returned);
         for (int i = 0; i < returned; i++)
         {
-            if (results[i].Status == 0 && (long)results[i].Memory <= limit)
-            {
-                var chosen = results[i];
-                // Without TF32, never take a tensor-op variant the heuristics may still list.
-                if (!AllowTf32) chosen.MathType = Cudnn.FmaMath;
-                return chosen;
-            }
+            var r = results[i];
+            if (r.Status != 0) refused.Add($"algorithm {r.Algorithm}: {Cudnn.ErrorName(r.Status)}");
+            else if (Deterministic && r.Determinism != Cudnn.Deterministic) refused.Add($"algorithm {r.Algorithm}: not deterministic");
+            else if ((long)r.Memory > limit) refused.Add($"algorithm {r.Algorithm}: needs {CudaDeviceAllocator.Bytes((long)r.Memory)} of workspace, {CudaDeviceAllocator.Bytes(limit)} available");
+            else candidates.Add(r);
         }
-        throw new CudaException($"{calls.ChooseName}: cuDNN offered no algorithm within {CudaDeviceAllocator.Bytes(limit)} of workspace ({returned} candidates)");
+        return candidates;
+    }
+
+    /// <summary>The algorithms kept for a shape (-1: not chosen yet), for tests and diagnostics.</summary>
+    internal (int Forward, int BackwardData, int BackwardFilter) ConvolutionAlgorithms(in Conv2dGeometry g) =>
+        _convolutionPlans.TryGetValue(g, out var p) ? (p.Forward.Algorithm, p.BackwardData.Algorithm, p.BackwardFilter.Algorithm) : (-1, -1, -1);
+
+    // The one workspace every direction and shape shares (queued in stream order, so one at a time), from the caching allocator.
+    private nint _workspace;
+    private long _workspaceBytes;
+
+    /// <summary>Grows the shared workspace to at least <paramref name="bytes"/>; false when the device cannot give that much
+    /// (the allocator has already returned its cache to the driver and retried).</summary>
+    private bool ReserveWorkspace(long bytes)
+    {
+        if (bytes <= _workspaceBytes) return true;
+        // The old workspace goes back to the cache: work queued on the stream that still uses it runs before any later user.
+        ReleaseWorkspace();
+        try
+        {
+            _workspace = _allocator.Allocate(bytes);
+            _workspaceBytes = bytes;
+            return true;
+        }
+        catch (CudaOutOfMemoryException)
+        {
+            return false;
+        }
+    }
+
+    private void ReleaseWorkspace()
+    {
+        if (_workspace != 0) _allocator.Free(_workspace, _workspaceBytes);
+        _workspace = 0;
+        _workspaceBytes = 0;
     }
 
     private ConvolutionPlan Plan(in Conv2dGeometry g)
@@ -209,6 +267,7 @@ public sealed unsafe partial class CudaBackend
 
     private void DisposeConvolutionPlans()
     {
+        ReleaseWorkspace();
         foreach (var plan in _convolutionPlans.Values) Destroy(plan);
         _convolutionPlans.Clear();
     }

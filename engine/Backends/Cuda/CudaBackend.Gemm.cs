@@ -24,7 +24,14 @@ public sealed unsafe partial class CudaBackend
         // Row length of each operand as stored ([m,k] or [k,m]; [k,n] or [n,k]); cuBLAS rejects 0 even when k is 0.
         int lda = Math.Max(1, transposeA ? m : k);
         int ldb = Math.Max(1, transposeB ? k : n);
-        Cublas.Check(Cublas.cublasSgemm(_cublas, transposeB ? Cublas.OpT : Cublas.OpN, transposeA ? Cublas.OpT : Cublas.OpN,
-            n, m, k, &alpha, b, ldb, a, lda, &beta, c, n), "cublasSgemm_v2");
+        int opB = transposeB ? Cublas.OpT : Cublas.OpN, opA = transposeA ? Cublas.OpT : Cublas.OpN;
+        int status = Cublas.cublasSgemm(_cublas, opB, opA, n, m, k, &alpha, b, ldb, a, lda, &beta, c, n);
+        if (status == Cublas.StatusAllocFailed)
+        {
+            // cuBLAS could not allocate its own workspace: give it the memory our cache holds and try once more.
+            EmptyCache();
+            status = Cublas.cublasSgemm(_cublas, opB, opA, n, m, k, &alpha, b, ldb, a, lda, &beta, c, n);
+        }
+        Cublas.Check(status, "cublasSgemm_v2");
     }
 }

@@ -25,7 +25,17 @@ public sealed unsafe partial class CudaBackend
         int status = CudaDriver.cuLaunchKernel(f, grid, 1, 1, BlockSize, 1, 1, 0, Stream, args, null);
         if (status != CudaDriver.Success)
             throw new CudaException($"cuLaunchKernel({CudaKernelCatalog.Entries[(int)kernel].Name})", status, CudaDriver.ErrorName(status));
+        if (SynchronizeEveryLaunch)
+        {
+            // A fault inside the kernel surfaces here, named, instead of at whichever later call happens to wait.
+            status = CudaDriver.cuStreamSynchronize(Stream);
+            if (status != CudaDriver.Success)
+                throw new CudaException($"kernel {CudaKernelCatalog.Entries[(int)kernel].Name} (VICREG_CUDA_SYNC=1: synchronised after launch)", status, CudaDriver.ErrorName(status));
+        }
     }
+
+    /// <summary>VICREG_CUDA_SYNC=1: wait for every kernel as it is launched, so a fault names its kernel (slow; for debugging).</summary>
+    internal bool SynchronizeEveryLaunch { get; set; } = Environment.GetEnvironmentVariable("VICREG_CUDA_SYNC") == "1";
 
     /// <summary>A scratch buffer from the caching allocator, returned when disposed (stream order makes the
     /// immediate return safe: later users are queued after the kernels that use it now).</summary>

@@ -53,13 +53,13 @@ public sealed unsafe partial class CudaBackend
         if (slot.Done == 0)
         {
             nint e;
-            CudaDriver.Check(CudaDriver.cuEventCreate(&e, CudaDriver.EventDisableTiming), "cuEventCreate");
+            CudaDriver.Check(CudaDriver.cuEventCreate(&e, CudaDriver.EventDisableTiming | CudaDriver.EventBlockingSync), "cuEventCreate");
             slot.Done = e;
         }
         if (_computeMark == 0)
         {
             nint e;
-            CudaDriver.Check(CudaDriver.cuEventCreate(&e, CudaDriver.EventDisableTiming), "cuEventCreate");
+            CudaDriver.Check(CudaDriver.cuEventCreate(&e, CudaDriver.EventDisableTiming | CudaDriver.EventBlockingSync), "cuEventCreate");
             _computeMark = e;
         }
         source.CopyTo(new Span<byte>((void*)slot.Host, source.Length));

@@ -3,7 +3,7 @@ using Vicreg.Engine.Backends.Cuda.Native;
 namespace Vicreg.Engine.Backends.Cuda;
 
 /// <summary>
-/// Kernels on one NVIDIA GPU: cuBLAS for GEMM (TF32 tensor-op math unless turned off), cuDNN for
+/// Kernels on one NVIDIA GPU: cuBLAS for GEMM (full float32 unless TF32 is asked for), cuDNN for
 /// convolutions (im2col + cuBLAS when cuDNN's convolution symbols are absent), and our own NVRTC-compiled
 /// kernels for everything else. Float32 and Int32 tensors only. All work is queued on one compute stream
 /// in call order; a second stream carries pinned uploads (<see cref="UploadAsync"/>). Driven from one
@@ -13,10 +13,17 @@ namespace Vicreg.Engine.Backends.Cuda;
 public sealed unsafe partial class CudaBackend : IBackend
 {
     public CudaDeviceInfo DeviceInfo { get; }
-    /// <summary>TF32 tensor-op math for GEMM and convolutions (on by default, as PyTorch's cuDNN default).</summary>
+    /// <summary>TF32 tensor-core math for cuDNN convolutions: on by default, as PyTorch's torch.backends.cudnn.allow_tf32
+    /// (True). Off (--no-tf32) keeps convolutions in full float32 (CUDNN_FMA_MATH).</summary>
     public bool AllowTf32 { get; }
+    /// <summary>TF32 tensor-core math for cuBLAS GEMM: off by default, as PyTorch's torch.backends.cuda.matmul.allow_tf32
+    /// (False since 1.12). GEMMs carry the VICReg covariance and the expander, whose error budget assumes float32.</summary>
+    public bool Tf32Gemm { get; }
     /// <summary>True when convolutions go through cuDNN (false: im2col + cuBLAS).</summary>
-    public bool UsesCudnnConvolution => _cudnn != 0 && _cudnnConvolution && !ForceIm2ColConvolution;
+    public bool UsesCudnnConvolution => _cudnn != 0 && !ForceIm2ColConvolution;
+    /// <summary>Deterministic cuDNN algorithms only, chosen by heuristics, never by timing (--deterministic). Our own
+    /// kernels are deterministic anyway (fixed reduction order, no atomics).</summary>
+    public bool Deterministic { get; }
     /// <summary>Runs convolutions through the im2col + cuBLAS fallback even when cuDNN is present (tests).</summary>
     internal bool ForceIm2ColConvolution { get; set; }
 
@@ -26,7 +33,6 @@ public sealed unsafe partial class CudaBackend : IBackend
     private nint _copyStream;
     private nint _cublas;
     private nint _cudnn;
-    private readonly bool _cudnnConvolution;
     private readonly bool _benchmarkConvolutions;
     private readonly CudaDeviceAllocator _allocator;
     private readonly CudaModules _modules;
@@ -35,15 +41,19 @@ public sealed unsafe partial class CudaBackend : IBackend
     [ThreadStatic] private static nint t_currentContext;
 
     /// <param name="ordinal">Device number as the driver counts them.</param>
-    /// <param name="allowTf32">False for full float32 GEMM/convolution precision (a future --no-tf32).</param>
-    /// <param name="benchmarkConvolutions">Time cuDNN's algorithms once per shape (FindEx) instead of taking its heuristic pick (_v7).</param>
-    public CudaBackend(int ordinal = 0, bool allowTf32 = true, bool benchmarkConvolutions = false)
+    /// <param name="allowTf32">TF32 for convolutions (PyTorch's cuDNN default); false keeps them in full float32 (--no-tf32).</param>
+    /// <param name="benchmarkConvolutions">Time cuDNN's algorithms once per shape (FindEx) instead of taking its heuristic order (_v7).</param>
+    /// <param name="deterministic">Deterministic cuDNN algorithms only, never chosen by timing.</param>
+    /// <param name="tf32Gemm">TF32 for GEMM too (off by default, as PyTorch's matmul default).</param>
+    public CudaBackend(int ordinal = 0, bool allowTf32 = true, bool benchmarkConvolutions = false, bool deterministic = false, bool tf32Gemm = false)
     {
         CudaLibraries.RequireExports(CudaLibrary.Driver, CudaDriver.EntryPoints);
         CudaLibraries.RequireExports(CudaLibrary.Nvrtc, Nvrtc.EntryPoints);
         CudaLibraries.RequireExports(CudaLibrary.Cublas, Cublas.EntryPoints);
         AllowTf32 = allowTf32;
+        Tf32Gemm = tf32Gemm;
         _benchmarkConvolutions = benchmarkConvolutions;
+        Deterministic = deterministic;
         _allocator = new CudaDeviceAllocator(this);
         try
         {
@@ -52,6 +62,9 @@ public sealed unsafe partial class CudaBackend : IBackend
             int device;
             CudaDriver.Check(CudaDriver.cuDeviceGet(&device, ordinal), "cuDeviceGet");
             _device = device;
+            // Waits sleep rather than spin: a spinning wait takes a CPU core the data loader needs.
+            int flagsStatus = CudaDriver.cuDevicePrimaryCtxSetFlags(device, CudaDriver.ContextBlockingSync);
+            if (flagsStatus != CudaDriver.ErrorPrimaryContextActive) CudaDriver.Check(flagsStatus, "cuDevicePrimaryCtxSetFlags_v2");
             nint context;
             CudaDriver.Check(CudaDriver.cuDevicePrimaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain");
             _context = context;
@@ -67,16 +80,11 @@ public sealed unsafe partial class CudaBackend : IBackend
             Cublas.Check(Cublas.cublasCreate(&handle), "cublasCreate_v2");
             _cublas = handle;
             Cublas.Check(Cublas.cublasSetStream(_cublas, Stream), "cublasSetStream_v2");
-            Cublas.Check(Cublas.cublasSetMathMode(_cublas, allowTf32 ? Cublas.Tf32TensorOpMath : Cublas.DefaultMath), "cublasSetMathMode");
+            Cublas.Check(Cublas.cublasSetMathMode(_cublas, tf32Gemm ? Cublas.Tf32TensorOpMath : Cublas.DefaultMath), "cublasSetMathMode");
 
-            if (CudaLibraries.TryLoad(CudaLibrary.Cudnn, out _) && Cudnn.CoreEntryPoints.All(s => CudaLibraries.HasExport(CudaLibrary.Cudnn, s)))
-            {
-                Cudnn.Check(Cudnn.cudnnCreate(&handle), "cudnnCreate");
-                _cudnn = handle;
-                Cudnn.Check(Cudnn.cudnnSetStream(_cudnn, Stream), "cudnnSetStream");
-                _cudnnConvolution = Cudnn.ConvolutionEntryPoints.All(s => CudaLibraries.HasExport(CudaLibrary.Cudnn, s));
-            }
             _modules = new CudaModules(DeviceInfo.Architecture);
+            _modules.LoadAll();
+            StartCudnn(); // never throws: a cuDNN that fails its start-up convolutions leaves im2col + cuBLAS
         }
         catch
         {
@@ -182,6 +190,26 @@ public sealed unsafe partial class CudaBackend : IBackend
         MakeCurrent();
         CudaDriver.Check(CudaDriver.cuStreamSynchronize(_copyStream), "cuStreamSynchronize");
         CudaDriver.Check(CudaDriver.cuStreamSynchronize(Stream), "cuStreamSynchronize");
+    }
+
+    /// <summary>The primary context's flags as the driver reports them (CU_CTX_SCHED_*), for tests and diagnostics.</summary>
+    internal uint ContextFlags
+    {
+        get
+        {
+            uint flags;
+            int active;
+            CudaDriver.Check(CudaDriver.cuDevicePrimaryCtxGetState(_device, &flags, &active), "cuDevicePrimaryCtxGetState");
+            return flags;
+        }
+    }
+
+    /// <summary>Returns every cached device block to the driver, after the work queued on both streams has finished: a block
+    /// back in the cache may still be read or written by a queued kernel or copy, and the driver may hand it to anyone.</summary>
+    internal void EmptyCache()
+    {
+        Synchronize();
+        _allocator.ReleaseCached();
     }
 
     /// <summary>Where each kernel module came from (fatbin, cache or NVRTC), for `vicreg devices` and logs.</summary>

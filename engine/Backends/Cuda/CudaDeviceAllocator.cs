@@ -5,8 +5,9 @@ namespace Vicreg.Engine.Backends.Cuda;
 /// <summary>
 /// Device memory recycled by size (see <see cref="CachingAllocator"/>). Reuse is safe without events because
 /// every kernel runs on the backend's one compute stream: a buffer freed and handed out again is only touched
-/// by work queued after the work that used it. When the device is full the cache is returned to the driver and
-/// the allocation retried once; if that fails too the error says how much was asked and how much is free.
+/// by work queued after the work that used it. When the device is full the cache is returned to the driver (after
+/// the queued work, which may still use cached blocks, has finished) and the allocation retried once; if that fails
+/// too the error says how much was asked and how much is free.
 /// </summary>
 internal sealed unsafe class CudaDeviceAllocator(CudaBackend backend) : CachingAllocator
 {
@@ -17,7 +18,7 @@ internal sealed unsafe class CudaDeviceAllocator(CudaBackend backend) : CachingA
         int status = CudaDriver.cuMemAlloc(&p, (nuint)bytes);
         if (status == CudaDriver.ErrorOutOfMemory)
         {
-            ReleaseCached();
+            backend.EmptyCache();
             status = CudaDriver.cuMemAlloc(&p, (nuint)bytes);
         }
         if (status == CudaDriver.ErrorOutOfMemory)

@@ -3,8 +3,8 @@ using Vicreg.Engine.Backends.Cuda.Native;
 
 namespace Vicreg.Engine.Backends.Cuda;
 
-/// <summary>Loads each kernel module on first use (ahead-of-time fatbin when one matches, else NVRTC CUBIN
-/// through the disk cache) and hands out its function handles.</summary>
+/// <summary>Loads the kernel modules (ahead-of-time fatbin when one matches, else NVRTC CUBIN through the disk cache, or PTX
+/// for the driver to JIT when NVRTC cannot target the device) and hands out their function handles.</summary>
 internal sealed unsafe class CudaModules(int architecture) : IDisposable
 {
     private readonly Dictionary<string, nint> _modules = new(StringComparer.Ordinal);
@@ -12,6 +12,14 @@ internal sealed unsafe class CudaModules(int architecture) : IDisposable
 
     /// <summary>Where each loaded module came from, for diagnostics.</summary>
     public Dictionary<string, string> Origins { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Loads every module and resolves every kernel now, so that a missing NVRTC builtins library, an image the
+    /// driver rejects (NVRTC output newer than the driver) or a missing kernel stops the backend from starting, where
+    /// --device auto can still fall back to the CPU, rather than failing mid-training.</summary>
+    public void LoadAll()
+    {
+        for (int i = 0; i < CudaKernelCatalog.Entries.Length; i++) Function((CudaKernel)i);
+    }
 
     public nint Function(CudaKernel kernel)
     {

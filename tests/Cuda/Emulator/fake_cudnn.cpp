@@ -1,17 +1,64 @@
 // A fake libcudnn.so.9 that checks how the backend drives cuDNN: descriptors must describe the buffers
 // consistently (x, w, y shapes agree with the convolution parameters), the algorithm must be one this fake
 // offers as usable, and the workspace must be at least what was asked for. The heuristic lists put an
-// unsupported algorithm and one needing too much workspace first, so the backend's filtering is exercised.
-// Convolutions are direct loops in double. Batch norm and pooling are bound but unused: they return NOT_SUPPORTED.
+// unsupported algorithm and one needing more workspace than the device has first, and a non-deterministic one
+// before a deterministic one, so the backend's filtering is exercised. Convolutions are direct loops in double.
+// Statuses are cuDNN 9's numbers. Unless the math type is CUDNN_FMA_MATH, inputs are rounded to TF32, as cuDNN's
+// tensor-core algorithms do on Ampere and later (the emulated device is sm_80). Batch norm and pooling are bound but unused: they return NOT_SUPPORTED.
+//
+// Faults for the tests (emu_cudnn_inject): cudnnCreate failing, a sub-library that cannot load (every convolution
+// call fails), an algorithm refused at run time, device allocations failing inside cuDNN, a wrong forward result,
+// and the version reported.
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
+#include <dlfcn.h>
+#include "tf32.h"
+#include <string>
 #include <vector>
 
-enum { OK = 0, BAD_PARAM = 3, NOT_SUPPORTED = 9 };
+enum { OK = 0, NOT_INITIALIZED = 1001, SUBLIBRARY_LOADING_FAILED = 1008, BAD_PARAM = 2000, NOT_SUPPORTED = 3000, DEVICE_ALLOCATION_FAILED = 4004 };
 struct Tensor4 { int n = 0, c = 0, h = 0, w = 0; bool set = false; };
 struct Conv { int ph = 0, pw = 0, sh = 1, sw = 1, dh = 1, dw = 1, mode = -1, type = -1, math = 0; };
 struct Perf { int algo, status; float time; size_t memory; int determinism, math, reserved[3]; };
 static_assert(sizeof(Perf) == 48, "cudnnConvolutionFwdAlgoPerf_t is 48 bytes");
+
+static bool g_create_fails = false, g_sublibrary_missing = false, g_wrong_result = false;
+static int g_refused_algorithm = -1, g_allocation_failures = 0;
+static size_t g_version = 90100;
+struct Handle { void* stream = nullptr; }; // each backend has its own handle on its own stream
+
+extern "C" void emu_cudnn_inject(const char* fault, long long value)
+{
+    std::string f = fault;
+    if (f == "create_fails") g_create_fails = value != 0;
+    else if (f == "sublibrary_missing") g_sublibrary_missing = value != 0;
+    else if (f == "wrong_result") g_wrong_result = value != 0;
+    else if (f == "refused_algorithm") g_refused_algorithm = (int)value;
+    else if (f == "allocation_failures") g_allocation_failures = (int)value;
+    else if (f == "version") g_version = value > 0 ? (size_t)value : 90100;
+    else { fprintf(stderr, "fake libcudnn: unknown fault %s\n", fault); abort(); }
+}
+
+// Work on a stream starts after the copies queued on it (see fake_driver.cpp).
+static void flush_stream(void* handle)
+{
+    static void (*flush)(void*) = [] {
+        void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+        return driver ? (void (*)(void*))dlsym(driver, "emu_stream_flush") : nullptr;
+    }();
+    if (flush) flush(((Handle*)handle)->stream);
+}
+
+// The checks every convolution call shares, then the injected run-time faults.
+static int run_faults(void* handle, int algo)
+{
+    flush_stream(handle);
+    if (g_sublibrary_missing) return SUBLIBRARY_LOADING_FAILED;
+    if (algo == g_refused_algorithm) return NOT_SUPPORTED;
+    if (g_allocation_failures > 0) { g_allocation_failures--; return DEVICE_ALLOCATION_FAILED; }
+    return OK;
+}
 
 static size_t workspace_for(int algo) { return algo == 0 ? 4096 : algo == 2 ? 0 : (size_t)3 << 30; }
 
@@ -33,7 +80,9 @@ static int usable(int algo, const void* ws, size_t bytes)
 
 static int heuristics(int requested, int* returned, Perf* out)
 {
-    Perf list[4] = {{5, NOT_SUPPORTED, 0, 0, 1, 0, {}}, {1, OK, 0, (size_t)3 << 30, 1, 0, {}}, {0, OK, 0, 4096, 1, 0, {}}, {2, OK, 0, 0, 1, 0, {}}};
+    if (g_sublibrary_missing) return SUBLIBRARY_LOADING_FAILED;
+    // Unsupported; 3 GiB of workspace (more than the emulated device has); non-deterministic; deterministic.
+    Perf list[4] = {{5, NOT_SUPPORTED, 0, 0, 1, 0, {}}, {1, OK, 0, (size_t)3 << 30, 1, 0, {}}, {0, OK, 0, 4096, 0, 0, {}}, {2, OK, 0, 0, 1, 0, {}}};
     int n = requested < 4 ? requested : 4;
     for (int i = 0; i < n; i++) out[i] = list[i];
     *returned = n;
@@ -59,17 +108,24 @@ static void each_product(const Tensor4* x, const Tensor4* w, const Conv* c, cons
                             }
 }
 
+static float in(const Conv* c, float v) { return c->math == 3 ? v : tf32(v); } // 3: CUDNN_FMA_MATH
+
 static void blend(float* out, const std::vector<double>& acc, float alpha, float beta)
 {
     for (size_t i = 0; i < acc.size(); i++) out[i] = (float)(alpha * acc[i] + (beta == 0 ? 0.0 : beta * out[i]));
 }
 
 extern "C" {
-size_t cudnnGetVersion() { return 90100; }
-const char* cudnnGetErrorString(int s) { return s == 0 ? "CUDNN_STATUS_SUCCESS" : s == 3 ? "CUDNN_STATUS_BAD_PARAM" : "CUDNN_STATUS_NOT_SUPPORTED"; }
-int cudnnCreate(void** h) { *h = (void*)0x4; return OK; }
-int cudnnDestroy(void*) { return OK; }
-int cudnnSetStream(void*, void*) { return OK; }
+size_t cudnnGetVersion() { return g_version; }
+const char* cudnnGetErrorString(int s)
+{
+    return s == OK ? "CUDNN_STATUS_SUCCESS" : s == BAD_PARAM ? "CUDNN_STATUS_BAD_PARAM" : s == NOT_SUPPORTED ? "CUDNN_STATUS_NOT_SUPPORTED"
+         : s == NOT_INITIALIZED ? "CUDNN_STATUS_NOT_INITIALIZED" : s == SUBLIBRARY_LOADING_FAILED ? "CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED"
+         : s == DEVICE_ALLOCATION_FAILED ? "CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED" : "CUDNN_STATUS_UNKNOWN";
+}
+int cudnnCreate(void** h) { if (g_create_fails) return NOT_INITIALIZED; *h = new Handle(); return OK; }
+int cudnnDestroy(void* h) { delete (Handle*)h; return OK; }
+int cudnnSetStream(void* h, void* stream) { ((Handle*)h)->stream = stream; return OK; }
 int cudnnCreateTensorDescriptor(Tensor4** d) { *d = new Tensor4(); return OK; }
 int cudnnDestroyTensorDescriptor(Tensor4* d) { delete d; return OK; }
 int cudnnSetTensor4dDescriptor(Tensor4* d, int format, int type, int n, int c, int h, int w)
@@ -118,33 +174,37 @@ int cudnnGetConvolutionBackwardDataWorkspaceSize(void*, Tensor4* w, Tensor4* dy,
 int cudnnGetConvolutionBackwardFilterWorkspaceSize(void*, Tensor4* x, Tensor4* dy, Conv* c, Tensor4* dw, int algo, size_t* b)
 { int s = check(x, dw, c, dy); *b = workspace_for(algo); return s; }
 
-int cudnnConvolutionForward(void*, const float* alpha, Tensor4* xd, const float* x, Tensor4* wd, const float* w, Conv* c, int algo,
+int cudnnConvolutionForward(void* h, const float* alpha, Tensor4* xd, const float* x, Tensor4* wd, const float* w, Conv* c, int algo,
                             void* ws, size_t bytes, const float* beta, Tensor4* yd, float* y)
 {
     if (int s = check(xd, wd, c, yd)) return s;
     if (int s = usable(algo, ws, bytes)) return s;
+    if (int s = run_faults(h, algo)) return s;
     std::vector<double> acc((size_t)yd->n * yd->c * yd->h * yd->w);
-    each_product(xd, wd, c, yd, [&](size_t i, size_t k, size_t o) { acc[o] += (double)x[i] * w[k]; });
+    each_product(xd, wd, c, yd, [&](size_t i, size_t k, size_t o) { acc[o] += (double)in(c, x[i]) * in(c, w[k]); });
+    if (g_wrong_result) acc[0] += 1;
     blend(y, acc, *alpha, *beta);
     return OK;
 }
-int cudnnConvolutionBackwardData(void*, const float* alpha, Tensor4* wd, const float* w, Tensor4* dyd, const float* dy, Conv* c, int algo,
+int cudnnConvolutionBackwardData(void* h, const float* alpha, Tensor4* wd, const float* w, Tensor4* dyd, const float* dy, Conv* c, int algo,
                                  void* ws, size_t bytes, const float* beta, Tensor4* dxd, float* dx)
 {
     if (int s = check(dxd, wd, c, dyd)) return s;
     if (int s = usable(algo, ws, bytes)) return s;
+    if (int s = run_faults(h, algo)) return s;
     std::vector<double> acc((size_t)dxd->n * dxd->c * dxd->h * dxd->w);
-    each_product(dxd, wd, c, dyd, [&](size_t i, size_t k, size_t o) { acc[i] += (double)dy[o] * w[k]; });
+    each_product(dxd, wd, c, dyd, [&](size_t i, size_t k, size_t o) { acc[i] += (double)in(c, dy[o]) * in(c, w[k]); });
     blend(dx, acc, *alpha, *beta);
     return OK;
 }
-int cudnnConvolutionBackwardFilter(void*, const float* alpha, Tensor4* xd, const float* x, Tensor4* dyd, const float* dy, Conv* c, int algo,
+int cudnnConvolutionBackwardFilter(void* h, const float* alpha, Tensor4* xd, const float* x, Tensor4* dyd, const float* dy, Conv* c, int algo,
                                    void* ws, size_t bytes, const float* beta, Tensor4* dwd, float* dw)
 {
     if (int s = check(xd, dwd, c, dyd)) return s;
     if (int s = usable(algo, ws, bytes)) return s;
+    if (int s = run_faults(h, algo)) return s;
     std::vector<double> acc((size_t)dwd->n * dwd->c * dwd->h * dwd->w);
-    each_product(xd, dwd, c, dyd, [&](size_t i, size_t k, size_t o) { acc[k] += (double)dy[o] * x[i]; });
+    each_product(xd, dwd, c, dyd, [&](size_t i, size_t k, size_t o) { acc[k] += (double)in(c, dy[o]) * in(c, x[i]); });
     blend(dw, acc, *alpha, *beta);
     return OK;
 }

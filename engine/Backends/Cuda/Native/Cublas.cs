@@ -13,6 +13,7 @@ public static unsafe partial class Cublas
     static Cublas() => CudaLibraries.EnsureRegistered();
     private const string Lib = CudaLibraries.CublasName;
 
+    public const int StatusAllocFailed = 3;   // cublasStatus_t CUBLAS_STATUS_ALLOC_FAILED
     public const int OpN = 0;
     public const int OpT = 1;
     /// <summary>cublasMath_t CUBLAS_DEFAULT_MATH (no TF32 for float GEMM).</summary>

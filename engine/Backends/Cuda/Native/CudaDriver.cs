@@ -32,12 +32,19 @@ public static unsafe partial class CudaDriver
     public const uint StreamNonBlocking = 1;
     /// <summary>CU_EVENT_DISABLE_TIMING: cheaper events for pure ordering.</summary>
     public const uint EventDisableTiming = 2;
+    /// <summary>CU_EVENT_BLOCKING_SYNC: cuEventSynchronize sleeps instead of spinning a CPU core.</summary>
+    public const uint EventBlockingSync = 1;
+    /// <summary>CU_CTX_SCHED_BLOCKING_SYNC: the context's synchronisations sleep instead of spinning a CPU core.</summary>
+    public const uint ContextBlockingSync = 4;
+    /// <summary>CUDA_ERROR_PRIMARY_CONTEXT_ACTIVE: drivers before 11.? refuse new flags once the primary context is active.</summary>
+    public const int ErrorPrimaryContextActive = 708;
 
     /// <summary>Every symbol this class binds, for the start-up check and the header test.</summary>
     public static readonly string[] EntryPoints =
     [
         "cuInit", "cuDriverGetVersion", "cuDeviceGet", "cuDeviceGetCount", "cuDeviceGetName", "cuDeviceTotalMem_v2",
-        "cuDeviceGetAttribute", "cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRelease_v2", "cuCtxSetCurrent",
+        "cuDeviceGetAttribute", "cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRelease_v2", "cuDevicePrimaryCtxSetFlags_v2",
+        "cuDevicePrimaryCtxGetState", "cuCtxSetCurrent",
         "cuCtxGetCurrent", "cuCtxSynchronize", "cuMemGetInfo_v2", "cuMemAlloc_v2", "cuMemFree_v2", "cuMemAllocAsync",
         "cuMemFreeAsync", "cuMemAllocHost_v2", "cuMemFreeHost", "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2",
         "cuMemcpyHtoDAsync_v2", "cuMemcpyDtoHAsync_v2", "cuMemcpyDtoDAsync_v2", "cuMemsetD32Async",
@@ -68,6 +75,10 @@ public static unsafe partial class CudaDriver
     public static partial int cuDevicePrimaryCtxRetain(nint* context, int device);
     [LibraryImport(Lib, EntryPoint = "cuDevicePrimaryCtxRelease_v2")]
     public static partial int cuDevicePrimaryCtxRelease(int device);
+    [LibraryImport(Lib, EntryPoint = "cuDevicePrimaryCtxSetFlags_v2")]
+    public static partial int cuDevicePrimaryCtxSetFlags(int device, uint flags);
+    [LibraryImport(Lib, EntryPoint = "cuDevicePrimaryCtxGetState")]
+    public static partial int cuDevicePrimaryCtxGetState(int device, uint* flags, int* active);
     [LibraryImport(Lib, EntryPoint = "cuCtxSetCurrent")]
     public static partial int cuCtxSetCurrent(nint context);
     [LibraryImport(Lib, EntryPoint = "cuCtxGetCurrent")]

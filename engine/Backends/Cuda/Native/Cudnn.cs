@@ -23,6 +23,19 @@ public static unsafe partial class Cudnn
     public const int BatchNormSpatial = 1;    // cudnnBatchNormMode_t CUDNN_BATCHNORM_SPATIAL
     public const int PoolingMax = 0;          // cudnnPoolingMode_t CUDNN_POOLING_MAX
     public const int NotPropagateNan = 0;     // cudnnNanPropagation_t CUDNN_NOT_PROPAGATE_NAN
+    public const int Deterministic = 1;       // cudnnDeterminism_t CUDNN_DETERMINISTIC
+
+    // cudnnStatus_t: cuDNN 9 (cudnn_graph.h) numbers each family by the thousand (BAD_PARAM 2000, NOT_SUPPORTED 3000,
+    // INTERNAL_ERROR 4000 ...); cuDNN 8 (cudnn_ops_infer.h) used small numbers (ALLOC_FAILED 2, NOT_SUPPORTED 9).
+    public const int StatusSublibraryLoadingFailed = 1008; // CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED (9.2+)
+
+    /// <summary>The algorithm cannot run this problem here (any CUDNN_STATUS_NOT_SUPPORTED_* of cuDNN 9, NOT_SUPPORTED of 8):
+    /// the next candidate may.</summary>
+    public static bool IsNotSupported(int status) => status == 9 || status / 1000 == 3;
+
+    /// <summary>cuDNN could not allocate device memory (9: INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED 4004; 8: ALLOC_FAILED 2):
+    /// worth one retry after the caching allocator returns its cache to the driver.</summary>
+    public static bool IsAllocationFailure(int status) => status == 2 || status == 4004;
 
     /// <summary>cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t: the three share this 48-byte layout
     /// (algo, status, time, 4 bytes padding, memory, determinism, mathType, reserved[3], 4 bytes padding).</summary>
