@@ -10,6 +10,7 @@ public static class Program
     [
         new PretrainCommand(),
         new LinearEvalCommand(),
+        new KnnEvalCommand(),
         new DevicesCommand(),
         new LossGradCommand(),
         new EmbedCommand(),
