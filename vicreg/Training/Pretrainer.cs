@@ -85,16 +85,21 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
             {
                 var (viewA, viewB) = OnBackend(batch, backend, ref deviceA, ref deviceB);
                 double lr = schedule.At(step);
+                bool endOfEpoch = batch.Index == stepsPerEpoch - 1;
+                // Decided before the step, so the step can measure what only a log line needs (RankMe) while its tensors live.
+                bool logDue = (clock.Elapsed - lastLog).TotalSeconds >= o.LogFreqTime || endOfEpoch || step == 0;
                 StepFigures terms;
                 using (var scope = TensorScope.Begin())
                 {
                     try
                     {
-                        var za = model.Forward(viewA);
+                        var ya = model.Backbone.Forward(viewA);
+                        var za = model.Projector.Forward(ya);
                         var zb = model.Forward(viewB);
                         var output = loss.Forward(za, zb);
                         var t = output.ReadTerms();
-                        terms = new StepFigures(t.Weighted(o.SimCoeff, o.StdCoeff, o.CovCoeff), t.Invariance, t.Variance, t.Covariance, EmbeddingStatistics.MeanStd(za));
+                        terms = new StepFigures(t.Weighted(o.SimCoeff, o.StdCoeff, o.CovCoeff), t.Invariance, t.Variance, t.Covariance, EmbeddingStatistics.MeanStd(za),
+                            logDue ? RankMe.Of(ya) : double.NaN, logDue ? RankMe.Of(za) : double.NaN);
                         optimizer.ZeroGrad();
                         output.Loss.Backward();
                         optimizer.Step(lr);
@@ -113,8 +118,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
 
                 var elapsed = clock.Elapsed;
                 if (progress.IsDue(step)) progress.Report(step, $"loss {terms.Loss:F3} (inv {terms.Invariance:F4} var {terms.Variance:F4} cov {terms.Covariance:F4}) std {terms.EmbeddingStd:F3}");
-                bool endOfEpoch = batch.Index == stepsPerEpoch - 1;
-                if ((elapsed - lastLog).TotalSeconds >= o.LogFreqTime || endOfEpoch || step == 1)
+                if (logDue)
                 {
                     lastLog = elapsed;
                     Log(stats, epoch, step, terms, lr, elapsed, loader.SkippedSamples);
@@ -157,8 +161,10 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         return (deviceA, deviceB);
     }
 
-    /// <summary>What one step reports: the weighted loss, its unweighted terms, and the embeddings' mean per-dimension std.</summary>
-    private readonly record struct StepFigures(double Loss, double Invariance, double Variance, double Covariance, double EmbeddingStd);
+    /// <summary>What one step reports: the weighted loss, its unweighted terms, the embeddings' mean per-dimension std,
+    /// and (on steps that log) RankMe of view A's representation and embedding.</summary>
+    private readonly record struct StepFigures(double Loss, double Invariance, double Variance, double Covariance, double EmbeddingStd,
+        double RepresentationRankMe, double EmbeddingRankMe);
 
     private static void Log(StatsLog stats, int epoch, long step, StepFigures t, double lr, TimeSpan elapsed, long skipped) => stats.Write(json =>
     {
@@ -171,6 +177,8 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         json.WriteNumber("lr", lr);
         json.WriteNumber("time", Math.Round(elapsed.TotalSeconds, 3));
         json.WriteNumber("embedding_std", t.EmbeddingStd);
+        json.WriteNumber("rankme_representation", t.RepresentationRankMe);
+        json.WriteNumber("rankme_embedding", t.EmbeddingRankMe);
         json.WriteNumber("skipped_images", skipped);
     });
 }
