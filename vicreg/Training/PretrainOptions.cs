@@ -40,6 +40,11 @@ public sealed record PretrainOptions
     /// <summary>Stop after this many steps in total (0 = run every epoch): tests and benchmarks.</summary>
     public long MaxSteps { get; init; }
     public bool Strict { get; init; }
+    /// <summary>Measure the weighted kNN accuracy every N epochs (0 = never): <see cref="KnnMonitor"/>.</summary>
+    public int KnnEvery { get; init; }
+    /// <summary>kNN bank: the first N training images (0 = all); queries: the first N test images (0 = all).</summary>
+    public int KnnBank { get; init; } = 10000;
+    public int KnnQueries { get; init; } = 2000;
 
     public const string Summary = "pretrain a ResNet with VICReg (checkpoints every epoch, resumes automatically)";
 
@@ -72,6 +77,9 @@ public sealed record PretrainOptions
             Limit = a.Int("limit", 0, "use only the first N training images (0 = all)", 0),
             MaxSteps = a.Int("max-steps", 0, "stop after this many steps in total (0 = all epochs)", 0),
             Strict = a.Switch("strict", "stop at an unreadable image instead of skipping it"),
+            KnnEvery = a.Int("knn-every", 0, "every N epochs, log the weighted kNN top-1 (k 200, T 0.1) of the backbone and its cost in seconds to stats.txt (0 = never)", 0),
+            KnnBank = a.Int("knn-bank", 10000, "kNN: the first N training images, with their labels, vote (0 = all)", 0),
+            KnnQueries = a.Int("knn-queries", 2000, "kNN: the first N images of the test split are classified (0 = all)", 0),
         };
         if (!DatasetCatalog.Names.Contains(o.Dataset))
             throw new UsageException($"pretrain: unknown --dataset '{o.Dataset}' (choose {string.Join(", ", DatasetCatalog.Names)})");

@@ -67,6 +67,9 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         output.WriteLine($"pretrain: {o.Arch} ({stem} stem, width {o.Width}, {backbone.ParameterCount():N0} parameters) + expander {backbone.RepresentationSize}-{o.Mlp}; " +
                          $"{dataset.Count} images, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, peak lr {peakLr:G3}, on {backend.Name}");
 
+        var knn = o.KnnEvery > 0 ? new KnnMonitor(DatasetCatalog.Limit(split.Dataset, o.KnnBank),
+            DatasetCatalog.Limit(DatasetCatalog.Open(o.Dataset, o.DataDir, train: false, o.ImageSize).Dataset, o.KnnQueries),
+            split.Evaluation, split.Dataset.Classes.Count, o.BatchSize, o.NumWorkers) : null;
         using var stats = new StatsLog(Path.Combine(o.ExpDir, "stats.txt"), commandLine);
         var progress = new ProgressLine("pretrain", totalSteps, "steps");
         var clock = Stopwatch.StartNew();
@@ -129,6 +132,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                     var next = endOfEpoch ? new TrainingPosition(epoch + 1, 0, step) : new TrainingPosition(epoch, batch.Index + 1, step);
                     Checkpoint.Save(checkpointPath, model, optimizer, next, identity);
                 }
+                if (endOfEpoch && knn is not null && (epoch + 1) % o.KnnEvery == 0) LogKnn(stats, epoch, step, knn.Measure(backbone, backend), output);
                 if (stopNow)
                 {
                     stopped = true;
@@ -181,6 +185,21 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         json.WriteNumber("rankme_embedding", t.EmbeddingRankMe);
         json.WriteNumber("skipped_images", skipped);
     });
+
+    private static void LogKnn(StatsLog stats, int epoch, long step, KnnMeasurement m, TextWriter output)
+    {
+        stats.Write(json =>
+        {
+            json.WriteNumber("epoch", epoch);
+            json.WriteNumber("step", step);
+            json.WriteNumber("knn_top1", m.Accuracy.Top1);
+            json.WriteNumber("knn_top5", m.Accuracy.Top5);
+            json.WriteNumber("knn_bank", m.BankSize);
+            json.WriteNumber("knn_queries", m.Queries);
+            json.WriteNumber("knn_seconds", Math.Round(m.Cost.TotalSeconds, 3));
+        });
+        output.WriteLine($"\nepoch {epoch}: kNN top-1 {m.Accuracy.Top1:F2}% ({m.BankSize} bank / {m.Queries} test images, {m.Cost.TotalSeconds:F1} s)");
+    }
 }
 
 /// <summary>The loss stopped being a finite number.</summary>
