@@ -13,10 +13,13 @@ namespace Vicreg.Losses;
 /// with g_i = -2 (1 - c_ii) - 2 lambda c_ii; then through the normalisation with the batch-norm backward
 /// kernel. The gradients are formed in the forward pass, so the D x D matrix c is freed at once.
 /// </summary>
-public sealed class BarlowTwinsLoss(double lambda = 0.0051)
+/// <remarks><paramref name="onDiagonalWeight"/> (1 in training) weighs the on-diagonal sum: 0 leaves the off-diagonal term
+/// alone, for its own gradient (`vicreg loss-grad --loss barlowtwins`).</remarks>
+public sealed class BarlowTwinsLoss(double lambda = 0.0051, double onDiagonalWeight = 1)
 {
     public const double Epsilon = 1e-5;
     public double Lambda { get; } = lambda;
+    public double OnDiagonalWeight { get; } = onDiagonalWeight;
 
     /// <summary>The loss (differentiable) and the terms [2]: on-diagonal sum and off-diagonal sum (unweighted).</summary>
     public (Tensor Loss, Tensor Terms) Forward(Tensor za, Tensor zb)
@@ -63,13 +66,13 @@ public sealed class BarlowTwinsLoss(double lambda = 0.0051)
         be.Binary(BinaryOp.Sub, offDiagonal, scalar, offDiagonal); // ||c||^2 - sum c_ii^2
 
         var loss = Tensor.Empty(new Shape(), dtype, be);
-        be.Unary(UnaryOp.Copy, onDiagonal, loss);
+        be.Unary(UnaryOp.Scale, onDiagonal, loss, OnDiagonalWeight);
         be.Axpy(Lambda, offDiagonal, loss);
         if (!Tape.NeedsGrad(za, zb)) return (loss, terms);
 
-        // g_i = -2 (1 - c_ii) - 2 lambda c_ii, as a per-column factor (scratch holds 1 - c_ii).
+        // g_i = -2 w (1 - c_ii) - 2 lambda c_ii with w the on-diagonal weight, as a per-column factor (scratch holds 1 - c_ii).
         using var g = Vec();
-        be.Unary(UnaryOp.Scale, scratch, g, -2);
+        be.Unary(UnaryOp.Scale, scratch, g, -2 * OnDiagonalWeight);
         be.Axpy(-2 * Lambda, diagonal, g);
         using var gBroadcast = Matrix();
         be.Broadcast(g, 1, n, d, 1.0 / n, gBroadcast);
