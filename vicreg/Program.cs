@@ -14,6 +14,7 @@ public static class Program
         new DevicesCommand(),
         new LossGradCommand(),
         new EmbedCommand(),
+        new PlotCommand(),
     ];
 
     public static int Main(string[] args)
