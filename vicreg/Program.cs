@@ -11,10 +11,12 @@ public static class Program
     [
         new PretrainCommand(),
         new LinearEvalCommand(),
+        new KnnEvalCommand(),
         new DevicesCommand(),
         new LossGradCommand(),
         new EmbedCommand(),
         new ConvertCommand(),
+        new PlotCommand(),
     ];
 
     public static int Main(string[] args)

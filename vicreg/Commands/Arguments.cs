@@ -16,6 +16,7 @@ public sealed class Arguments
     private readonly HashSet<string> _switches = new(StringComparer.Ordinal);
     private readonly List<string> _positionals = [];
     private readonly List<(string Name, string Help)> _declaredPositionals = [];
+    private readonly Dictionary<string, List<string?>> _every = new(StringComparer.Ordinal);
 
     public Arguments(string command, IReadOnlyList<string> args)
     {
@@ -43,6 +44,8 @@ public sealed class Arguments
                 value = args[++i];
             }
             _given[name] = value; // a repeated flag: the last one wins, as with argparse in the official scripts
+            if (!_every.TryGetValue(name, out var values)) _every[name] = values = [];
+            values.Add(value); // ... except for the flags read with Repeated
         }
     }
 
@@ -63,6 +66,14 @@ public sealed class Arguments
         Declare(flag, "", help);
         if (!_given.TryGetValue(flag, out var v)) return null;
         return v ?? throw new UsageException($"{_command}: --{flag} needs a value");
+    }
+
+    /// <summary>A flag that may be given several times: every value, in order (none when absent).</summary>
+    public IReadOnlyList<string> Repeated(string flag, string help)
+    {
+        Declare(flag, "", help);
+        if (!_every.TryGetValue(flag, out var values)) return [];
+        return values.Select(v => v ?? throw new UsageException($"{_command}: --{flag} needs a value")).ToArray();
     }
 
     public int Int(string flag, int defaultValue, string help, int min = int.MinValue, int max = int.MaxValue)

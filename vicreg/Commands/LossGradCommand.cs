@@ -13,7 +13,7 @@ namespace Vicreg.Commands;
 public sealed class LossGradCommand : ICommand
 {
     public string Name => "loss-grad";
-    public string Summary => "VICReg loss, its terms and their gradients for embeddings z_a, z_b [N, D] in a safetensors file";
+    public string Summary => "VICReg (or Barlow Twins) loss, its terms and their gradients for embeddings z_a, z_b [N, D] in a safetensors file";
 
     public int Run(Arguments args, string commandLine)
     {
@@ -23,15 +23,19 @@ public sealed class LossGradCommand : ICommand
         double std = args.Double("std-coeff", 25, "weight of the variance term", min: 0);
         double cov = args.Double("cov-coeff", 1, "weight of the covariance term", min: 0);
         string device = args.String("device", "auto", "cpu, cuda or auto");
+        string lossName = args.String("loss", "vicreg", "vicreg, or barlowtwins (writes loss, on_diagonal, off_diagonal, their gradients; see BarlowTwinsLossGrad)");
+        double lambd = args.Double("lambd", 0.0051, "barlowtwins: weight of the off-diagonal term", min: 0);
         if (args.HelpRequested) { Console.WriteLine(args.Usage(Summary)); return 0; }
         args.RejectUnknown();
         if (input is null) throw new UsageException($"{Name}: --input is required (a safetensors file with z_a and z_b)");
         if (output is null) throw new UsageException($"{Name}: --output is required");
+        if (lossName is not ("vicreg" or "barlowtwins")) throw new UsageException($"{Name}: --loss must be vicreg or barlowtwins, got '{lossName}'");
         var backend = ResolveDevice(Name, device);
 
         using var scope = TensorScope.Begin();
         var (za, zb) = ReadEmbeddings(input, backend);
         NonFiniteInput.Warn(Name, ("z_a", za), ("z_b", zb));
+        if (lossName == "barlowtwins") return BarlowTwinsLossGrad.Run(Name, za, zb, lambd, output, commandLine, backend);
         var loss = new VicregLoss(sim, std, cov);
         za.RequiresGrad = zb.RequiresGrad = true;
         var result = loss.Forward(za, zb);

@@ -8,15 +8,18 @@ namespace Vicreg.Losses;
 /// dimension over the batch (BatchNorm1d without affine: biased variance, eps 1e-5), c = A^T B / N and
 /// <code>  loss = sum_i (1 - c_ii)^2 + lambda · sum_{i != j} c_ij^2   (lambda 0.0051 by default)</code>
 /// Backward derived by hand, as for <see cref="VicregLoss"/>: with G = dL/dc, i.e. G_ij = 2 lambda c_ij off
-/// the diagonal and G_ii = -2 (1 - c_ii),
+/// the diagonal and G_ii = -2 w (1 - c_ii) (w the on-diagonal weight, 1 in training),
 /// <code>  dL/dA = B G^T / N = (2 lambda / N) B c_off^T + B diag(g) / N,   dL/dB = (2 lambda / N) A c_off + A diag(g) / N</code>
-/// with g_i = -2 (1 - c_ii) and c_off = c with its diagonal set to zero; then through the normalisation with the batch-norm backward
+/// with g_i = -2 w (1 - c_ii) and c_off = c with its diagonal set to zero; then through the normalisation with the batch-norm backward
 /// kernel. The gradients are formed in the forward pass, so the D x D matrix c is freed at once.
 /// </summary>
-public sealed class BarlowTwinsLoss(double lambda = 0.0051)
+/// <remarks><paramref name="onDiagonalWeight"/> (1 in training) weighs the on-diagonal sum: 0 leaves the off-diagonal term
+/// alone, for its own gradient (`vicreg loss-grad --loss barlowtwins`).</remarks>
+public sealed class BarlowTwinsLoss(double lambda = 0.0051, double onDiagonalWeight = 1)
 {
     public const double Epsilon = 1e-5;
     public double Lambda { get; } = lambda;
+    public double OnDiagonalWeight { get; } = onDiagonalWeight;
 
     /// <summary>The loss (differentiable) and the terms [2]: on-diagonal sum and off-diagonal sum (unweighted).</summary>
     public (Tensor Loss, Tensor Terms) Forward(Tensor za, Tensor zb)
@@ -54,7 +57,6 @@ public sealed class BarlowTwinsLoss(double lambda = 0.0051)
         using var onDiagonal = terms.NarrowView(0, 1);
         using var offDiagonal = terms.NarrowView(1, 1);
         using var scratch = Vec();
-        using var scalar = Tensor.Empty(new Shape(), dtype, be);
         be.Unary(UnaryOp.Scale, diagonal, scratch, -1);
         be.Unary(UnaryOp.AddScalar, scratch, scratch, 1);
         be.SumOfSquares(scratch, onDiagonal);                 // sum (1 - c_ii)^2
@@ -64,13 +66,13 @@ public sealed class BarlowTwinsLoss(double lambda = 0.0051)
         be.SumOfSquares(c, offDiagonal);                      // sum_{i != j} c_ij^2
 
         var loss = Tensor.Empty(new Shape(), dtype, be);
-        be.Unary(UnaryOp.Copy, onDiagonal, loss);
+        be.Unary(UnaryOp.Scale, onDiagonal, loss, OnDiagonalWeight);
         be.Axpy(Lambda, offDiagonal, loss);
         if (!Tape.NeedsGrad(za, zb)) return (loss, terms);
 
-        // g_i = -2 (1 - c_ii), as a per-column factor (scratch holds 1 - c_ii); c is off-diagonal now.
+        // g_i = -2 w (1 - c_ii) with w the on-diagonal weight, as a per-column factor (scratch holds 1 - c_ii); c is off-diagonal now.
         using var g = Vec();
-        be.Unary(UnaryOp.Scale, scratch, g, -2);
+        be.Unary(UnaryOp.Scale, scratch, g, -2 * OnDiagonalWeight);
         using var gBroadcast = Matrix();
         be.Broadcast(g, 1, n, d, 1.0 / n, gBroadcast);
         using var da = Matrix();

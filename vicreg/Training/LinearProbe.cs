@@ -1,3 +1,4 @@
+using System.Numerics;
 using Vicreg.Engine;
 
 namespace Vicreg.Training;
@@ -58,14 +59,14 @@ public sealed class LinearProbe(int epochs, int batchSize, double lr, double wei
         return head.Evaluate(testX, test.Labels);
     }
 
-    /// <summary>Top-1 and top-5 (top-k with k = min(5, classes)) of row-major logits [n, classes].</summary>
-    public static ProbeAccuracy Accuracy(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes)
+    /// <summary>Top-1 and top-5 (top-k with k = min(5, classes)) of row-major logits (or any class scores) [n, classes].</summary>
+    public static ProbeAccuracy Accuracy<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes) where T : INumber<T>
     {
         int n = labels.Length, top1 = 0, top5 = 0, k = Math.Min(5, classes);
         for (int i = 0; i < n; i++)
         {
             var row = logits.Slice(i * classes, classes);
-            float target = row[labels[i]];
+            T target = row[labels[i]];
             // Rank of the true class: how many classes score strictly higher (ties favour the true class).
             int higher = 0;
             for (int c = 0; c < classes; c++) if (row[c] > target) higher++;

@@ -48,6 +48,11 @@ public sealed record PretrainOptions
     public string Dist { get; init; } = "auto";
     /// <summary>Image folders: images announcing more pixels are skipped, refused from their header.</summary>
     public long MaxImagePixels { get; init; } = ImageLimits.DefaultMaxPixels;
+    /// <summary>Measure the weighted kNN accuracy every N epochs (0 = never): <see cref="KnnMonitor"/>.</summary>
+    public int KnnEvery { get; init; }
+    /// <summary>kNN bank: the first N training images (0 = all); queries: the first N test images (0 = all).</summary>
+    public int KnnBank { get; init; } = 10000;
+    public int KnnQueries { get; init; } = 2000;
 
     public const string Summary = "pretrain a ResNet with VICReg (checkpoints every epoch, resumes automatically)";
 
@@ -86,6 +91,9 @@ public sealed record PretrainOptions
             Strict = a.Switch("strict", "stop at an unreadable image instead of skipping it"),
             Dist = a.String("dist", "auto", "data parallelism: auto (MPI when started by mpirun), none, or mpi; --batch-size stays the global batch"),
             MaxImagePixels = a.Int("max-image-pixels", (int)ImageLimits.DefaultMaxPixels, DatasetCatalog.MaxImagePixelsHelp, 1),
+            KnnEvery = a.Int("knn-every", 0, "every N epochs, log the weighted kNN top-1 (k 200, T 0.1) of the backbone and its cost in seconds to stats.txt (0 = never)", 0),
+            KnnBank = a.Int("knn-bank", 10000, "kNN: the first N training images, with their labels, vote (0 = all)", 0),
+            KnnQueries = a.Int("knn-queries", 2000, "kNN: the first N images of the test split are classified (0 = all)", 0),
         };
         if (string.IsNullOrWhiteSpace(o.ExpDir))
             throw new UsageException("pretrain: --exp-dir must name a folder, got an empty string");

@@ -92,6 +92,10 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                          $"{dataset.Count} images, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, peak lr {peakLr:G3}, on {backend.Name}" +
                          (parallel.IsDistributed ? $"; {parallel.Communicator.Name}, {o.BatchSize / parallel.Communicator.Size} per rank" : ""));
 
+        // kNN monitoring is rank 0's, like every log (the other ranks wait for it at the next step's collectives).
+        var knn = parallel.IsWriter && o.KnnEvery > 0 ? new KnnMonitor(DatasetCatalog.Limit(split.Dataset, o.KnnBank),
+            DatasetCatalog.Limit(DatasetCatalog.Open(o.Dataset, o.DataDir, train: false, o.ImageSize, o.MaxImagePixels).Dataset, o.KnnQueries),
+            split.Evaluation, split.Dataset.Classes.Count, o.BatchSize, o.NumWorkers) : null;
         using var stats = parallel.IsWriter ? new StatsLog(Path.Combine(o.ExpDir, "stats.txt"), commandLine) : null;
         // The bar ends where this run will end (a --max-steps cap included) and counts from where it resumed.
         long lastStep = o.MaxSteps > 0 ? Math.Min(totalSteps, o.MaxSteps) : totalSteps;
@@ -112,16 +116,21 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
             {
                 var (viewA, viewB) = OnBackend(batch, backend, ref deviceA, ref deviceB);
                 double lr = schedule.At(step);
+                bool endOfEpoch = batch.Index == stepsPerEpoch - 1;
+                // Decided before the step, so the step can measure what only a log line needs (RankMe) while its tensors live.
+                bool logDue = stats is not null && ((clock.Elapsed - lastLog).TotalSeconds >= o.LogFreqTime || endOfEpoch || step == 0);
                 StepFigures terms;
                 using (var scope = TensorScope.Begin())
                 {
                     try
                     {
-                        var za = model.Forward(viewA);
+                        var ya = model.Backbone.Forward(viewA);
+                        var za = model.Projector.Forward(ya);
                         var zb = model.Forward(viewB);
                         var output = loss.Forward(za, zb, parallel.Communicator);
                         var t = output.ReadTerms();
-                        terms = new StepFigures(t.Weighted(o.SimCoeff, o.StdCoeff, o.CovCoeff), t.Invariance, t.Variance, t.Covariance, EmbeddingStatistics.MeanStd(za));
+                        terms = new StepFigures(t.Weighted(o.SimCoeff, o.StdCoeff, o.CovCoeff), t.Invariance, t.Variance, t.Covariance, EmbeddingStatistics.MeanStd(za),
+                            logDue ? RankMe.Of(ya) : double.NaN, logDue ? RankMe.Of(za) : double.NaN);
                         optimizer.ZeroGrad();
                         output.Loss.Backward();
                         parallel.AverageGradients();
@@ -141,8 +150,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
 
                 var elapsed = clock.Elapsed;
                 if (parallel.IsWriter && progress.IsDue(step)) progress.Report(step, $"loss {terms.Loss:F3} (inv {terms.Invariance:F4} var {terms.Variance:F4} cov {terms.Covariance:F4}) std {terms.EmbeddingStd:F3}");
-                bool endOfEpoch = batch.Index == stepsPerEpoch - 1;
-                if (stats is not null && ((elapsed - lastLog).TotalSeconds >= o.LogFreqTime || endOfEpoch || step == 1))
+                if (logDue && stats is not null)
                 {
                     lastLog = elapsed;
                     Log(stats, epoch, step, terms, lr, elapsed, loader.SkippedSamples);
@@ -154,6 +162,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                     var next = endOfEpoch ? new TrainingPosition(epoch + 1, 0, step) : new TrainingPosition(epoch, batch.Index + 1, step);
                     Checkpoint.Save(checkpointPath, model, optimizer, next, settings);
                 }
+                if (endOfEpoch && knn is not null && stats is not null && (epoch + 1) % o.KnnEvery == 0) LogKnn(stats, epoch, step, knn.Measure(backbone, backend), output);
                 if (stopNow)
                 {
                     stopped = true;
@@ -186,8 +195,10 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         return (deviceA, deviceB);
     }
 
-    /// <summary>What one step reports: the weighted loss, its unweighted terms, and the embeddings' mean per-dimension std.</summary>
-    private readonly record struct StepFigures(double Loss, double Invariance, double Variance, double Covariance, double EmbeddingStd);
+    /// <summary>What one step reports: the weighted loss, its unweighted terms, the embeddings' mean per-dimension std,
+    /// and (on steps that log) RankMe of view A's representation and embedding.</summary>
+    private readonly record struct StepFigures(double Loss, double Invariance, double Variance, double Covariance, double EmbeddingStd,
+        double RepresentationRankMe, double EmbeddingRankMe);
 
     private static void Log(StatsLog stats, int epoch, long step, StepFigures t, double lr, TimeSpan elapsed, long skipped) => stats.Write(json =>
     {
@@ -200,8 +211,25 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         json.WriteNumber("lr", lr);
         json.WriteNumber("time", Math.Round(elapsed.TotalSeconds, 3));
         json.WriteNumber("embedding_std", t.EmbeddingStd);
+        json.WriteNumber("rankme_representation", t.RepresentationRankMe);
+        json.WriteNumber("rankme_embedding", t.EmbeddingRankMe);
         json.WriteNumber("skipped_images", skipped);
     });
+
+    private static void LogKnn(StatsLog stats, int epoch, long step, KnnMeasurement m, TextWriter output)
+    {
+        stats.Write(json =>
+        {
+            json.WriteNumber("epoch", epoch);
+            json.WriteNumber("step", step);
+            json.WriteNumber("knn_top1", m.Accuracy.Top1);
+            json.WriteNumber("knn_top5", m.Accuracy.Top5);
+            json.WriteNumber("knn_bank", m.BankSize);
+            json.WriteNumber("knn_queries", m.Queries);
+            json.WriteNumber("knn_seconds", Math.Round(m.Cost.TotalSeconds, 3));
+        });
+        output.WriteLine($"\nepoch {epoch}: kNN top-1 {m.Accuracy.Top1:F2}% ({m.BankSize} bank / {m.Queries} test images, {m.Cost.TotalSeconds:F1} s)");
+    }
 }
 
 /// <summary>The loss stopped being a finite number.</summary>

@@ -96,6 +96,21 @@ public class BarlowTwinsLossTests
         Assert.Equal(without, withLambda);
     }
 
+    [Theory]
+    [InlineData(0.0)] // the off-diagonal term alone, as `loss-grad --loss barlowtwins` writes its gradient
+    [InlineData(2.5)]
+    public void AWeightedOnDiagonalTermHasItsValueAndGradient(double weight)
+    {
+        const int n = 6, d = 5;
+        var a = VicregLossTests.Embeddings(n, d, 55);
+        var b = VicregLossTests.Embeddings(n, d, 56);
+        var loss = new BarlowTwinsLoss(0.7, onDiagonalWeight: weight);
+        var (on, off) = Reference(a, b, n, d);
+        using (var scope = TensorScope.Begin())
+            Assert.Equal(weight * on + 0.7 * off, loss.Forward(T64(a, n, d), T64(b, n, d)).Loss.Item(), 9);
+        GradCheck.Check(x => loss.Forward(x[0], x[1]).Loss, [T64(a, n, d, true), T64(b, n, d, true)], tolerance: 1e-6);
+    }
+
     [SkippableFact]
     [Trait("Reference", "PyTorch")]
     public void MatchesTheOfficialPyTorchFormula()
@@ -113,8 +128,8 @@ public class BarlowTwinsLossTests
         var zb = T64(b, n, d, true);
         var (loss, terms) = new BarlowTwinsLoss().Forward(za, zb);
         Assert.Equal(r.ReadTensor("loss").Item(), loss.Item(), 10);
-        Assert.Equal(r.ReadTensor("on_diag").Item(), terms.ToArray<double>()[0], 10);
-        Assert.Equal(r.ReadTensor("off_diag").Item(), terms.ToArray<double>()[1], 10);
+        Assert.Equal(r.ReadTensor("on_diagonal").Item(), terms.ToArray<double>()[0], 10);
+        Assert.Equal(r.ReadTensor("off_diagonal").Item(), terms.ToArray<double>()[1], 10);
         loss.Backward();
         foreach (var (name, grad) in new[] { ("grad_z_a", za.Grad!), ("grad_z_b", zb.Grad!) })
         {
