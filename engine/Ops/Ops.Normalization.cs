@@ -4,6 +4,18 @@ namespace Vicreg.Engine;
 
 public static partial class Ops
 {
+    /// <summary>The checks every batch normalisation makes (x is [N, C] or [N, C, H, W]; each per-channel tensor
+    /// given is [C]), and x read as [outer = N, channels = C, inner = H·W].</summary>
+    private static (int N, int C, int Inner) CheckBatchNorm(string op, Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar)
+    {
+        Floating(op, x);
+        ShapeMismatchException.Require(x.Rank is 2 or 4, op, "input must be [N, C] or [N, C, H, W]", x);
+        int n = x.Shape[0], c = x.Shape[1], inner = x.Rank == 4 ? x.Shape.Product(2, 4) : 1;
+        foreach (var p in (ReadOnlySpan<Tensor?>)[gamma, beta, runningMean, runningVar])
+            if (p is not null) ShapeMismatchException.Require(p.Rank == 1 && p.Shape[0] == c, op, $"per-channel tensors must be [{c}]", p, x);
+        return (n, c, inner);
+    }
+
     /// <summary>
     /// Batch normalisation of x [N, C] or [N, C, H, W] over every axis but the channel axis, as PyTorch's
     /// BatchNorm1d/2d. Training: batch statistics (biased variance) normalise, and the running statistics,
@@ -14,11 +26,7 @@ public static partial class Ops
         bool training, double momentum = 0.1, double eps = 1e-5)
     {
         const string op = "batch_norm";
-        Floating(op, x);
-        ShapeMismatchException.Require(x.Rank is 2 or 4, op, "input must be [N, C] or [N, C, H, W]", x);
-        int n = x.Shape[0], c = x.Shape[1], inner = x.Rank == 4 ? x.Shape.Product(2, 4) : 1;
-        foreach (var p in (ReadOnlySpan<Tensor?>)[gamma, beta, runningMean, runningVar])
-            if (p is not null) ShapeMismatchException.Require(p.Rank == 1 && p.Shape[0] == c, op, $"per-channel tensors must be [{c}]", p, x);
+        var (n, c, inner) = CheckBatchNorm(op, x, gamma, beta, runningMean, runningVar);
         var y = Like(x);
         if (!training)
         {

@@ -18,11 +18,7 @@ public static partial class Ops
         ICommunicator communicator, double momentum = 0.1, double eps = 1e-5)
     {
         const string op = "sync_batch_norm";
-        Floating(op, x);
-        ShapeMismatchException.Require(x.Rank is 2 or 4, op, "input must be [N, C] or [N, C, H, W]", x);
-        int n = x.Shape[0], c = x.Shape[1], inner = x.Rank == 4 ? x.Shape.Product(2, 4) : 1;
-        foreach (var p in (ReadOnlySpan<Tensor?>)[gamma, beta, runningMean, runningVar])
-            if (p is not null) ShapeMismatchException.Require(p.Rank == 1 && p.Shape[0] == c, op, $"per-channel tensors must be [{c}]", p, x);
+        var (n, c, inner) = CheckBatchNorm(op, x, gamma, beta, runningMean, runningVar);
         var be = x.Backend;
 
         // Pass 1: the global count and per-channel sum, hence the mean.

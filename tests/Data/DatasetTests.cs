@@ -8,7 +8,8 @@ namespace Vicreg.Tests.Data;
 
 public class DatasetTests
 {
-    private static byte[] Idx(int magic, int[] dims, byte[] payload)
+    /// <summary>An IDX file: big-endian magic, dimensions, then the payload (shared with the decoder fuzz test).</summary>
+    internal static byte[] Idx(int magic, int[] dims, byte[] payload)
     {
         var b = new byte[4 + dims.Length * 4 + payload.Length];
         BinaryPrimitives.WriteInt32BigEndian(b, magic);
@@ -17,7 +18,7 @@ public class DatasetTests
         return b;
     }
 
-    private static byte[] Gzip(byte[] data)
+    internal static byte[] Gzip(byte[] data)
     {
         using var m = new MemoryStream();
         using (var g = new GZipStream(m, CompressionLevel.Fastest, leaveOpen: true)) g.Write(data);

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
-using System.IO.Compression;
 using Vicreg.Engine;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Data.Datasets;
@@ -99,28 +98,12 @@ public class DecoderFuzzTests
         return files;
     }
 
-    private static byte[] Idx(int magic, int[] dims, byte[] payload)
-    {
-        var b = new byte[4 + dims.Length * 4 + payload.Length];
-        BinaryPrimitives.WriteInt32BigEndian(b, magic);
-        for (int i = 0; i < dims.Length; i++) BinaryPrimitives.WriteInt32BigEndian(b.AsSpan(4 + i * 4), dims[i]);
-        payload.CopyTo(b, 4 + dims.Length * 4);
-        return b;
-    }
-
-    private static byte[] Gzip(byte[] data)
-    {
-        using var m = new MemoryStream();
-        using (var g = new GZipStream(m, CompressionLevel.Fastest, leaveOpen: true)) g.Write(data);
-        return m.ToArray();
-    }
-
     /// <summary>An IDX pair, intact or with its images file mutated: magic, count, rows or cols set to anything, or bytes flipped, or cut.</summary>
     private static (byte[] Images, byte[] Labels) IdxPair(ref Rng rng)
     {
         int n = 1 + rng.NextInt(20), rows = 1 + rng.NextInt(30), cols = 1 + rng.NextInt(30);
-        var images = Idx(2051, [n, rows, cols], TestImages.Noise(n * rows * cols, rng.NextUInt64()));
-        var labels = Idx(2049, [n], TestImages.Noise(n, rng.NextUInt64()).Select(b => (byte)(b % 10)).ToArray());
+        var images = DatasetTests.Idx(2051, [n, rows, cols], TestImages.Noise(n * rows * cols, rng.NextUInt64()));
+        var labels = DatasetTests.Idx(2049, [n], TestImages.Noise(n, rng.NextUInt64()).Select(b => (byte)(b % 10)).ToArray());
         switch (rng.NextInt(3))
         {
             case 0: // intact
@@ -137,7 +120,7 @@ public class DecoderFuzzTests
                 images = Mutate(images, ref rng, null);
                 break;
         }
-        return (rng.Bernoulli(0.5) ? Gzip(images) : images, rng.Bernoulli(0.5) ? Gzip(labels) : labels);
+        return (rng.Bernoulli(0.5) ? DatasetTests.Gzip(images) : images, rng.Bernoulli(0.5) ? DatasetTests.Gzip(labels) : labels);
     }
 
     [SkippableFact]

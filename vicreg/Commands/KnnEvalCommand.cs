@@ -8,7 +8,7 @@ namespace Vicreg.Commands;
 /// `vicreg knn-eval`: the weighted kNN classifier of InstDisc and solo-learn (<see cref="WeightedKnn"/>) on
 /// the frozen backbone's L2-normalised features of the training split, scored on the test split. Features come
 /// from the same extraction as linear-eval (<see cref="FrozenEvaluationInputs"/>); nothing is trained, so the
-/// result depends only on the weights, k and T. Ctrl-C stops with one line and exit code 130; nothing is written.
+/// result depends only on the weights, k and T. Ctrl-C (or SIGTERM) stops with one line and exit code 130 (143); nothing is written.
 /// </summary>
 public sealed class KnnEvalCommand : ICommand
 {

@@ -38,6 +38,8 @@ public sealed record PretrainOptions
     public string Device { get; init; } = "auto";
     /// <summary>Keep cuBLAS and cuDNN in full float32 instead of TF32 tensor-op math (CUDA only).</summary>
     public bool NoTf32 { get; init; }
+    /// <summary>CUDA: deterministic cuDNN algorithms only, never chosen by timing, so a GPU run repeats bit for bit.</summary>
+    public bool Deterministic { get; init; }
     public int ImageSize { get; init; } = 224;
     /// <summary>Use only the first N training images (0 = all): quick runs and tests.</summary>
     public int Limit { get; init; }
@@ -85,6 +87,7 @@ public sealed record PretrainOptions
             Seed = (ulong)a.Int("seed", 0, "seed of initialisation, shuffling and augmentation", 0),
             Device = a.String("device", "auto", "cpu, cuda, or auto"),
             NoTf32 = a.Switch("no-tf32", "CUDA: full float32 GEMMs and convolutions instead of TF32 tensor cores"),
+            Deterministic = a.Switch("deterministic", "CUDA: deterministic cuDNN algorithms only (none chosen by timing), so a run repeats bit for bit on the same GPU and software; the CPU is always deterministic"),
             ImageSize = a.Int("image-size", 224, "crop size for imagefolder data (small data sets keep their own size)", 16, 1024),
             Limit = a.Int("limit", 0, "use only the first N training images (0 = all)", 0),
             MaxSteps = a.Int("max-steps", 0, "stop after this many steps in total (0 = all epochs)", 0),
