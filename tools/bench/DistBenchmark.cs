@@ -13,8 +13,8 @@ namespace Vicreg.Bench;
 /// thread (mpirun -np 2, this program re-invoked with <see cref="RankFlag"/>) against 1 process × 2 threads
 /// in this process: the throughput ratio, and the share of the 2-rank step spent inside the collectives
 /// (timed by <see cref="TimingCommunicator"/>: transfer and waiting for the other rank), with the
-/// collectives per step. The 2-rank step runs with OpenMPI's defaults and with
-/// OMPI_MCA_mpi_yield_when_idle=1. (2) All-reduce bandwidth of <see cref="MpiCommunicator.AllReduceSum"/>
+/// collectives per step. The 2-rank step runs with OpenMPI's defaults, with mpi_yield_when_idle=1, and
+/// with that and --bind-to none. (2) All-reduce bandwidth of <see cref="MpiCommunicator.AllReduceSum"/>
 /// against a plain loop of MPI_Allreduce called through MpiNative without our checks and chunking, on the
 /// same in-place float32 buffers: it measures what our wrapper costs, not MPI itself.
 /// </summary>
@@ -28,6 +28,15 @@ public sealed class DistBenchmark : IBenchmark
 
     private const string Mpirun = "/usr/bin/mpirun";
     private static readonly int[] ReduceSizes = [1 << 8, 1 << 12, 1 << 16, 1 << 20, 1 << 22];
+
+    /// <summary>The 2-rank launches compared: OpenMPI's defaults bind each rank to one core and busy-poll in
+    /// collectives; the README's one-machine line lets the ranks' threads use any core and sleep when idle.</summary>
+    private static readonly (string Label, string[] Flags)[] Launches =
+    [
+        ("2 ranks x 1 thread, OpenMPI defaults", []),
+        ("2 ranks x 1 thread, yield_when_idle", ["--mca", "mpi_yield_when_idle", "1"]),
+        ("2 ranks x 1 thread, + --bind-to none", ["--mca", "mpi_yield_when_idle", "1", "--bind-to", "none"]),
+    ];
 
     private sealed record Config(double Width, int Batch, string Mlp, int Steps);
 
@@ -51,9 +60,9 @@ public sealed class DistBenchmark : IBenchmark
         // What a rank computes, alone on the machine: the 2-rank step cannot be faster than this.
         Console.WriteLine($"{"1 process x 1 thread, half the batch",-36} | {c.Batch / alone,8:F2} {alone * 1000,8:F0} {single / alone,6:F2} | (one rank's share, no communication)");
         RankReport? last = null;
-        foreach (var (label, yield) in new[] { ("2 ranks x 1 thread, OpenMPI defaults", false), ("2 ranks x 1 thread, yield_when_idle=1", true) })
+        foreach (var (label, flags) in Launches)
         {
-            var report = TwoRanks(c, yield, options.Repeats);
+            var report = TwoRanks(c, flags, options.Repeats);
             if (report is null) continue;
             last = report;
             string counts = string.Join(", ", report.CallsPerStep.Select(kv => $"{kv.Value:F0} {kv.Key}"));
@@ -100,12 +109,12 @@ public sealed class DistBenchmark : IBenchmark
         List<(int Elements, double Ours, double Plain)> Reduce);
 
     /// <summary>Runs the 2-rank part under mpirun and reads rank 0's report (null, with the reason printed, when it fails).</summary>
-    private static RankReport? TwoRanks(Config c, bool yieldWhenIdle, int repeats)
+    private static RankReport? TwoRanks(Config c, string[] mpirunFlags, int repeats)
     {
         var start = new ProcessStartInfo(Mpirun) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         string[] launcher = ["--allow-run-as-root", "--oversubscribe", "-np", "2", "-x", "VICREG_THREADS=1"];
         foreach (var a in launcher) start.ArgumentList.Add(a);
-        if (yieldWhenIdle) foreach (var a in (string[])["--mca", "mpi_yield_when_idle", "1"]) start.ArgumentList.Add(a);
+        foreach (var a in mpirunFlags) start.ArgumentList.Add(a);
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Vicreg.Bench"));
         foreach (var a in (string[])[RankFlag, c.Width.ToString(CultureInfo.InvariantCulture), c.Batch.ToString(CultureInfo.InvariantCulture), c.Mlp,
                      c.Steps.ToString(CultureInfo.InvariantCulture), repeats.ToString(CultureInfo.InvariantCulture)])
