@@ -35,6 +35,11 @@ public static class Communicators
         return Math.Max(1, processorCount / ranksHere);
     }
 
+    /// <summary>This rank's share of the cores it sees (all of them outside mpirun): the default number of
+    /// data-loading threads, so that two ranks on one machine do not each start one loader per core.</summary>
+    public static int CoresPerRank() =>
+        ThreadsPerRank(Environment.ProcessorCount, Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_SIZE"), null);
+
     /// <summary>Sets the CPU backend's thread count to this rank's share (see <see cref="ThreadsPerRank"/>).</summary>
     public static void ShareCores()
     {

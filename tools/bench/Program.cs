@@ -13,10 +13,12 @@ public static class Program
         new VicregStepBenchmark(),
         new ImagesSection(),
         new StepProfileBenchmark(),
+        new DistBenchmark(),
     ];
 
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == DistBenchmark.RankFlag) return DistBenchmark.RunRank(args);
         if (args.Length == 0 || args[0] is "-h" or "--help")
         {
             PrintUsage();

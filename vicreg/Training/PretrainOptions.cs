@@ -33,7 +33,7 @@ public sealed record PretrainOptions
     public double StdCoeff { get; init; } = 25;
     public double CovCoeff { get; init; } = 1;
     public double LogFreqTime { get; init; } = 60;
-    public int NumWorkers { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    public int NumWorkers { get; init; } = Communicators.CoresPerRank();
     public ulong Seed { get; init; }
     public string Device { get; init; } = "auto";
     /// <summary>Keep cuBLAS and cuDNN in full float32 instead of TF32 tensor-op math (CUDA only).</summary>
@@ -83,7 +83,7 @@ public sealed record PretrainOptions
             StdCoeff = a.Double("std-coeff", 25, "variance coefficient", 0),
             CovCoeff = a.Double("cov-coeff", 1, "covariance coefficient", 0),
             LogFreqTime = a.Double("log-freq-time", 60, "seconds between stats.txt lines", 0),
-            NumWorkers = a.Int("num-workers", Math.Max(1, Environment.ProcessorCount), "data-loading threads (0 = load on the training thread)", 0, 256),
+            NumWorkers = a.Int("num-workers", Communicators.CoresPerRank(), "data-loading threads (0 = load on the training thread; default: this rank's share of the cores)", 0, 256),
             Seed = (ulong)a.Int("seed", 0, "seed of initialisation, shuffling and augmentation", 0),
             Device = a.String("device", "auto", "cpu, cuda, or auto"),
             NoTf32 = a.Switch("no-tf32", "CUDA: full float32 GEMMs and convolutions instead of TF32 tensor cores"),
