@@ -1,6 +1,7 @@
 using Vicreg.Augment;
 using Vicreg.Engine;
 using Vicreg.Engine.Data;
+using Vicreg.Engine.IO;
 using Vicreg.Models;
 using Vicreg.Training;
 
@@ -72,9 +73,18 @@ public sealed record FrozenEvaluationInputs(
                     (long)trainSet.Count + testSet.Count).Require($"{Command} (--arch {Arch} --width {Width} --batch-size {batch})");
             var rng = new Rng(Seed);
             backbone = Backbones.Create(Arch, ResNetStems.Parse(stem), Width, train.Channels, ref rng, backend: backend);
-            if (Weights != "random") LinearEvalCommand.LoadBackbone(backbone, Weights);
+            if (Weights != "random") LoadBackbone(backbone, Weights);
         }
         return new FrozenEvaluation(this, backend, train, test, trainSet, testSet, backbone, batch);
+    }
+
+    /// <summary>A backbone file (torchvision names, fc.* ignored), a whole pretraining checkpoint (model.backbone.*),
+    /// or a PyTorch .pth (a state dict, or a checkpoint's 'model' entry with module.backbone.* keys); the prefix is
+    /// recognised and the load reported in one line.</summary>
+    private static void LoadBackbone(ResNet backbone, string path)
+    {
+        var load = StateDictFile.Load(backbone, path, StateDictFile.AutoPrefix, ignore: name => name.StartsWith("fc.", StringComparison.Ordinal));
+        Console.WriteLine(load);
     }
 }
 

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using Vicreg.Engine.IO;
-using Vicreg.Models;
 using Vicreg.Training;
 
 namespace Vicreg.Commands;
@@ -96,14 +94,5 @@ public sealed class LinearEvalCommand : ICommand
         {
             return interrupts.ExitCode; // the interrupt handler has printed the one line on Ctrl-C
         }
-    }
-
-    /// <summary>A backbone file (torchvision names, fc.* ignored), a whole pretraining checkpoint (model.backbone.*),
-    /// or a PyTorch .pth (a state dict, or a checkpoint's 'model' entry with module.backbone.* keys); the prefix is
-    /// recognised and the load reported in one line.</summary>
-    public static void LoadBackbone(ResNet backbone, string path)
-    {
-        var load = StateDictFile.Load(backbone, path, StateDictFile.AutoPrefix, ignore: name => name.StartsWith("fc.", StringComparison.Ordinal));
-        Console.WriteLine(load);
     }
 }

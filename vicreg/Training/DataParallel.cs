@@ -18,6 +18,8 @@ namespace Vicreg.Training;
 public sealed class DataParallel(ICommunicator communicator) : IDisposable
 {
     private GradientAverager? _averager;
+    // The stop vote's one-element buffer, made once: a steady step allocates nothing new.
+    private Tensor? _stopFlag;
 
     public ICommunicator Communicator => communicator;
     public bool IsWriter => communicator.Rank == 0;
@@ -61,10 +63,15 @@ public sealed class DataParallel(ICommunicator communicator) : IDisposable
     public bool AnyStop(bool stopHere)
     {
         if (!IsDistributed) return stopHere;
-        using var flag = Tensor.FromArray<double>([stopHere ? 1 : 0], new Shape(1), CpuBackend.Instance);
-        communicator.AllReduceSum(flag);
-        return flag.Item() > 0;
+        _stopFlag ??= TensorScope.Detach(Tensor.Empty(new Shape(1), DType.Float64, CpuBackend.Instance));
+        _stopFlag.Backend.Fill(_stopFlag, stopHere ? 1 : 0);
+        communicator.AllReduceSum(_stopFlag);
+        return _stopFlag.Item() > 0;
     }
 
-    public void Dispose() => _averager?.Dispose();
+    public void Dispose()
+    {
+        _averager?.Dispose();
+        _stopFlag?.Dispose();
+    }
 }
