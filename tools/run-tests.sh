@@ -55,6 +55,8 @@ tally "stage 1" $? "$results/suite.log" "$results/suite/suite.trx"
 
 if command -v g++ >/dev/null 2>&1; then
   echo "== stage 2: CUDA device tests on the CPU emulation (no GPU involved)"
+  # The CUDA device tests and the conformance suite's CUDA rows (tests/Conformance).
+  VICREG_TEST_FILTER="FullyQualifiedName~Vicreg.Tests.Cuda|FullyQualifiedName~Vicreg.Tests.Conformance.Cuda" \
   VICREG_EMULATOR_DIR="$results/emulator" bash tests/Cuda/Emulator/run-emulated.sh -c Release --no-build --nologo \
     --results-directory "$results/emulated" --logger "trx;LogFileName=emulated.trx" --logger "console;verbosity=normal" \
     > "$results/emulated.log" 2>&1

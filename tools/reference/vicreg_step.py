@@ -3,7 +3,8 @@
 
 One full step as the official implementation does it: ResNet-18 with the cifar stem (3x3/1 conv1,
 no max-pool), zero_init_residual, expander Linear+BN+ReLU twice then Linear(bias=False), the official
-VICReg loss, and the official LARS (exclude_bias_and_norm). Random 32x32 RGB views.
+VICReg loss, and the official LARS (exclude_bias_and_norm). Random 32x32 RGB views (--channels, --size change
+them; --device cuda times the step on a GPU, for tools/gpu-check.sh).
 Prints one JSON line per thread count: {"threads": t, "pairs_per_second": x, "step_ms": y}.
 """
 import argparse, json, statistics, time
@@ -15,9 +16,9 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from vicreg_loss_reference import terms  # noqa: E402  (the official loss, written once)
 
 
-def backbone():
+def backbone(in_channels=3):
     m = torchvision.models.resnet18(zero_init_residual=True)
-    m.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    m.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
     m.maxpool = nn.Identity()
     m.fc = nn.Identity()
     return m
@@ -69,13 +70,18 @@ def main():
     ap.add_argument("--threads", default="1,all")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--channels", type=int, default=3)
+    ap.add_argument("--size", type=int, default=32)
     args = ap.parse_args()
     torch.manual_seed(0)
-    net = nn.Sequential(backbone(), expander(args.mlp))
+    device = torch.device(args.device)
+    net = nn.Sequential(backbone(args.channels), expander(args.mlp)).to(device)
     opt = LARS(net.parameters(), lr=0.2 * args.batch / 256, weight_decay=1e-6)
-    xa = torch.randn(args.batch, 3, 32, 32)
-    xb = torch.randn(args.batch, 3, 32, 32)
-    for spec in args.threads.split(","):
+    xa = torch.randn(args.batch, args.channels, args.size, args.size, device=device)
+    xb = torch.randn(args.batch, args.channels, args.size, args.size, device=device)
+    # On a GPU the host thread count does not matter: one measurement.
+    for spec in args.threads.split(",") if device.type == "cpu" else ["all"]:
         threads = torch.get_num_threads() if spec == "all" else int(spec)
         if spec == "all":
             import os
@@ -88,6 +94,8 @@ def main():
             loss = vicreg_loss(net(xa), net(xb))
             loss.backward()
             opt.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()  # the step has finished, not just been queued
             if i >= args.warmup:
                 times.append(time.perf_counter() - t0)
         med = statistics.median(times)

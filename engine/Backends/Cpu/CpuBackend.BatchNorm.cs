@@ -8,45 +8,10 @@ namespace Vicreg.Engine.Backends.Cpu;
 // The work is split over channels, so each channel's sums have one fixed order whatever the thread count.
 public sealed unsafe partial class CpuBackend
 {
-    /// <summary>The [N, C, inner] reading of a batch-norm input: rank 2 (N, C) or more (N, C, H, W...).</summary>
-    private static (int N, int C, int Inner) BatchNormLayout(string name, Tensor x)
-    {
-        if (x.Rank < 2) throw new ShapeMismatchException($"{name}: x must be (N, C) or (N, C, ...), got {x.Shape}");
-        return (x.Shape[0], x.Shape[1], x.Rank == 2 ? 1 : x.Shape.Product(2, x.Rank));
-    }
-
-    private static void CheckChannelVector(string name, string what, Tensor? v, Tensor x, int channels)
-    {
-        if (v is null) return;
-        KernelChecks.SameType(name, x, v);
-        KernelChecks.Count(name, what, v, channels);
-    }
-
-    /// <summary>The checks the training and inference kernels share: y = normalise(x), and the
-    /// optional per-channel vectors. Returns x's [N, C, inner] layout.</summary>
-    private static (int N, int C, int Inner) CheckNormalise(string name, Tensor x, Tensor y,
-        Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar)
-    {
-        KernelChecks.Floating(name, x);
-        var layout = BatchNormLayout(name, x);
-        KernelChecks.SameType(name, x, y);
-        KernelChecks.SameCount(name, x, y);
-        CheckChannelVector(name, "gamma", gamma, x, layout.C);
-        CheckChannelVector(name, "beta", beta, x, layout.C);
-        CheckChannelVector(name, "runningMean", runningMean, x, layout.C);
-        CheckChannelVector(name, "runningVar", runningVar, x, layout.C);
-        return layout;
-    }
-
     public void BatchNormTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
         double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
     {
-        const string name = "BatchNormTraining";
-        var (n, c, inner) = CheckNormalise(name, x, y, gamma, beta, runningMean, runningVar);
-        CheckChannelVector(name, "saveMean", saveMean, x, c);
-        CheckChannelVector(name, "saveInvStd", saveInvStd, x, c);
-        if ((runningMean is null) != (runningVar is null))
-            throw new ArgumentException($"{name}: give both running statistics or neither");
+        var (n, c, inner) = KernelChecks.BatchNormTraining(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd);
         if (x.DType == DType.Float32) BatchNormTraining<float>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner);
         else BatchNormTraining<double>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner);
     }
@@ -151,7 +116,7 @@ public sealed unsafe partial class CpuBackend
 
     public void BatchNormInference(Tensor x, Tensor? gamma, Tensor? beta, Tensor runningMean, Tensor runningVar, double eps, Tensor y)
     {
-        var (n, c, inner) = CheckNormalise("BatchNormInference", x, y, gamma, beta, runningMean, runningVar);
+        var (n, c, inner) = KernelChecks.BatchNormInference(x, gamma, beta, runningMean, runningVar, y);
         if (x.DType == DType.Float32) BatchNormInference<float>(x, gamma, beta, runningMean, runningVar, eps, y, n, c, inner);
         else BatchNormInference<double>(x, gamma, beta, runningMean, runningVar, eps, y, n, c, inner);
     }
@@ -211,18 +176,7 @@ public sealed unsafe partial class CpuBackend
     public void BatchNormBackward(Tensor x, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
         Tensor dx, Tensor? dgamma, Tensor? dbeta)
     {
-        const string name = "BatchNormBackward";
-        KernelChecks.Floating(name, x);
-        var (n, c, inner) = BatchNormLayout(name, x);
-        KernelChecks.SameType(name, x, dy);
-        KernelChecks.SameType(name, x, dx);
-        KernelChecks.SameCount(name, x, dy);
-        KernelChecks.SameCount(name, x, dx);
-        CheckChannelVector(name, "gamma", gamma, x, c);
-        CheckChannelVector(name, "saveMean", saveMean, x, c);
-        CheckChannelVector(name, "saveInvStd", saveInvStd, x, c);
-        CheckChannelVector(name, "dgamma", dgamma, x, c);
-        CheckChannelVector(name, "dbeta", dbeta, x, c);
+        var (n, c, inner) = KernelChecks.BatchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
         if (x.DType == DType.Float32) BatchNormBackward<float>(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
         else BatchNormBackward<double>(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
     }

@@ -9,10 +9,7 @@ public sealed unsafe partial class CpuBackend
 {
     public void Unary(UnaryOp op, Tensor x, Tensor y, double alpha = 0)
     {
-        const string name = "Unary";
-        KernelChecks.Floating(name, x);
-        KernelChecks.SameType(name, x, y);
-        KernelChecks.SameCount(name, x, y);
+        KernelChecks.Unary(x, y);
         if (x.DType == DType.Float32) Unary(op, Ptr<float>(x), Ptr<float>(y), Count(x), (float)alpha);
         else Unary(op, Ptr<double>(x), Ptr<double>(y), Count(x), alpha);
     }
@@ -37,12 +34,7 @@ public sealed unsafe partial class CpuBackend
 
     public void Binary(BinaryOp op, Tensor a, Tensor b, Tensor y, double alpha = 0)
     {
-        const string name = "Binary";
-        KernelChecks.Floating(name, a);
-        KernelChecks.SameType(name, a, b);
-        KernelChecks.SameType(name, a, y);
-        KernelChecks.SameCount(name, a, b);
-        KernelChecks.SameCount(name, a, y);
+        KernelChecks.Binary(a, b, y);
         if (a.DType == DType.Float32) Binary(op, Ptr<float>(a), Ptr<float>(b), Ptr<float>(y), Count(a), (float)alpha);
         else Binary(op, Ptr<double>(a), Ptr<double>(b), Ptr<double>(y), Count(a), alpha);
     }
@@ -63,25 +55,14 @@ public sealed unsafe partial class CpuBackend
 
     public void Axpy(double alpha, Tensor x, Tensor y)
     {
-        const string name = "Axpy";
-        KernelChecks.Floating(name, x);
-        KernelChecks.SameType(name, x, y);
-        KernelChecks.SameCount(name, x, y);
+        KernelChecks.Axpy(x, y);
         if (x.DType == DType.Float32) Elementwise.Binary(Ptr<float>(x), Ptr<float>(y), Ptr<float>(y), Count(x), new AxpyOp<float>((float)alpha));
         else Elementwise.Binary(Ptr<double>(x), Ptr<double>(y), Ptr<double>(y), Count(x), new AxpyOp<double>(alpha));
     }
 
     public void AddChannelVector(Tensor x, Tensor v, int outer, int channels, int inner, double alpha, Tensor y)
     {
-        const string name = "AddChannelVector";
-        KernelChecks.Floating(name, x);
-        KernelChecks.SameType(name, x, v);
-        KernelChecks.SameType(name, x, y);
-        KernelChecks.NonNegative(name, outer, channels, inner);
-        long n = (long)outer * channels * inner;
-        KernelChecks.Count(name, "x", x, n);
-        KernelChecks.Count(name, "y", y, n);
-        KernelChecks.Count(name, "v", v, channels);
+        KernelChecks.AddChannelVector(x, v, outer, channels, inner, y);
         if (x.DType == DType.Float32) AddChannelVector(Ptr<float>(x), Ptr<float>(v), outer, channels, inner, (float)alpha, Ptr<float>(y));
         else AddChannelVector(Ptr<double>(x), Ptr<double>(v), outer, channels, inner, alpha, Ptr<double>(y));
     }
@@ -127,12 +108,7 @@ public sealed unsafe partial class CpuBackend
 
     public void Broadcast(Tensor x, int outer, int mid, int inner, double alpha, Tensor y)
     {
-        const string name = "Broadcast";
-        KernelChecks.Floating(name, x);
-        KernelChecks.SameType(name, x, y);
-        KernelChecks.NonNegative(name, outer, mid, inner);
-        KernelChecks.Count(name, "x", x, (long)outer * inner);
-        KernelChecks.Count(name, "y", y, (long)outer * mid * inner);
+        KernelChecks.Broadcast(x, outer, mid, inner, y);
         if (x.DType == DType.Float32) Broadcast(Ptr<float>(x), outer, mid, inner, (float)alpha, Ptr<float>(y));
         else Broadcast(Ptr<double>(x), outer, mid, inner, alpha, Ptr<double>(y));
     }

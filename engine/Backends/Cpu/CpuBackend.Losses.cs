@@ -8,30 +8,23 @@ namespace Vicreg.Engine.Backends.Cpu;
 // logits), the row sums in double; the mean loss adds per-block partials in block order.
 public sealed unsafe partial class CpuBackend
 {
-    private static (int Rows, int Classes) CheckCrossEntropy(string name, Tensor logits, Tensor labels, Tensor probabilities)
+    /// <summary>Labels must index a class: they are read on the host, so this check is the CPU's own (the shapes
+    /// are <see cref="KernelChecks"/>').</summary>
+    private static void CheckLabels(string name, Tensor labels, int rows, int classes)
     {
-        KernelChecks.Floating(name, logits);
-        KernelChecks.SameType(name, logits, probabilities);
-        KernelChecks.Int32(name, "labels", labels);
-        if (logits.Rank != 2) throw new ShapeMismatchException($"{name}: logits must be [n, k], got {logits.Shape}");
-        int rows = logits.Shape[0], classes = logits.Shape[1];
-        KernelChecks.SameCount(name, logits, probabilities);
-        KernelChecks.Count(name, "labels", labels, rows);
         // Checked here, on the calling thread, so a bad label is a clear ArgumentException (not a worker's
         // AggregateException) and no kernel ever indexes outside a row.
         int* l = Ptr<int>(labels);
         for (int r = 0; r < rows; r++)
             if ((uint)l[r] >= (uint)classes)
                 throw new ArgumentException($"{name}: label {l[r]} in row {r} is outside [0, {classes})");
-        return (rows, classes);
     }
 
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, Tensor probabilities, Tensor meanLoss)
     {
         const string name = "SoftmaxCrossEntropy";
-        var (rows, classes) = CheckCrossEntropy(name, logits, labels, probabilities);
-        KernelChecks.SameType(name, logits, meanLoss);
-        KernelChecks.Count(name, "meanLoss", meanLoss, 1);
+        var (rows, classes) = KernelChecks.SoftmaxCrossEntropy(logits, labels, probabilities, meanLoss);
+        CheckLabels(name, labels, rows, classes);
         if (logits.DType == DType.Float32)
             *Ptr<float>(meanLoss) = (float)SoftmaxCrossEntropy(Ptr<float>(logits), Ptr<int>(labels), Ptr<float>(probabilities), rows, classes);
         else
@@ -95,7 +88,8 @@ public sealed unsafe partial class CpuBackend
     public void SoftmaxCrossEntropyBackward(Tensor probabilities, Tensor labels, double scale, Tensor dlogits)
     {
         const string name = "SoftmaxCrossEntropyBackward";
-        var (rows, classes) = CheckCrossEntropy(name, probabilities, labels, dlogits);
+        var (rows, classes) = KernelChecks.SoftmaxCrossEntropyBackward(probabilities, labels, dlogits);
+        CheckLabels(name, labels, rows, classes);
         if (probabilities.DType == DType.Float32) CrossEntropyBackward(Ptr<float>(probabilities), Ptr<int>(labels), (float)scale, Ptr<float>(dlogits), rows, classes);
         else CrossEntropyBackward(Ptr<double>(probabilities), Ptr<int>(labels), scale, Ptr<double>(dlogits), rows, classes);
     }

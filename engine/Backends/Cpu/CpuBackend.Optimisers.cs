@@ -7,18 +7,9 @@ namespace Vicreg.Engine.Backends.Cpu;
 // Fused, in-place optimiser steps: one pass over weight, gradient and momentum buffer.
 public sealed unsafe partial class CpuBackend
 {
-    private static void CheckOptimiser(string name, Tensor weight, Tensor grad, Tensor momentumBuffer)
-    {
-        KernelChecks.Floating(name, weight);
-        KernelChecks.SameType(name, weight, grad);
-        KernelChecks.SameType(name, weight, momentumBuffer);
-        KernelChecks.SameCount(name, weight, grad);
-        KernelChecks.SameCount(name, weight, momentumBuffer);
-    }
-
     public void SgdUpdate(Tensor weight, Tensor grad, Tensor momentumBuffer, double lr, double weightDecay, double momentum)
     {
-        CheckOptimiser("SgdUpdate", weight, grad, momentumBuffer);
+        KernelChecks.SgdUpdate(weight, grad, momentumBuffer);
         if (weight.DType == DType.Float32)
             MomentumStep(Ptr<float>(weight), Ptr<float>(grad), Ptr<float>(momentumBuffer), Count(weight), (float)lr, (float)weightDecay, (float)momentum, 1f);
         else
@@ -27,7 +18,7 @@ public sealed unsafe partial class CpuBackend
 
     public void LarsUpdate(Tensor weight, Tensor grad, Tensor momentumBuffer, double lr, double weightDecay, double momentum, double eta, bool adapt)
     {
-        CheckOptimiser("LarsUpdate", weight, grad, momentumBuffer);
+        KernelChecks.LarsUpdate(weight, grad, momentumBuffer);
         if (weight.DType == DType.Float32) Lars(Ptr<float>(weight), Ptr<float>(grad), Ptr<float>(momentumBuffer), Count(weight), lr, weightDecay, momentum, eta, adapt);
         else Lars(Ptr<double>(weight), Ptr<double>(grad), Ptr<double>(momentumBuffer), Count(weight), lr, weightDecay, momentum, eta, adapt);
     }

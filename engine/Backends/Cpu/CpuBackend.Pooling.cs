@@ -8,32 +8,9 @@ namespace Vicreg.Engine.Backends.Cpu;
 // wins, and NaN wins over numbers (the last NaN), as PyTorch's CPU kernel does.
 public sealed unsafe partial class CpuBackend
 {
-    private static void CheckPool(string name, in Pool2dGeometry g)
-    {
-        if (g.Batch < 0 || g.Channels < 0 || g.InHeight < 1 || g.InWidth < 1 || g.KernelHeight < 1 || g.KernelWidth < 1
-            || g.StrideHeight < 1 || g.StrideWidth < 1 || g.PadHeight < 0 || g.PadWidth < 0
-            || g.PadHeight * 2 > g.KernelHeight || g.PadWidth * 2 > g.KernelWidth || g.OutHeight < 1 || g.OutWidth < 1)
-            throw new ShapeMismatchException($"{name}: invalid pooling geometry {g}");
-    }
-
-    /// <summary>The checks both max-pooling kernels make: the geometry; <paramref name="typed"/> floating and of
-    /// <paramref name="sameType"/>'s type; an int32 argmax; the element counts of the input-sized tensor, the
-    /// output-sized one and argmax.</summary>
-    private static void CheckMaxPool(string name, in Pool2dGeometry g, Tensor typed, Tensor sameType,
-        string inputName, Tensor input, string outputName, Tensor output, Tensor argmax)
-    {
-        CheckPool(name, g);
-        KernelChecks.Floating(name, typed);
-        KernelChecks.SameType(name, typed, sameType);
-        KernelChecks.Int32(name, "argmax", argmax);
-        KernelChecks.Count(name, inputName, input, g.InputShape.Numel);
-        KernelChecks.Count(name, outputName, output, g.OutputShape.Numel);
-        KernelChecks.Count(name, "argmax", argmax, g.OutputShape.Numel);
-    }
-
     public void MaxPool2dForward(in Pool2dGeometry g, Tensor x, Tensor y, Tensor argmax)
     {
-        CheckMaxPool("MaxPool2dForward", g, x, y, "x", x, "y", y, argmax);
+        KernelChecks.MaxPool2dForward(g, x, y, argmax);
         if (x.DType == DType.Float32) MaxPool2dForward<float>(g, x, y, argmax);
         else MaxPool2dForward<double>(g, x, y, argmax);
     }
@@ -169,7 +146,7 @@ public sealed unsafe partial class CpuBackend
 
     public void MaxPool2dBackward(in Pool2dGeometry g, Tensor dy, Tensor argmax, Tensor dx)
     {
-        CheckMaxPool("MaxPool2dBackward", g, dy, dx, "dx", dx, "dy", dy, argmax);
+        KernelChecks.MaxPool2dBackward(g, dy, argmax, dx);
         if (dy.DType == DType.Float32) MaxPool2dBackward<float>(g, dy, argmax, dx);
         else MaxPool2dBackward<double>(g, dy, argmax, dx);
     }

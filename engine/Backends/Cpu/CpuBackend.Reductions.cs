@@ -10,20 +10,9 @@ public sealed unsafe partial class CpuBackend
     /// <summary>Columns summed together by one task of a column reduction (its double accumulators sit on the stack).</summary>
     private const int ColumnBlock = 256;
 
-    /// <summary>The checks both axis sums make: x read as [outer, mid, inner] and y of the same floating type
-    /// with <paramref name="outputs"/> elements.</summary>
-    private static void CheckAxisSum(string name, Tensor x, int outer, int mid, int inner, Tensor y, long outputs)
-    {
-        KernelChecks.Floating(name, x);
-        KernelChecks.SameType(name, x, y);
-        KernelChecks.NonNegative(name, outer, mid, inner);
-        KernelChecks.Count(name, "x", x, (long)outer * mid * inner);
-        KernelChecks.Count(name, "y", y, outputs);
-    }
-
     public void ChannelSum(Tensor x, int outer, int channels, int inner, double alpha, Tensor y)
     {
-        CheckAxisSum("ChannelSum", x, outer, channels, inner, y, channels);
+        KernelChecks.ChannelSum(x, outer, channels, inner, y);
         if (inner == 1)
         {
             // [outer, channels] rows: column sums, the same as a reduction over the middle axis of [1, outer, channels].
@@ -60,7 +49,7 @@ public sealed unsafe partial class CpuBackend
 
     public void ReduceSum(Tensor x, int outer, int mid, int inner, double alpha, Tensor y)
     {
-        CheckAxisSum("ReduceSum", x, outer, mid, inner, y, (long)outer * inner);
+        KernelChecks.ReduceSum(x, outer, mid, inner, y);
         if (x.DType == DType.Float32) ReduceSum(Ptr<float>(x), outer, mid, inner, alpha, Ptr<float>(y));
         else ReduceSum(Ptr<double>(x), outer, mid, inner, alpha, Ptr<double>(y));
     }
@@ -102,10 +91,7 @@ public sealed unsafe partial class CpuBackend
 
     public void SumOfSquares(Tensor x, Tensor result)
     {
-        const string name = "SumOfSquares";
-        KernelChecks.Floating(name, x);
-        KernelChecks.SameType(name, x, result);
-        KernelChecks.Count(name, "result", result, 1);
+        KernelChecks.SumOfSquares(x, result);
         if (x.DType == DType.Float32) *Ptr<float>(result) = (float)SumOfSquares(Ptr<float>(x), Count(x));
         else *Ptr<double>(result) = SumOfSquares(Ptr<double>(x), Count(x));
     }

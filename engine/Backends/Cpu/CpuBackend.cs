@@ -27,18 +27,19 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     public void CopyFromHost(ReadOnlySpan<byte> source, Tensor destination)
     {
-        if (source.Length != destination.Bytes) throw new ArgumentException($"CopyFromHost: {source.Length} bytes into a tensor of {destination.Bytes}");
+        KernelChecks.CopyFromHost(source.Length, destination);
         source.CopyTo(new Span<byte>((void*)destination.Data, source.Length));
     }
 
     public void CopyToHost(Tensor source, Span<byte> destination)
     {
-        if (destination.Length != source.Bytes) throw new ArgumentException($"CopyToHost: a tensor of {source.Bytes} bytes into {destination.Length}");
+        KernelChecks.CopyToHost(source, destination.Length);
         new ReadOnlySpan<byte>((void*)source.Data, destination.Length).CopyTo(destination);
     }
 
     public void Copy(Tensor source, long sourceOffset, Tensor destination, long destinationOffset, long count)
     {
+        KernelChecks.Copy(source, sourceOffset, destination, destinationOffset, count);
         int size = source.DType.SizeInBytes();
         Buffer.MemoryCopy((byte*)source.Data + sourceOffset * size, (byte*)destination.Data + destinationOffset * size,
             (destination.Numel - destinationOffset) * size, count * size);
@@ -57,7 +58,7 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     public void FillDiagonal(Tensor matrix, double value)
     {
-        ShapeMismatchException.Require(matrix.Rank == 2 && matrix.Shape[0] == matrix.Shape[1], nameof(FillDiagonal), "needs a square matrix", matrix);
+        KernelChecks.FillDiagonal(matrix);
         int d = matrix.Shape[0];
         for (long i = 0; i < d; i++)
         {

@@ -75,6 +75,7 @@ public sealed unsafe partial class CudaBackend
 
     public void Conv2dForward(in Conv2dGeometry g, Tensor x, Tensor weight, Tensor y)
     {
+        KernelChecks.Convolution(nameof(Conv2dForward), g, x, weight, y);
         nint xp = F32(x, nameof(Conv2dForward)), wp = F32(weight, nameof(Conv2dForward)), yp = F32(y, nameof(Conv2dForward));
         if (!UsesCudnnConvolution) { Im2ColForward(g, xp, wp, yp); return; }
         var plan = Plan(g);
@@ -83,6 +84,7 @@ public sealed unsafe partial class CudaBackend
 
     public void Conv2dBackwardData(in Conv2dGeometry g, Tensor dy, Tensor weight, Tensor dx)
     {
+        KernelChecks.Convolution(nameof(Conv2dBackwardData), g, dx, weight, dy);
         nint dyp = F32(dy, nameof(Conv2dBackwardData)), wp = F32(weight, nameof(Conv2dBackwardData)), dxp = F32(dx, nameof(Conv2dBackwardData));
         if (!UsesCudnnConvolution) { Im2ColBackwardData(g, dyp, wp, dxp); return; }
         var plan = Plan(g);
@@ -91,6 +93,7 @@ public sealed unsafe partial class CudaBackend
 
     public void Conv2dBackwardFilter(in Conv2dGeometry g, Tensor x, Tensor dy, Tensor dweight)
     {
+        KernelChecks.Convolution(nameof(Conv2dBackwardFilter), g, x, dweight, dy);
         nint xp = F32(x, nameof(Conv2dBackwardFilter)), dyp = F32(dy, nameof(Conv2dBackwardFilter)), dwp = F32(dweight, nameof(Conv2dBackwardFilter));
         if (!UsesCudnnConvolution) { Im2ColBackwardFilter(g, xp, dyp, dwp); return; }
         var plan = Plan(g);

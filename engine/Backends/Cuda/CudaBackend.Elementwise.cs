@@ -4,6 +4,7 @@ public sealed unsafe partial class CudaBackend
 {
     public void Unary(UnaryOp op, Tensor x, Tensor y, double alpha = 0)
     {
+        KernelChecks.Unary(x, y);
         nint xp = F32(x, nameof(Unary)), yp = F32(y, nameof(Unary));
         long n = y.Numel;
         int code = (int)op;
@@ -14,6 +15,7 @@ public sealed unsafe partial class CudaBackend
 
     public void Binary(BinaryOp op, Tensor a, Tensor b, Tensor y, double alpha = 0)
     {
+        KernelChecks.Binary(a, b, y);
         nint ap = F32(a, nameof(Binary)), bp = F32(b, nameof(Binary)), yp = F32(y, nameof(Binary));
         long n = y.Numel;
         int code = (int)op;
@@ -24,6 +26,7 @@ public sealed unsafe partial class CudaBackend
 
     public void Axpy(double alpha, Tensor x, Tensor y)
     {
+        KernelChecks.Axpy(x, y);
         nint xp = F32(x, nameof(Axpy)), yp = F32(y, nameof(Axpy));
         long n = y.Numel;
         float a = (float)alpha;
@@ -33,6 +36,7 @@ public sealed unsafe partial class CudaBackend
 
     public void AddChannelVector(Tensor x, Tensor v, int outer, int channels, int inner, double alpha, Tensor y)
     {
+        KernelChecks.AddChannelVector(x, v, outer, channels, inner, y);
         nint xp = F32(x, nameof(AddChannelVector)), vp = F32(v, nameof(AddChannelVector)), yp = F32(y, nameof(AddChannelVector));
         long n = (long)outer * channels * inner;
         float a = (float)alpha;
@@ -42,6 +46,7 @@ public sealed unsafe partial class CudaBackend
 
     public void Broadcast(Tensor x, int outer, int mid, int inner, double alpha, Tensor y)
     {
+        KernelChecks.Broadcast(x, outer, mid, inner, y);
         nint xp = F32(x, nameof(Broadcast)), yp = F32(y, nameof(Broadcast));
         long n = (long)outer * mid * inner;
         float a = (float)alpha;
@@ -52,6 +57,7 @@ public sealed unsafe partial class CudaBackend
     // ---- reductions ---------------------------------------------------------------------------------------
     public void ChannelSum(Tensor x, int outer, int channels, int inner, double alpha, Tensor y)
     {
+        KernelChecks.ChannelSum(x, outer, channels, inner, y);
         nint xp = F32(x, nameof(ChannelSum)), yp = F32(y, nameof(ChannelSum));
         float a = (float)alpha;
         void** args = stackalloc void*[] { &xp, &yp, &outer, &channels, &inner, &a };
@@ -60,6 +66,7 @@ public sealed unsafe partial class CudaBackend
 
     public void ReduceSum(Tensor x, int outer, int mid, int inner, double alpha, Tensor y)
     {
+        KernelChecks.ReduceSum(x, outer, mid, inner, y);
         nint xp = F32(x, nameof(ReduceSum)), yp = F32(y, nameof(ReduceSum));
         float a = (float)alpha;
         if (inner == 1)
@@ -79,6 +86,7 @@ public sealed unsafe partial class CudaBackend
 
     public void SumOfSquares(Tensor x, Tensor result)
     {
+        KernelChecks.SumOfSquares(x, result);
         nint xp = F32(x, nameof(SumOfSquares)), rp = F32(result, nameof(SumOfSquares));
         long n = x.Numel;
         int partials = PartialCount(n);
@@ -94,6 +102,7 @@ public sealed unsafe partial class CudaBackend
     // ---- losses -----------------------------------------------------------------------------------------------
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, Tensor probabilities, Tensor meanLoss)
     {
+        KernelChecks.SoftmaxCrossEntropy(logits, labels, probabilities, meanLoss);
         nint lp = F32(logits, nameof(SoftmaxCrossEntropy)), yp = I32(labels, nameof(SoftmaxCrossEntropy));
         nint pp = F32(probabilities, nameof(SoftmaxCrossEntropy)), mp = F32(meanLoss, nameof(SoftmaxCrossEntropy));
         int rows = logits.Shape[0];
@@ -109,6 +118,7 @@ public sealed unsafe partial class CudaBackend
 
     public void SoftmaxCrossEntropyBackward(Tensor probabilities, Tensor labels, double scale, Tensor dlogits)
     {
+        KernelChecks.SoftmaxCrossEntropyBackward(probabilities, labels, dlogits);
         nint pp = F32(probabilities, nameof(SoftmaxCrossEntropyBackward)), yp = I32(labels, nameof(SoftmaxCrossEntropyBackward));
         nint dp = F32(dlogits, nameof(SoftmaxCrossEntropyBackward));
         long n = probabilities.Numel;
@@ -121,6 +131,7 @@ public sealed unsafe partial class CudaBackend
     // ---- optimiser updates -------------------------------------------------------------------------------
     public void SgdUpdate(Tensor weight, Tensor grad, Tensor momentumBuffer, double lr, double weightDecay, double momentum)
     {
+        KernelChecks.SgdUpdate(weight, grad, momentumBuffer);
         nint wp = F32(weight, nameof(SgdUpdate)), gp = F32(grad, nameof(SgdUpdate)), mp = F32(momentumBuffer, nameof(SgdUpdate));
         long n = weight.Numel;
         float l = (float)lr, wd = (float)weightDecay, mo = (float)momentum;
@@ -130,6 +141,7 @@ public sealed unsafe partial class CudaBackend
 
     public void LarsUpdate(Tensor weight, Tensor grad, Tensor momentumBuffer, double lr, double weightDecay, double momentum, double eta, bool adapt)
     {
+        KernelChecks.LarsUpdate(weight, grad, momentumBuffer);
         nint wp = F32(weight, nameof(LarsUpdate)), gp = F32(grad, nameof(LarsUpdate)), mp = F32(momentumBuffer, nameof(LarsUpdate));
         long n = weight.Numel;
         float l = (float)lr, wd = (float)weightDecay, mo = (float)momentum, e = (float)eta;

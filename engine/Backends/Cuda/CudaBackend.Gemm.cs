@@ -6,6 +6,7 @@ public sealed unsafe partial class CudaBackend
 {
     public void Gemm(bool transposeA, bool transposeB, double alpha, Tensor a, Tensor b, double beta, Tensor c)
     {
+        KernelChecks.Gemm(transposeA, transposeB, a, b, c);
         nint ap = F32(a, nameof(Gemm)), bp = F32(b, nameof(Gemm)), cp = F32(c, nameof(Gemm));
         int m = c.Shape[0], n = c.Shape[1];
         int k = transposeA ? a.Shape[0] : a.Shape[1];

@@ -20,6 +20,7 @@ public sealed unsafe partial class CudaBackend
     public void BatchNormTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
         double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
     {
+        KernelChecks.BatchNormTraining(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd);
         const string call = nameof(BatchNormTraining);
         nint xp = F32(x, call), yp = F32(y, call), mp = F32(saveMean, call), sp = F32(saveInvStd, call);
         nint gp = F32OrNull(gamma, call), bp = F32OrNull(beta, call);
@@ -48,6 +49,7 @@ public sealed unsafe partial class CudaBackend
 
     public void BatchNormInference(Tensor x, Tensor? gamma, Tensor? beta, Tensor runningMean, Tensor runningVar, double eps, Tensor y)
     {
+        KernelChecks.BatchNormInference(x, gamma, beta, runningMean, runningVar, y);
         const string call = nameof(BatchNormInference);
         nint xp = F32(x, call), yp = F32(y, call), rm = F32(runningMean, call), rv = F32(runningVar, call);
         nint gp = F32OrNull(gamma, call), bp = F32OrNull(beta, call);
@@ -61,6 +63,7 @@ public sealed unsafe partial class CudaBackend
     public void BatchNormBackward(Tensor x, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
         Tensor dx, Tensor? dgamma, Tensor? dbeta)
     {
+        KernelChecks.BatchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
         const string call = nameof(BatchNormBackward);
         nint xp = F32(x, call), dyp = F32(dy, call), mp = F32(saveMean, call), sp = F32(saveInvStd, call), dxp = F32(dx, call);
         nint gp = F32OrNull(gamma, call), dgp = F32OrNull(dgamma, call), dbp = F32OrNull(dbeta, call);
@@ -82,6 +85,7 @@ public sealed unsafe partial class CudaBackend
 
     public void MaxPool2dForward(in Pool2dGeometry g, Tensor x, Tensor y, Tensor argmax)
     {
+        KernelChecks.MaxPool2dForward(g, x, y, argmax);
         const string call = nameof(MaxPool2dForward);
         nint xp = F32(x, call), yp = F32(y, call), ap = I32(argmax, call);
         int planes = g.Batch * g.Channels, h = g.InHeight, w = g.InWidth, oh = g.OutHeight, ow = g.OutWidth;
@@ -92,6 +96,7 @@ public sealed unsafe partial class CudaBackend
 
     public void MaxPool2dBackward(in Pool2dGeometry g, Tensor dy, Tensor argmax, Tensor dx)
     {
+        KernelChecks.MaxPool2dBackward(g, dy, argmax, dx);
         const string call = nameof(MaxPool2dBackward);
         nint dyp = F32(dy, call), ap = I32(argmax, call), dxp = F32(dx, call);
         int planes = g.Batch * g.Channels, h = g.InHeight, w = g.InWidth, oh = g.OutHeight, ow = g.OutWidth;

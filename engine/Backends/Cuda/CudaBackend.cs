@@ -126,8 +126,8 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     public void CopyFromHost(ReadOnlySpan<byte> source, Tensor destination)
     {
+        KernelChecks.CopyFromHost(source.Length, destination);
         Own(destination, nameof(CopyFromHost));
-        if (source.Length != destination.Bytes) throw new ArgumentException($"CopyFromHost: {source.Length} bytes into a tensor of {destination.Bytes}");
         if (source.Length == 0) return;
         MakeCurrent();
         // Pageable memory: the async copy is staged by the driver; the stream sync makes the call synchronous
@@ -141,8 +141,8 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     public void CopyToHost(Tensor source, Span<byte> destination)
     {
+        KernelChecks.CopyToHost(source, destination.Length);
         Own(source, nameof(CopyToHost));
-        if (destination.Length != source.Bytes) throw new ArgumentException($"CopyToHost: a tensor of {source.Bytes} bytes into {destination.Length}");
         if (destination.Length == 0) return;
         MakeCurrent();
         fixed (byte* d = destination)
@@ -154,6 +154,7 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     public void Copy(Tensor source, long sourceOffset, Tensor destination, long destinationOffset, long count)
     {
+        KernelChecks.Copy(source, sourceOffset, destination, destinationOffset, count);
         Own(source, nameof(Copy));
         Own(destination, nameof(Copy));
         if (count <= 0) return;
@@ -174,8 +175,8 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     public void FillDiagonal(Tensor matrix, double value)
     {
+        KernelChecks.FillDiagonal(matrix);
         Own(matrix, nameof(FillDiagonal));
-        ShapeMismatchException.Require(matrix.Rank == 2 && matrix.Shape[0] == matrix.Shape[1], nameof(FillDiagonal), "needs a square matrix", matrix);
         int d = matrix.Shape[0];
         if (d == 0) return;
         uint bits = matrix.DType == DType.Float32 ? BitConverter.SingleToUInt32Bits((float)value) : unchecked((uint)(int)value);
