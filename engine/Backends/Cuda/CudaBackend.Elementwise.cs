@@ -6,71 +6,50 @@ public sealed unsafe partial class CudaBackend
     {
         nint xp = F32(x, nameof(Unary)), yp = F32(y, nameof(Unary));
         long n = y.Numel;
-        int code = (int)op;
-        float a = (float)alpha;
-        void** args = stackalloc void*[] { &xp, &yp, &n, &code, &a };
-        Launch(CudaKernel.Unary, GridFor(n), args);
+        LaunchUnaryF32(GridFor(n), x: xp, y: yp, n: n, op: op, alpha: (float)alpha);
     }
 
     public void Binary(BinaryOp op, Tensor a, Tensor b, Tensor y, double alpha = 0)
     {
         nint ap = F32(a, nameof(Binary)), bp = F32(b, nameof(Binary)), yp = F32(y, nameof(Binary));
         long n = y.Numel;
-        int code = (int)op;
-        float al = (float)alpha;
-        void** args = stackalloc void*[] { &ap, &bp, &yp, &n, &code, &al };
-        Launch(CudaKernel.Binary, GridFor(n), args);
+        LaunchBinaryF32(GridFor(n), a: ap, b: bp, y: yp, n: n, op: op, alpha: (float)alpha);
     }
 
     public void Axpy(double alpha, Tensor x, Tensor y)
     {
         nint xp = F32(x, nameof(Axpy)), yp = F32(y, nameof(Axpy));
         long n = y.Numel;
-        float a = (float)alpha;
-        void** args = stackalloc void*[] { &xp, &yp, &n, &a };
-        Launch(CudaKernel.Axpy, GridFor(n), args);
+        LaunchAxpyF32(GridFor(n), x: xp, y: yp, n: n, alpha: (float)alpha);
     }
 
     public void AddChannelVector(Tensor x, Tensor v, int outer, int channels, int inner, double alpha, Tensor y)
     {
         nint xp = F32(x, nameof(AddChannelVector)), vp = F32(v, nameof(AddChannelVector)), yp = F32(y, nameof(AddChannelVector));
         long n = (long)outer * channels * inner;
-        float a = (float)alpha;
-        void** args = stackalloc void*[] { &xp, &vp, &yp, &n, &channels, &inner, &a };
-        Launch(CudaKernel.AddChannelVector, GridFor(n), args);
+        LaunchAddChannelVectorF32(GridFor(n), x: xp, v: vp, y: yp, n: n, channels: channels, inner: inner, alpha: (float)alpha);
     }
 
     public void Broadcast(Tensor x, int outer, int mid, int inner, double alpha, Tensor y)
     {
         nint xp = F32(x, nameof(Broadcast)), yp = F32(y, nameof(Broadcast));
         long n = (long)outer * mid * inner;
-        float a = (float)alpha;
-        void** args = stackalloc void*[] { &xp, &yp, &n, &mid, &inner, &a };
-        Launch(CudaKernel.Broadcast, GridFor(n), args);
+        LaunchBroadcastF32(GridFor(n), x: xp, y: yp, n: n, mid: mid, inner: inner, alpha: (float)alpha);
     }
 
     // ---- reductions ---------------------------------------------------------------------------------------
     public void ChannelSum(Tensor x, int outer, int channels, int inner, double alpha, Tensor y)
     {
         nint xp = F32(x, nameof(ChannelSum)), yp = F32(y, nameof(ChannelSum));
-        float a = (float)alpha;
-        void** args = stackalloc void*[] { &xp, &yp, &outer, &channels, &inner, &a };
-        Launch(CudaKernel.ChannelSum, (uint)channels, args);
+        LaunchChannelSumF32((uint)channels, x: xp, y: yp, outer: outer, channels: channels, inner: inner, alpha: (float)alpha);
     }
 
     public void ReduceSum(Tensor x, int outer, int mid, int inner, double alpha, Tensor y)
     {
         nint xp = F32(x, nameof(ReduceSum)), yp = F32(y, nameof(ReduceSum));
-        float a = (float)alpha;
-        if (inner == 1)
-        {
-            // One block per row: a long row would otherwise be summed by a single thread.
-            void** rowArgs = stackalloc void*[] { &xp, &yp, &mid, &a };
-            Launch(CudaKernel.ReduceRows, (uint)outer, rowArgs);
-            return;
-        }
-        void** args = stackalloc void*[] { &xp, &yp, &outer, &mid, &inner, &a };
-        Launch(CudaKernel.ReduceSum, GridFor((long)outer * inner), args);
+        // One block per row when inner == 1: a long row would otherwise be summed by a single thread.
+        if (inner == 1) LaunchReduceRowsF32((uint)outer, x: xp, y: yp, mid: mid, alpha: (float)alpha);
+        else LaunchReduceSumF32(GridFor((long)outer * inner), x: xp, y: yp, outer: outer, mid: mid, inner: inner, alpha: (float)alpha);
     }
 
     /// <summary>Blocks of the first stage of a two-stage reduction (at most <see cref="BlockSize"/>, so one
@@ -83,12 +62,8 @@ public sealed unsafe partial class CudaBackend
         long n = x.Numel;
         int partials = PartialCount(n);
         using var scratch = new Scratch(this, partials * 4L);
-        nint pp = scratch.Pointer;
-        void** args = stackalloc void*[] { &xp, &n, &pp };
-        Launch(CudaKernel.SumSquaresPartial, (uint)partials, args);
-        float one = 1;
-        void** finish = stackalloc void*[] { &pp, &partials, &one, &rp };
-        Launch(CudaKernel.SumScaled, 1, finish);
+        LaunchSumSquaresPartialF32((uint)partials, x: xp, n: n, partials: scratch.Pointer);
+        LaunchSumScaledF32(1, x: scratch.Pointer, n: partials, scale: 1, result: rp);
     }
 
     // ---- losses -----------------------------------------------------------------------------------------------
@@ -99,12 +74,8 @@ public sealed unsafe partial class CudaBackend
         int rows = logits.Shape[0];
         int classes = (int)(logits.Numel / Math.Max(rows, 1));
         using var scratch = new Scratch(this, rows * 4L);
-        nint rp = scratch.Pointer;
-        void** args = stackalloc void*[] { &lp, &yp, &pp, &rp, &classes };
-        Launch(CudaKernel.SoftmaxXentForward, (uint)rows, args);
-        float inverse = 1f / rows;
-        void** finish = stackalloc void*[] { &rp, &rows, &inverse, &mp };
-        Launch(CudaKernel.SumScaled, 1, finish);
+        LaunchSoftmaxXentForwardF32((uint)rows, logits: lp, labels: yp, probabilities: pp, rowLoss: scratch.Pointer, classes: classes);
+        LaunchSumScaledF32(1, x: scratch.Pointer, n: rows, scale: 1f / rows, result: mp);
     }
 
     public void SoftmaxCrossEntropyBackward(Tensor probabilities, Tensor labels, double scale, Tensor dlogits)
@@ -113,9 +84,7 @@ public sealed unsafe partial class CudaBackend
         nint dp = F32(dlogits, nameof(SoftmaxCrossEntropyBackward));
         long n = probabilities.Numel;
         int classes = (int)(n / Math.Max(probabilities.Shape[0], 1));
-        float s = (float)scale;
-        void** args = stackalloc void*[] { &pp, &yp, &dp, &n, &classes, &s };
-        Launch(CudaKernel.SoftmaxXentBackward, GridFor(n), args);
+        LaunchSoftmaxXentBackwardF32(GridFor(n), probabilities: pp, labels: yp, dlogits: dp, n: n, classes: classes, scale: (float)scale);
     }
 
     // ---- optimiser updates -------------------------------------------------------------------------------
@@ -123,26 +92,17 @@ public sealed unsafe partial class CudaBackend
     {
         nint wp = F32(weight, nameof(SgdUpdate)), gp = F32(grad, nameof(SgdUpdate)), mp = F32(momentumBuffer, nameof(SgdUpdate));
         long n = weight.Numel;
-        float l = (float)lr, wd = (float)weightDecay, mo = (float)momentum;
-        void** args = stackalloc void*[] { &wp, &gp, &mp, &n, &l, &wd, &mo };
-        Launch(CudaKernel.SgdUpdate, GridFor(n), args);
+        LaunchSgdUpdateF32(GridFor(n), w: wp, g: gp, m: mp, n: n, lr: (float)lr, weightDecay: (float)weightDecay, momentum: (float)momentum);
     }
 
     public void LarsUpdate(Tensor weight, Tensor grad, Tensor momentumBuffer, double lr, double weightDecay, double momentum, double eta, bool adapt)
     {
         nint wp = F32(weight, nameof(LarsUpdate)), gp = F32(grad, nameof(LarsUpdate)), mp = F32(momentumBuffer, nameof(LarsUpdate));
         long n = weight.Numel;
-        float l = (float)lr, wd = (float)weightDecay, mo = (float)momentum, e = (float)eta;
         int partials = adapt ? PartialCount(n) : 0;
-        int adaptFlag = adapt ? 1 : 0;
         using var scratch = new Scratch(this, 2L * Math.Max(partials, 1) * 4);
-        nint pp = scratch.Pointer;
-        if (adapt)
-        {
-            void** norms = stackalloc void*[] { &wp, &gp, &n, &wd, &pp };
-            Launch(CudaKernel.LarsNormsPartial, (uint)partials, norms);
-        }
-        void** args = stackalloc void*[] { &wp, &gp, &mp, &n, &pp, &partials, &l, &wd, &mo, &e, &adaptFlag };
-        Launch(CudaKernel.LarsUpdate, GridFor(n), args);
+        if (adapt) LaunchLarsNormsPartialF32((uint)partials, w: wp, g: gp, n: n, weightDecay: (float)weightDecay, partials: scratch.Pointer);
+        LaunchLarsUpdateF32(GridFor(n), w: wp, g: gp, m: mp, n: n, partials: scratch.Pointer, partialCount: partials, lr: (float)lr,
+            weightDecay: (float)weightDecay, momentum: (float)momentum, eta: (float)eta, adapt: adapt ? 1 : 0);
     }
 }
