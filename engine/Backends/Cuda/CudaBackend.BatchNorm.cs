@@ -1,7 +1,7 @@
 namespace Vicreg.Engine.Backends.Cuda;
 
-/// <summary>Batch norm and max pooling with our own kernels: exact PyTorch semantics on the [N, C, inner]
-/// layout (unbiased running variance, argmax as flat plane index), no descriptor plumbing.</summary>
+/// <summary>Batch norm with our own kernels (batchnorm.cu): exact PyTorch semantics on the [N, C, inner] layout (biased
+/// variance for normalising, unbiased for the running variance), no descriptor plumbing.</summary>
 public sealed unsafe partial class CudaBackend
 {
     private static (int Outer, int Channels, int Inner) BatchNormLayout(Tensor x, Tensor saveMean)
@@ -70,25 +70,5 @@ public sealed unsafe partial class CudaBackend
         long n = x.Numel;
         LaunchBnBackwardDataF32(GridFor(n), x: xp, dy: dyp, dx: dxp, n: n, channels: channels, inner: inner,
             inverseCount: 1f / Math.Max(1L, (long)outer * inner), mean: mp, invstd: sp, gamma: gp, sums: sump);
-    }
-
-    public void MaxPool2dForward(in Pool2dGeometry g, Tensor x, Tensor y, Tensor argmax)
-    {
-        const string call = nameof(MaxPool2dForward);
-        nint xp = F32(x, call), yp = F32(y, call), ap = I32(argmax, call);
-        int planes = g.Batch * g.Channels, h = g.InHeight, w = g.InWidth, oh = g.OutHeight, ow = g.OutWidth;
-        LaunchMaxpool2dForwardF32(GridFor((long)planes * oh * ow), x: xp, y: yp, argmax: ap, planes: planes, height: h, width: w,
-            outHeight: oh, outWidth: ow, kernelH: g.KernelHeight, kernelW: g.KernelWidth, strideH: g.StrideHeight, strideW: g.StrideWidth,
-            padH: g.PadHeight, padW: g.PadWidth);
-    }
-
-    public void MaxPool2dBackward(in Pool2dGeometry g, Tensor dy, Tensor argmax, Tensor dx)
-    {
-        const string call = nameof(MaxPool2dBackward);
-        nint dyp = F32(dy, call), ap = I32(argmax, call), dxp = F32(dx, call);
-        int planes = g.Batch * g.Channels, h = g.InHeight, w = g.InWidth, oh = g.OutHeight, ow = g.OutWidth;
-        LaunchMaxpool2dBackwardF32(GridFor((long)planes * h * w), dy: dyp, argmax: ap, dx: dxp, planes: planes, height: h, width: w,
-            outHeight: oh, outWidth: ow, kernelH: g.KernelHeight, kernelW: g.KernelWidth, strideH: g.StrideHeight, strideW: g.StrideWidth,
-            padH: g.PadHeight, padW: g.PadWidth);
     }
 }
