@@ -80,5 +80,10 @@ foreach(source IN LISTS _vicreg_kernel_sources)
 endforeach()
 
 add_custom_target(vicreg_cuda_kernels ALL DEPENDS ${_vicreg_fatbins})
+# Kernels/ops.cuh (the op enums the kernels switch on) is written by the dotnet build from the C# enums: build that first,
+# so nvcc compiles against the current header (a fatbin from an older one carries another hash and is never loaded).
+if(TARGET vicreg)
+  add_dependencies(vicreg_cuda_kernels vicreg)
+endif()
 install(FILES ${_vicreg_fatbins} DESTINATION kernels)
 message(STATUS "vicreg: CUDA kernels will be built by ${_vicreg_nvcc} for sm_${_vicreg_archs} into ${VICREG_KERNEL_OUTPUT_DIR}")

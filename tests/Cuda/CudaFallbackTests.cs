@@ -214,4 +214,21 @@ public class CudaFallbackTests
         Assert.Contains("VICREG_CUDA_SYNC=1", e.Message);
         Assert.Contains("CUDA_ERROR_LAUNCH_FAILED", e.Message);
     }
+
+    /// <summary>An op number the kernels do not know (an enum member whose case was never written) traps and fails the
+    /// launch, instead of silently computing another op as the old numbered switch's default did. Emulation only: on a
+    /// GPU a trap poisons the process's context for every later test.</summary>
+    [SkippableFact]
+    public void An_op_the_kernels_do_not_know_fails_the_launch()
+    {
+        using var gpu = Start();
+        using var a = On(gpu, RandomArray(33, 12), 33); using var b = On(gpu, RandomArray(33, 13), 33); using var y = On(gpu, new float[33], 33);
+        gpu.SynchronizeEveryLaunch = true;
+        gpu.Unary(UnaryOp.Reciprocal, a, y); // the last op, still known
+        var e = Assert.Throws<CudaException>(() => gpu.Unary((UnaryOp)Enum.GetValues<UnaryOp>().Length, a, y));
+        Assert.Contains("kernel unary_f32", e.Message);
+        Assert.Contains("CUDA_ERROR_LAUNCH_FAILED", e.Message);
+        e = Assert.Throws<CudaException>(() => gpu.Binary((BinaryOp)(-1), a, b, y));
+        Assert.Contains("kernel binary_f32", e.Message);
+    }
 }

@@ -59,16 +59,16 @@ public class DeviceSelectionTests
     [Fact]
     public void Cache_key_changes_when_an_included_header_changes()
     {
-        byte[] source = KernelSources.Bytes("reduce");
+        byte[] source = KernelSources.Bytes("reductions");
         var headers = KernelSources.Headers;
         Assert.Contains(headers, h => h.Name == "block_reduce.cuh");
         string[] options = NvrtcCompiler.Options(80, ptx: false);
-        string key = KernelCache.Key("reduce", source, headers, options, (12, 4), 80);
+        string key = KernelCache.Key("reductions", source, headers, options, (12, 4), 80);
         var edited = headers.Select(h => h.Name == "block_reduce.cuh" ? (h.Name, (byte[])[.. h.Bytes, (byte)' ']) : h).ToArray();
-        Assert.NotEqual(key, KernelCache.Key("reduce", source, edited, options, (12, 4), 80));
+        Assert.NotEqual(key, KernelCache.Key("reductions", source, edited, options, (12, 4), 80));
         var renamed = headers.Select(h => h.Name == "block_reduce.cuh" ? ("block_reduce2.cuh", h.Bytes) : h).ToArray();
-        Assert.NotEqual(key, KernelCache.Key("reduce", source, renamed, options, (12, 4), 80));
-        Assert.Equal(key, KernelCache.Key("reduce", source, KernelSources.Headers, options, (12, 4), 80));
+        Assert.NotEqual(key, KernelCache.Key("reductions", source, renamed, options, (12, 4), 80));
+        Assert.Equal(key, KernelCache.Key("reductions", source, KernelSources.Headers, options, (12, 4), 80));
     }
 }
 

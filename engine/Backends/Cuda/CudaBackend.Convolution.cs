@@ -276,15 +276,15 @@ public sealed unsafe partial class CudaBackend
     }
 
     // ---- im2col + cuBLAS fallback, one image at a time ------------------------------------------------------
-    private void Im2Col(in Conv2dGeometry g, nint image, nint cols, CudaKernel kernel)
-    {
-        int c = g.InChannels, h = g.InHeight, w = g.InWidth, kh = g.KernelHeight, kw = g.KernelWidth;
-        int sh = g.StrideHeight, sw = g.StrideWidth, ph = g.PadHeight, pw = g.PadWidth, oh = g.OutHeight, ow = g.OutWidth;
-        nint first = kernel == CudaKernel.Im2Col ? image : cols, second = kernel == CudaKernel.Im2Col ? cols : image;
-        void** args = stackalloc void*[] { &first, &second, &c, &h, &w, &kh, &kw, &sh, &sw, &ph, &pw, &oh, &ow };
-        long n = kernel == CudaKernel.Im2Col ? (long)c * kh * kw * oh * ow : (long)c * h * w;
-        Launch(kernel, GridFor(n), args);
-    }
+    private void Im2Col(in Conv2dGeometry g, nint image, nint cols) =>
+        LaunchIm2colF32(GridFor((long)g.InChannels * g.KernelHeight * g.KernelWidth * g.OutHeight * g.OutWidth), x: image, cols: cols,
+            channels: g.InChannels, height: g.InHeight, width: g.InWidth, kernelH: g.KernelHeight, kernelW: g.KernelWidth,
+            strideH: g.StrideHeight, strideW: g.StrideWidth, padH: g.PadHeight, padW: g.PadWidth, outHeight: g.OutHeight, outWidth: g.OutWidth);
+
+    private void Col2Im(in Conv2dGeometry g, nint cols, nint image) =>
+        LaunchCol2imF32(GridFor((long)g.InChannels * g.InHeight * g.InWidth), cols: cols, dx: image,
+            channels: g.InChannels, height: g.InHeight, width: g.InWidth, kernelH: g.KernelHeight, kernelW: g.KernelWidth,
+            strideH: g.StrideHeight, strideW: g.StrideWidth, padH: g.PadHeight, padW: g.PadWidth, outHeight: g.OutHeight, outWidth: g.OutWidth);
 
     private static (int Rows, int Spatial, long ImageIn, long ImageOut) FallbackSizes(in Conv2dGeometry g) =>
         (g.InChannels * g.KernelHeight * g.KernelWidth, g.OutHeight * g.OutWidth,
@@ -297,7 +297,7 @@ public sealed unsafe partial class CudaBackend
         for (int n = 0; n < g.Batch; n++)
         {
             nint input = x + (nint)(n * imageIn), source = input;
-            if (!g.IsPointwise) { Im2Col(g, input, cols.Pointer, CudaKernel.Im2Col); source = cols.Pointer; }
+            if (!g.IsPointwise) { Im2Col(g, input, cols.Pointer); source = cols.Pointer; }
             GemmRowMajor(false, false, g.OutChannels, spatial, rows, 1, w, source, 0, y + (nint)(n * imageOut));
         }
     }
@@ -311,7 +311,7 @@ public sealed unsafe partial class CudaBackend
             nint output = dx + (nint)(n * imageIn);
             nint target = g.IsPointwise ? output : cols.Pointer;
             GemmRowMajor(true, false, rows, spatial, g.OutChannels, 1, w, dy + (nint)(n * imageOut), 0, target);
-            if (!g.IsPointwise) Im2Col(g, output, cols.Pointer, CudaKernel.Col2Im);
+            if (!g.IsPointwise) Col2Im(g, cols.Pointer, output);
         }
     }
 
@@ -323,7 +323,7 @@ public sealed unsafe partial class CudaBackend
         for (int n = 0; n < g.Batch; n++)
         {
             nint input = x + (nint)(n * imageIn), source = input;
-            if (!g.IsPointwise) { Im2Col(g, input, cols.Pointer, CudaKernel.Im2Col); source = cols.Pointer; }
+            if (!g.IsPointwise) { Im2Col(g, input, cols.Pointer); source = cols.Pointer; }
             GemmRowMajor(false, true, g.OutChannels, rows, spatial, 1, dy + (nint)(n * imageOut), source, n == 0 ? 0 : 1, dw);
         }
     }

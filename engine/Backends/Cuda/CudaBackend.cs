@@ -1,4 +1,5 @@
 using Vicreg.Engine.Backends.Cuda.Native;
+using Vicreg.Tools.CudaKernelGenerator;
 
 namespace Vicreg.Engine.Backends.Cuda;
 
@@ -8,8 +9,10 @@ namespace Vicreg.Engine.Backends.Cuda;
 /// kernels for everything else. Float32 and Int32 tensors only. All work is queued on one compute stream
 /// in call order; a second stream carries pinned uploads (<see cref="UploadAsync"/>). Driven from one
 /// thread at a time; any thread may drive it (the context is made current on entry).
-/// The kernel families live in the partial files beside this one.
+/// The kernel families live in the partial files beside this one; each kernel's launcher (Launch&lt;Kernel&gt;) is generated
+/// from its .cu signature (tools/CudaKernelGenerator), with the op enums the kernels switch on.
 /// </summary>
+[CudaKernelLaunchers(typeof(UnaryOp), typeof(BinaryOp))]
 public sealed unsafe partial class CudaBackend : IBackend
 {
     public CudaDeviceInfo DeviceInfo { get; }

@@ -48,6 +48,11 @@ inline float __shfl_down_sync(unsigned, float v, int offset)
     return r;
 }
 
+// __trap ends the kernel with an error on a GPU; here it marks the launch as failed (the driver reports
+// CUDA_ERROR_LAUNCH_FAILED at the next synchronisation, as a GPU would) and the thread carries on.
+inline bool emu_trapped;
+inline void __trap() { emu_trapped = true; }
+
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 inline float __int_as_float(unsigned i) { float f; std::memcpy(&f, &i, 4); return f; }
 using std::min;

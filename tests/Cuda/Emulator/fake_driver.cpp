@@ -22,7 +22,7 @@
 #include <vector>
 
 typedef int CUresult;
-typedef void (*EmuEntry)(unsigned grid, unsigned block, void** params);
+typedef int (*EmuEntry)(unsigned grid, unsigned block, void** params); // nonzero: the kernel trapped
 static const size_t kTotal = 1ull << 30;
 static std::vector<void*> g_modules;
 static std::recursive_mutex g_lock;
@@ -251,7 +251,7 @@ CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned
     if (gy != 1 || gz != 1 || by != 1 || bz != 1 || shared != 0 || extra != nullptr || bx > 1024 || gx == 0) return 1;
     flush((Stream*)stream);
     std::lock_guard<std::recursive_mutex> lock(g_lock); // the emulator runs one kernel at a time
-    ((EmuEntry)f)(gx, bx, params);
+    if (((EmuEntry)f)(gx, bx, params)) g_fail_next_sync = 719; // CUDA_ERROR_LAUNCH_FAILED, sticky until the next sync
     return 0;
 }
 CUresult cuStreamCreate(void** s, unsigned)

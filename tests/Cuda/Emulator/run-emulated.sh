@@ -17,7 +17,7 @@ for cu in "$root"/engine/Backends/Cuda/Kernels/*.cu; do
   tu="$out/module_$module.cpp"
   sed "s|@SOURCE@|$cu|" "$here/kernel_module.cpp.in" > "$tu"
   grep -o 'extern "C" __global__ void [a-z0-9_]*' "$cu" | awk '{print $5}' | while read -r k; do
-    echo "extern \"C\" void emu_L_$k(unsigned g, unsigned b, void** p) { emu_launch_params($k, g, b, p); }" >> "$tu"
+    echo "extern \"C\" int emu_L_$k(unsigned g, unsigned b, void** p) { emu_trapped = false; emu_launch_params($k, g, b, p); return emu_trapped; }" >> "$tu"
   done
   g++ -std=c++20 -O1 -shared -fPIC -w -I"$here" -I"$root/engine/Backends/Cuda/Kernels" -o "$out/libemu_$module.so" "$tu" -lpthread
 done

@@ -1,5 +1,5 @@
-// Deterministic warp and block sums shared by the kernel modules (included by batchnorm.cu, optimizer.cu,
-// reduce.cu, and softmax.cu for warp_sum): a fixed warp-shuffle tree, then one warp over the per-warp partials.
+// Deterministic warp and block sums shared by the kernel modules (included by batchnorm.cu, optimizers.cu,
+// reductions.cu, and losses.cu for warp_sum): a fixed warp-shuffle tree, then one warp over the per-warp partials.
 #pragma once
 
 __device__ __forceinline__ float warp_sum(float v)

@@ -1,48 +1,52 @@
 // Elementwise kernels. Compiled by NVRTC (no CUDA headers: only built-ins) or by nvcc into the fatbin.
 // Every kernel uses a grid-stride loop, so any grid size covers any n.
-// The op numbers equal the C# enums UnaryOp and BinaryOp (engine/Backends/KernelGeometry.cs).
+// The ops are the C# enums UnaryOp and BinaryOp, written to ops.cuh by the build.
 
 typedef long long i64;
 
-__device__ __forceinline__ float unary_apply(int op, float x, float alpha)
+#include "ops.cuh"
+
+__device__ __forceinline__ float unary_apply(UnaryOp op, float x, float alpha)
 {
     switch (op)
     {
-    case 0: return x;                              // Copy
-    case 1: return alpha * x;                      // Scale
-    case 2: return x + alpha;                      // AddScalar
-    case 3: return x * x;                          // Square
-    case 4: return sqrtf(x);                       // Sqrt
-    case 5: return x > 0.0f ? x : 0.0f;            // Relu
-    case 6: { float h = alpha - x; return h > 0.0f ? h : 0.0f; } // Hinge
-    case 7: return expf(x);                        // Exp
-    case 8: return logf(x);                        // Log
-    default: return 1.0f / x;                      // Reciprocal
+    case UnaryOp::Copy: return x;
+    case UnaryOp::Scale: return alpha * x;
+    case UnaryOp::AddScalar: return x + alpha;
+    case UnaryOp::Square: return x * x;
+    case UnaryOp::Sqrt: return sqrtf(x);
+    case UnaryOp::Relu: return x > 0.0f ? x : 0.0f;
+    case UnaryOp::Hinge: { float h = alpha - x; return h > 0.0f ? h : 0.0f; }
+    case UnaryOp::Exp: return expf(x);
+    case UnaryOp::Log: return logf(x);
+    case UnaryOp::Reciprocal: return 1.0f / x;
+    default: __trap(); return __int_as_float(0x7fc00000); // an op this source does not know: fail the launch
     }
 }
 
 // No __restrict__: Unary may run in place (x == y).
-extern "C" __global__ void unary_f32(const float* x, float* y, i64 n, int op, float alpha)
+extern "C" __global__ void unary_f32(const float* x, float* y, i64 n, UnaryOp op, float alpha)
 {
     for (i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x)
         y[i] = unary_apply(op, x[i], alpha);
 }
 
-__device__ __forceinline__ float binary_apply(int op, float a, float b, float alpha)
+__device__ __forceinline__ float binary_apply(BinaryOp op, float a, float b, float alpha)
 {
     switch (op)
     {
-    case 0: return a + b;                          // Add
-    case 1: return a - b;                          // Sub
-    case 2: return a * b;                          // Mul
-    case 3: return a / b;                          // Div
-    case 4: return a > 0.0f ? b : 0.0f;            // ReluBackward
-    default: return a < alpha ? -b : 0.0f;         // HingeBackward
+    case BinaryOp::Add: return a + b;
+    case BinaryOp::Sub: return a - b;
+    case BinaryOp::Mul: return a * b;
+    case BinaryOp::Div: return a / b;
+    case BinaryOp::ReluBackward: return a > 0.0f ? b : 0.0f;
+    case BinaryOp::HingeBackward: return a < alpha ? -b : 0.0f;
+    default: __trap(); return __int_as_float(0x7fc00000);
     }
 }
 
 // No __restrict__: y may alias a or b (in-place updates).
-extern "C" __global__ void binary_f32(const float* a, const float* b, float* y, i64 n, int op, float alpha)
+extern "C" __global__ void binary_f32(const float* a, const float* b, float* y, i64 n, BinaryOp op, float alpha)
 {
     for (i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x)
         y[i] = binary_apply(op, a[i], b[i], alpha);

@@ -1,4 +1,4 @@
-// Fused optimiser updates, in place. LARS follows the official VICReg code:
+// Fused optimizer updates, in place. LARS follows the official VICReg code:
 //   g' = g + wd w;  q = eta ||w|| / ||g'|| when both norms are positive, else 1;  g' *= q
 //   m = momentum m + g';  w -= lr m
 // The norms are two-stage block reductions (lars_norms_partial_f32, then every block of lars_update_f32

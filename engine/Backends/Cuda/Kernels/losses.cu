@@ -1,5 +1,5 @@
 // Row-wise softmax cross-entropy of logits [n, k] against Int32 labels [n]. One block (256 threads) per row.
-// The mean over rows is a second launch (reduce.cu's sum_scaled_f32 over rowLoss), so it stays deterministic.
+// The mean over rows is a second launch (reductions.cu's sum_scaled_f32 over rowLoss), so it stays deterministic.
 
 typedef long long i64;
 

@@ -1,0 +1,27 @@
+// Written by the build from the C# enums UnaryOp, BinaryOp (tools/CudaKernelGenerator): do not edit.
+// The kernels switch on these names and trap on any other value; the build checks this file against the enums.
+#pragma once
+
+enum class UnaryOp : int
+{
+    Copy = 0,
+    Scale = 1,
+    AddScalar = 2,
+    Square = 3,
+    Sqrt = 4,
+    Relu = 5,
+    Hinge = 6,
+    Exp = 7,
+    Log = 8,
+    Reciprocal = 9,
+};
+
+enum class BinaryOp : int
+{
+    Add = 0,
+    Sub = 1,
+    Mul = 2,
+    Div = 3,
+    ReluBackward = 4,
+    HingeBackward = 5,
+};
