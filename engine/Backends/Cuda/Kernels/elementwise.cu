@@ -17,6 +17,8 @@ __device__ __forceinline__ float unary_apply(int op, float x, float alpha)
     case 6: { float h = alpha - x; return h > 0.0f ? h : 0.0f; } // Hinge
     case 7: return expf(x);                        // Exp
     case 8: return logf(x);                        // Log
+    case 10: return tanhf(x);                      // Tanh
+    case 11: return powf(x, alpha);                // Pow
     default: return 1.0f / x;                      // Reciprocal
     }
 }
@@ -37,6 +39,12 @@ __device__ __forceinline__ float binary_apply(int op, float a, float b, float al
     case 2: return a * b;                          // Mul
     case 3: return a / b;                          // Div
     case 4: return a > 0.0f ? b : 0.0f;            // ReluBackward
+    case 6: return (a > b || a != a) ? a : b;      // Maximum (NaN propagates, as torch.maximum)
+    case 7: return (a < b || a != a) ? a : b;      // Minimum
+    case 8: return a < b ? 0.0f : (a == b ? 0.5f : 1.0f); // MaxGradientShare
+    case 9: return a != 0.0f ? b : -0.0f;          // SelectNonZero
+    case 10: return a == 0.0f ? b : -0.0f;         // SelectZero
+    case 11: return b * (1.0f - a * a);            // TanhBackward
     default: return a < alpha ? -b : 0.0f;         // HingeBackward
     }
 }
