@@ -55,6 +55,8 @@ public enum UnaryOp
     Tanh,
     /// <summary>y = x ^ alpha (C's pow: a negative x gives a real result only for an integer alpha)</summary>
     Pow,
+    /// <summary>y = GELU(x), tanh form: the fused forward of Ops.Gelu</summary>
+    Gelu,
 }
 
 /// <summary>Elementwise y = f(a, b) on tensors of one shape.</summary>
@@ -81,4 +83,6 @@ public enum BinaryOp
     SelectZero,
     /// <summary>y = b (1 - a²): tanh's backward with a = tanh(x), b = dy</summary>
     TanhBackward,
+    /// <summary>y = b GELU'(a), tanh form: the fused backward of Ops.Gelu, with a = x, b = dy</summary>
+    GeluBackward,
 }

@@ -33,6 +33,7 @@ public sealed unsafe partial class CpuBackend
             case UnaryOp.Reciprocal: Elementwise.Unary(x, y, n, new ReciprocalOp<T>()); break;
             case UnaryOp.Tanh: Elementwise.Unary(x, y, n, new TanhOp<T>()); break;
             case UnaryOp.Pow: Elementwise.Unary(x, y, n, new PowOp<T>(alpha)); break;
+            case UnaryOp.Gelu: Elementwise.Unary(x, y, n, new GeluOp<T>()); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown unary op");
         }
     }
@@ -65,6 +66,7 @@ public sealed unsafe partial class CpuBackend
             case BinaryOp.SelectNonZero: Elementwise.Binary(a, b, y, n, new SelectNonZeroOp<T>()); break;
             case BinaryOp.SelectZero: Elementwise.Binary(a, b, y, n, new SelectZeroOp<T>()); break;
             case BinaryOp.TanhBackward: Elementwise.Binary(a, b, y, n, new TanhBackwardOp<T>()); break;
+            case BinaryOp.GeluBackward: Elementwise.Binary(a, b, y, n, new GeluBackwardOp<T>()); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op");
         }
     }

@@ -30,6 +30,7 @@ public class ElementwiseKernelTests
         UnaryOp.Reciprocal => 1 / x,
         UnaryOp.Tanh => Math.Tanh(x),
         UnaryOp.Pow => Math.Pow(x, alpha),
+        UnaryOp.Gelu => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
 
@@ -47,8 +48,15 @@ public class ElementwiseKernelTests
         BinaryOp.SelectNonZero => a != 0 ? b : -0.0,
         BinaryOp.SelectZero => a == 0 ? b : -0.0,
         BinaryOp.TanhBackward => b * (1 - a * a),
+        BinaryOp.GeluBackward => b * GeluDerivative(a),
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
+
+    private static double GeluDerivative(double x)
+    {
+        double beta = Math.Sqrt(2 / Math.PI), t = Math.Tanh(beta * (x + 0.044715 * x * x * x));
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * beta * (1 + 3 * 0.044715 * x * x);
+    }
 
     [Theory]
     [MemberData(nameof(SizesAndThreads))]

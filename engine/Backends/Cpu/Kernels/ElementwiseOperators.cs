@@ -98,6 +98,18 @@ internal readonly struct PowOp<T>(T alpha) : IUnaryOperator<T> where T : unmanag
     }
 }
 
+/// <summary>GELU's tanh form, 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))), fused (the composite is Ops.Gelu).</summary>
+internal readonly struct GeluOp<T> : IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    internal static T Beta => T.CreateTruncating(0.7978845608028654); // √(2/π)
+    internal static T Kappa => T.CreateTruncating(0.044715);
+    internal static T Half => T.CreateTruncating(0.5);
+
+    public T Apply(T x) => Half * x * (T.One + T.Tanh(Beta * (x + Kappa * x * x * x)));
+    public Vector256<T> Apply(Vector256<T> x)
+        => Vector256.Create(Half) * x * (Vector256<T>.One + VectorMath.Tanh(Vector256.Create(Beta) * (x + Vector256.Create(Kappa) * x * x * x)));
+}
+
 internal readonly struct AddOp<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public T Apply(T a, T b) => a + b;
@@ -180,6 +192,27 @@ internal readonly struct TanhBackwardOp<T> : IBinaryOperator<T> where T : unmana
 {
     public T Apply(T a, T b) => b * (T.One - a * a);
     public Vector256<T> Apply(Vector256<T> a, Vector256<T> b) => b * (Vector256<T>.One - a * a);
+}
+
+/// <summary>b GELU'(a) for GELU's tanh form, with t = tanh(√(2/π) (a + 0.044715 a³)):
+/// b (0.5 (1 + t) + 0.5 a (1 - t²) √(2/π) (1 + 3 · 0.044715 a²)), as PyTorch's GeluBackward.</summary>
+internal readonly struct GeluBackwardOp<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public T Apply(T a, T b)
+    {
+        T a2 = a * a, t = T.Tanh(GeluOp<T>.Beta * (a + GeluOp<T>.Kappa * a2 * a)), half = GeluOp<T>.Half;
+        T three = T.One + T.One + T.One;
+        return b * (half * (T.One + t) + half * a * (T.One - t * t) * GeluOp<T>.Beta * (T.One + three * GeluOp<T>.Kappa * a2));
+    }
+
+    public Vector256<T> Apply(Vector256<T> a, Vector256<T> b)
+    {
+        var one = Vector256<T>.One;
+        var (beta, kappa, half) = (Vector256.Create(GeluOp<T>.Beta), Vector256.Create(GeluOp<T>.Kappa), Vector256.Create(GeluOp<T>.Half));
+        var a2 = a * a;
+        var t = VectorMath.Tanh(beta * (a + kappa * a2 * a));
+        return b * (half * (one + t) + half * a * (one - t * t) * beta * (one + (one + one + one) * kappa * a2));
+    }
 }
 
 /// <summary>a * alpha + b: y += alpha x with a = x, b = y.</summary>

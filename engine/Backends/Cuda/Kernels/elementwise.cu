@@ -19,6 +19,7 @@ __device__ __forceinline__ float unary_apply(int op, float x, float alpha)
     case 8: return logf(x);                        // Log
     case 10: return tanhf(x);                      // Tanh
     case 11: return powf(x, alpha);                // Pow
+    case 12: return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x))); // Gelu (tanh form)
     default: return 1.0f / x;                      // Reciprocal
     }
 }
@@ -45,6 +46,8 @@ __device__ __forceinline__ float binary_apply(int op, float a, float b, float al
     case 9: return a != 0.0f ? b : -0.0f;          // SelectNonZero
     case 10: return a == 0.0f ? b : -0.0f;         // SelectZero
     case 11: return b * (1.0f - a * a);            // TanhBackward
+    case 12: { float t = tanhf(0.7978845608f * (a + 0.044715f * a * a * a));   // GeluBackward (a = x, b = dy)
+               return b * (0.5f * (1.0f + t) + 0.5f * a * (1.0f - t * t) * 0.7978845608f * (1.0f + 3.0f * 0.044715f * a * a)); }
     default: return a < alpha ? -b : 0.0f;         // HingeBackward
     }
 }
