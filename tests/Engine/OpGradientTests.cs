@@ -1,4 +1,5 @@
 using Vicreg.Engine;
+using Vicreg.Engine.Autograd;
 
 namespace Vicreg.Tests.Engine;
 
@@ -79,6 +80,31 @@ public class OpGradientTests
         var mean = GradCheck.RandomDouble(new Shape(2), ref rng, requiresGrad: false);
         var variance = GradCheck.RandomDouble(new Shape(2), ref rng, 0.5, 2, requiresGrad: false);
         GradCheck.Check(t => Ops.BatchNorm(t[0], gamma, beta, mean, variance, training: false), [x]);
+    }
+
+    [Theory]
+    [InlineData(new[] { 3, 2, 2, 2 })]
+    [InlineData(new[] { 5, 3 })]
+    [InlineData(new[] { 1, 1, 1, 1 })]
+    public void BatchNormEvaluationGivesEveryInputAGradient(int[] shape)
+    {
+        var rng = new Rng(45);
+        int c = shape[1];
+        var x = R(ref rng, shape);
+        var gamma = GradCheck.RandomDouble(new Shape(c), ref rng, 0.5, 1.5);
+        var beta = R(ref rng, c);
+        var mean = R(ref rng, c);
+        var variance = GradCheck.RandomDouble(new Shape(c), ref rng, 0.5, 2);
+        GradCheck.Check(t => Ops.BatchNorm(t[0], t[1], t[2], t[3], t[4], training: false), [x, gamma, beta, mean, variance]);
+        GradCheck.Check(t => Ops.BatchNorm(t[0], null, null, t[1], t[2], training: false), [x, mean, variance]);
+
+        // The composite (taken when a gradient is needed) computes what the fused kernel computes without one.
+        using var scope = TensorScope.Begin();
+        var composed = Ops.BatchNorm(x, gamma, beta, mean, variance, training: false).ToArray<double>();
+        Tape.Clear();
+        double[] fused;
+        using (Tape.NoGrad()) fused = Ops.BatchNorm(x, gamma, beta, mean, variance, training: false).ToArray<double>();
+        for (int i = 0; i < fused.Length; i++) Assert.Equal(fused[i], composed[i], 1e-12);
     }
 
     [Fact]
