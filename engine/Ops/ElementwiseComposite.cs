@@ -15,7 +15,7 @@ public sealed class ElementwiseComposite
 
     private readonly Func<Tensor, Tensor> _parts;
     private readonly (UnaryOp Forward, BinaryOp Backward)? _fused;
-    private readonly DerivativeRule? _fusedRule;
+    private readonly ElementwiseRule? _fusedRule;
 
     /// <param name="name">The op's name in messages and on the fused path's tape node.</param>
     /// <param name="parts">The op as ops (checks come from the parts).</param>
@@ -26,7 +26,7 @@ public sealed class ElementwiseComposite
         _parts = parts;
         _fused = fused;
         if (fused is { Backward: var backward })
-            _fusedRule = (g, d) => g.Backend.Binary(backward, g.A, g.Dy, d);
+            _fusedRule = new ElementwiseRule(name, (g, d) => g.Backend.Binary(backward, g.A, g.Dy, d));
     }
 
     public string Name { get; }
@@ -43,7 +43,7 @@ public sealed class ElementwiseComposite
     public Tensor Fused(Tensor x)
     {
         var (forward, _) = _fused ?? throw new InvalidOperationException($"{Name}: no fused kernels are registered");
-        return Ops.Unary(forward, Name, x, _fusedRule!);
+        return Ops.Unary(forward, x, _fusedRule!);
     }
 
     /// <summary>Within the returned scope (on this thread), composites with fused kernels run those.</summary>
