@@ -51,6 +51,12 @@ public enum UnaryOp
     Log,
     /// <summary>y = 1 / x</summary>
     Reciprocal,
+    /// <summary>y = tanh(x)</summary>
+    Tanh,
+    /// <summary>y = x ^ alpha (C's pow: a negative x gives a real result only for an integer alpha)</summary>
+    Pow,
+    /// <summary>y = GELU(x), tanh form: the fused forward of Ops.Gelu</summary>
+    Gelu,
 }
 
 /// <summary>Elementwise y = f(a, b) on tensors of one shape.</summary>
@@ -64,4 +70,19 @@ public enum BinaryOp
     ReluBackward,
     /// <summary>y = -b where a &lt; alpha, else 0 (backward of <see cref="UnaryOp.Hinge"/>)</summary>
     HingeBackward,
+    /// <summary>y = max(a, b); NaN if either is NaN (torch.maximum)</summary>
+    Maximum,
+    /// <summary>y = min(a, b); NaN if either is NaN (torch.minimum)</summary>
+    Minimum,
+    /// <summary>y = 0 where a &lt; b, 1/2 where a == b, else 1: the share of max(a, b)'s gradient that a
+    /// receives (and, with a and b swapped, min's), ties split evenly as PyTorch does</summary>
+    MaxGradientShare,
+    /// <summary>y = b where a != 0, else -0 (-0 so that SelectNonZero(c, a) + SelectZero(c, b) is exactly where(c, a, b))</summary>
+    SelectNonZero,
+    /// <summary>y = b where a == 0, else -0</summary>
+    SelectZero,
+    /// <summary>y = b (1 - a²): tanh's backward with a = tanh(x), b = dy</summary>
+    TanhBackward,
+    /// <summary>y = b GELU'(a), tanh form: the fused backward of Ops.Gelu, with a = x, b = dy</summary>
+    GeluBackward,
 }

@@ -2,152 +2,160 @@ using Vicreg.Engine.Autograd;
 
 namespace Vicreg.Engine;
 
+// The elementwise primitives. Each is its forward kernel and its derivative rule (an ElementwiseRule kept in
+// a static field, declared beside the op) recorded on the one parametrised ElementwiseNode; ops built from
+// these (Ops.Gelu.cs) need no backward of their own.
 public static partial class Ops
 {
-    public static Tensor Add(Tensor a, Tensor b) => Binary(BinaryOp.Add, "add", a, b);
-    public static Tensor Sub(Tensor a, Tensor b) => Binary(BinaryOp.Sub, "sub", a, b);
-    public static Tensor Mul(Tensor a, Tensor b) => Binary(BinaryOp.Mul, "mul", a, b);
+    // Declared first: the rules below use it in their initialisers, which run in textual order.
+    private static readonly DerivativeRule s_passThrough = static (g, d) => g.Backend.Unary(UnaryOp.Copy, g.Dy, d);
 
-    private static Tensor Binary(BinaryOp op, string name, Tensor a, Tensor b)
+    public static Tensor Add(Tensor a, Tensor b) => Binary(BinaryOp.Add, a, b, s_addRule);
+    private static readonly ElementwiseRule s_addRule = new("add", s_passThrough, s_passThrough);
+
+    public static Tensor Sub(Tensor a, Tensor b) => Binary(BinaryOp.Sub, a, b, s_subRule);
+    private static readonly ElementwiseRule s_subRule = new("sub", s_passThrough, static (g, d) => g.Backend.Unary(UnaryOp.Scale, g.Dy, d, -1));
+
+    public static Tensor Mul(Tensor a, Tensor b) => Binary(BinaryOp.Mul, a, b, s_mulRule);
+    private static readonly ElementwiseRule s_mulRule = new("mul",
+        static (g, d) => g.Backend.Binary(BinaryOp.Mul, g.Dy, g.B, d),
+        static (g, d) => g.Backend.Binary(BinaryOp.Mul, g.Dy, g.A, d));
+
+    /// <summary>a / b. d/da = dy / b; d/db = -dy · y / b.</summary>
+    public static Tensor Div(Tensor a, Tensor b) => Binary(BinaryOp.Div, a, b, s_divRule);
+    private static readonly ElementwiseRule s_divRule = new("div",
+        static (g, d) => g.Backend.Binary(BinaryOp.Div, g.Dy, g.B, d),
+        static (g, d) =>
+        {
+            g.Backend.Binary(BinaryOp.Mul, g.Dy, g.Y, d);
+            g.Backend.Binary(BinaryOp.Div, d, g.B, d);
+            g.Backend.Unary(UnaryOp.Scale, d, d, -1);
+        });
+
+    /// <summary>max(a, b) elementwise, NaN if either is NaN (torch.maximum). Where a == b the gradient is split
+    /// evenly between a and b, as PyTorch does.</summary>
+    public static Tensor Maximum(Tensor a, Tensor b) => Binary(BinaryOp.Maximum, a, b, s_maximumRule);
+    private static readonly ElementwiseRule s_maximumRule = new("maximum",
+        static (g, d) => ShareOfGradient(g, g.A, g.B, d),
+        static (g, d) => ShareOfGradient(g, g.B, g.A, d));
+
+    /// <summary>min(a, b) elementwise, NaN if either is NaN (torch.minimum); ties split the gradient evenly.</summary>
+    public static Tensor Minimum(Tensor a, Tensor b) => Binary(BinaryOp.Minimum, a, b, s_minimumRule);
+    private static readonly ElementwiseRule s_minimumRule = new("minimum",
+        static (g, d) => ShareOfGradient(g, g.B, g.A, d),
+        static (g, d) => ShareOfGradient(g, g.A, g.B, d));
+
+    /// <summary>d = dy · (0 where winner &lt; loser, 1/2 where equal, else 1).</summary>
+    private static void ShareOfGradient(ElementwiseGradient g, Tensor winner, Tensor loser, Tensor d)
     {
+        g.Backend.Binary(BinaryOp.MaxGradientShare, winner, loser, d);
+        g.Backend.Binary(BinaryOp.Mul, d, g.Dy, d);
+    }
+
+    /// <summary>a where the condition is non-zero (NaN counts as non-zero, as bool(nan) in PyTorch), else b
+    /// (torch.where with a condition tensor of the inputs' type and shape). No gradient reaches the condition.</summary>
+    public static Tensor Where(Tensor condition, Tensor a, Tensor b)
+    {
+        const string name = "where";
         SameShape(name, a, b);
+        SameShape(name, condition, a);
         Floating(name, a);
         var y = Like(a);
+        var fromB = Like(a);
+        // Each select writes -0 where it does not pick, and x + (-0) == x for every x (also -0): y is exact.
+        a.Backend.Binary(BinaryOp.SelectNonZero, condition, a, y);
+        a.Backend.Binary(BinaryOp.SelectZero, condition, b, fromB);
+        a.Backend.Binary(BinaryOp.Add, y, fromB, y);
+        fromB.Dispose();
+        if (!Tape.NeedsGrad(a, b)) return y;
+        // The rule reads this call's condition, so where (not on a training step's path) makes its rule per call.
+        var rule = new ElementwiseRule(name,
+            (g, d) => g.Backend.Binary(BinaryOp.SelectNonZero, condition, g.Dy, d),
+            (g, d) => g.Backend.Binary(BinaryOp.SelectZero, condition, g.Dy, d));
+        return Tape.Record(new ElementwiseNode(rule, a, b, 0), y);
+    }
+
+    private static Tensor Binary(BinaryOp op, Tensor a, Tensor b, ElementwiseRule rule)
+    {
+        SameShape(rule.Name, a, b);
+        Floating(rule.Name, a);
+        var y = Like(a);
         a.Backend.Binary(op, a, b, y);
-        return Tape.NeedsGrad(a, b) ? Tape.Record(new BinaryNode(op, name, a, b), y) : y;
+        return Tape.NeedsGrad(a, b) ? Tape.Record(new ElementwiseNode(rule, a, b, 0), y) : y;
     }
 
-    private sealed class BinaryNode(BinaryOp op, string name, Tensor a, Tensor b) : Node
+    /// <summary>A one-input op: checks, runs the kernel, records the rule when x needs a gradient.</summary>
+    internal static Tensor Unary(UnaryOp op, Tensor x, ElementwiseRule rule, double alpha = 0)
     {
-        public override string Name => name;
-
-        public override void Backward(Tensor dy)
-        {
-            var be = dy.Backend;
-            if (a.RequiresGrad)
-            {
-                var da = Like(a);
-                if (op == BinaryOp.Mul) be.Binary(BinaryOp.Mul, dy, b, da);
-                else be.Unary(UnaryOp.Copy, dy, da);
-                Tape.Accumulate(a, da);
-            }
-            if (b.RequiresGrad)
-            {
-                var db = Like(b);
-                switch (op)
-                {
-                    case BinaryOp.Mul: be.Binary(BinaryOp.Mul, dy, a, db); break;
-                    case BinaryOp.Sub: be.Unary(UnaryOp.Scale, dy, db, -1); break;
-                    default: be.Unary(UnaryOp.Copy, dy, db); break;
-                }
-                Tape.Accumulate(b, db);
-            }
-        }
-    }
-
-    /// <summary>The forward of a one-input op: checks, allocates the output, runs the kernel (the caller records its node).</summary>
-    private static Tensor Unary(UnaryOp op, string name, Tensor x, double alpha = 0)
-    {
-        Floating(name, x);
+        Floating(rule.Name, x);
         var y = Like(x);
         x.Backend.Unary(op, x, y, alpha);
-        return y;
-    }
-
-    /// <summary>The backward of a one-input op whose gradient is elementwise: dx = scale * op(a, b; alpha),
-    /// accumulated into x's gradient.</summary>
-    private static void AccumulateElementwise(Tensor x, BinaryOp op, Tensor a, Tensor b, double alpha = 0, double scale = 1)
-    {
-        var dx = Like(x);
-        x.Backend.Binary(op, a, b, dx, alpha);
-        if (scale != 1) x.Backend.Unary(UnaryOp.Scale, dx, dx, scale);
-        Tape.Accumulate(x, dx);
+        return Tape.NeedsGrad(x) ? Tape.Record(new ElementwiseNode(rule, x, null, alpha), y) : y;
     }
 
     /// <summary>y = alpha * x.</summary>
-    public static Tensor Scale(Tensor x, double alpha)
-    {
-        var y = Unary(UnaryOp.Scale, "scale", x, alpha);
-        return Tape.NeedsGrad(x) ? Tape.Record(new ScaleNode(x, alpha), y) : y;
-    }
-
-    private sealed class ScaleNode(Tensor x, double alpha) : Node
-    {
-        public override string Name => "scale";
-        public override void Backward(Tensor dy)
-        {
-            var dx = Like(x);
-            dy.Backend.Unary(UnaryOp.Scale, dy, dx, alpha);
-            Tape.Accumulate(x, dx);
-        }
-    }
+    public static Tensor Scale(Tensor x, double alpha) => Unary(UnaryOp.Scale, x, s_scaleRule, alpha);
+    private static readonly ElementwiseRule s_scaleRule = new("scale", static (g, d) => g.Backend.Unary(UnaryOp.Scale, g.Dy, d, g.Alpha));
 
     /// <summary>y = x + alpha (the gradient passes through unchanged).</summary>
-    public static Tensor AddScalar(Tensor x, double alpha)
-    {
-        var y = Unary(UnaryOp.AddScalar, "add_scalar", x, alpha);
-        return Tape.NeedsGrad(x) ? Tape.Record(new ScaleNode(x, 1), y) : y;
-    }
+    public static Tensor AddScalar(Tensor x, double alpha) => Unary(UnaryOp.AddScalar, x, s_addScalarRule, alpha);
+    private static readonly ElementwiseRule s_addScalarRule = new("add_scalar", s_passThrough);
 
-    public static Tensor Square(Tensor x)
+    public static Tensor Square(Tensor x) => Unary(UnaryOp.Square, x, s_squareRule);
+    private static readonly ElementwiseRule s_squareRule = new("square", static (g, d) =>
     {
-        var y = Unary(UnaryOp.Square, "square", x);
-        return Tape.NeedsGrad(x) ? Tape.Record(new SquareNode(x), y) : y;
-    }
+        g.Backend.Binary(BinaryOp.Mul, g.Dy, g.A, d);
+        g.Backend.Unary(UnaryOp.Scale, d, d, 2);
+    });
 
-    private sealed class SquareNode(Tensor x) : Node
+    /// <summary>d sqrt(x) = dy / (2 sqrt(x)).</summary>
+    public static Tensor Sqrt(Tensor x) => Unary(UnaryOp.Sqrt, x, s_sqrtRule);
+    private static readonly ElementwiseRule s_sqrtRule = new("sqrt", static (g, d) =>
     {
-        public override string Name => "square";
-        public override void Backward(Tensor dy)
-        {
-            AccumulateElementwise(x, BinaryOp.Mul, dy, x, scale: 2);
-        }
-    }
+        g.Backend.Binary(BinaryOp.Div, g.Dy, g.Y, d);
+        g.Backend.Unary(UnaryOp.Scale, d, d, 0.5);
+    });
 
-    public static Tensor Sqrt(Tensor x)
-    {
-        var y = Unary(UnaryOp.Sqrt, "sqrt", x);
-        return Tape.NeedsGrad(x) ? Tape.Record(new SqrtNode(x, y), y) : y;
-    }
-
-    private sealed class SqrtNode(Tensor x, Tensor y) : Node
-    {
-        public override string Name => "sqrt";
-        public override void Backward(Tensor dy)
-        {
-            // d sqrt(x) = dy / (2 sqrt(x))
-            AccumulateElementwise(x, BinaryOp.Div, dy, y, scale: 0.5);
-        }
-    }
-
-    public static Tensor Relu(Tensor x)
-    {
-        var y = Unary(UnaryOp.Relu, "relu", x);
-        return Tape.NeedsGrad(x) ? Tape.Record(new ReluNode(x, y), y) : y;
-    }
-
-    private sealed class ReluNode(Tensor x, Tensor y) : Node
-    {
-        public override string Name => "relu";
-        public override void Backward(Tensor dy)
-        {
-            AccumulateElementwise(x, BinaryOp.ReluBackward, y, dy);
-        }
-    }
+    public static Tensor Relu(Tensor x) => Unary(UnaryOp.Relu, x, s_reluRule);
+    private static readonly ElementwiseRule s_reluRule = new("relu", static (g, d) => g.Backend.Binary(BinaryOp.ReluBackward, g.Y, g.Dy, d));
 
     /// <summary>y = max(alpha - x, 0): the hinge VICReg's variance term puts on each column's std.</summary>
-    public static Tensor Hinge(Tensor x, double alpha)
-    {
-        var y = Unary(UnaryOp.Hinge, "hinge", x, alpha);
-        return Tape.NeedsGrad(x) ? Tape.Record(new HingeNode(x, alpha), y) : y;
-    }
+    public static Tensor Hinge(Tensor x, double alpha) => Unary(UnaryOp.Hinge, x, s_hingeRule, alpha);
+    private static readonly ElementwiseRule s_hingeRule = new("hinge", static (g, d) => g.Backend.Binary(BinaryOp.HingeBackward, g.A, g.Dy, d, g.Alpha));
 
-    private sealed class HingeNode(Tensor x, double alpha) : Node
+    /// <summary>e^x; d = dy · y.</summary>
+    public static Tensor Exp(Tensor x) => Unary(UnaryOp.Exp, x, s_expRule);
+    private static readonly ElementwiseRule s_expRule = new("exp", static (g, d) => g.Backend.Binary(BinaryOp.Mul, g.Dy, g.Y, d));
+
+    /// <summary>Natural logarithm; d = dy / x.</summary>
+    public static Tensor Log(Tensor x) => Unary(UnaryOp.Log, x, s_logRule);
+    private static readonly ElementwiseRule s_logRule = new("log", static (g, d) => g.Backend.Binary(BinaryOp.Div, g.Dy, g.A, d));
+
+    /// <summary>1 / x; d = -dy · y².</summary>
+    public static Tensor Reciprocal(Tensor x) => Unary(UnaryOp.Reciprocal, x, s_reciprocalRule);
+    private static readonly ElementwiseRule s_reciprocalRule = new("reciprocal", static (g, d) =>
     {
-        public override string Name => "hinge";
-        public override void Backward(Tensor dy)
+        g.Backend.Binary(BinaryOp.Mul, g.Dy, g.Y, d);
+        g.Backend.Binary(BinaryOp.Mul, d, g.Y, d);
+        g.Backend.Unary(UnaryOp.Scale, d, d, -1);
+    });
+
+    /// <summary>tanh(x); d = dy · (1 - y²).</summary>
+    public static Tensor Tanh(Tensor x) => Unary(UnaryOp.Tanh, x, s_tanhRule);
+    private static readonly ElementwiseRule s_tanhRule = new("tanh", static (g, d) => g.Backend.Binary(BinaryOp.TanhBackward, g.Y, g.Dy, d));
+
+    /// <summary>x ^ exponent (torch.pow with a scalar exponent); d = dy · exponent · x^(exponent-1), and 0 for
+    /// exponent 0 (as PyTorch, where 0 · x^-1 would be NaN at x = 0).</summary>
+    public static Tensor Pow(Tensor x, double exponent) => Unary(UnaryOp.Pow, x, s_powRule, exponent);
+    private static readonly ElementwiseRule s_powRule = new("pow", static (g, d) =>
+    {
+        if (g.Alpha == 0)
         {
-            AccumulateElementwise(x, BinaryOp.HingeBackward, x, dy, alpha);
+            g.Backend.Fill(d, 0);
+            return;
         }
-    }
+        g.Backend.Unary(UnaryOp.Pow, g.A, d, g.Alpha - 1);
+        g.Backend.Binary(BinaryOp.Mul, g.Dy, d, d);
+        g.Backend.Unary(UnaryOp.Scale, d, d, g.Alpha);
+    });
 }

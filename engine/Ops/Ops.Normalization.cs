@@ -27,13 +27,15 @@ public static partial class Ops
     {
         const string op = "batch_norm";
         var (n, c, inner) = CheckBatchNorm(op, x, gamma, beta, runningMean, runningVar);
-        var y = Like(x);
         if (!training)
         {
             if (runningMean is null || runningVar is null) throw new InvalidOperationException($"{op}: evaluation mode needs running statistics");
-            x.Backend.BatchNormInference(x, gamma, beta, runningMean, runningVar, eps, y);
-            return Tape.NeedsGrad(x, gamma, beta) ? Tape.Record(new BatchNormInferenceNode(x, gamma, runningVar, eps, n, c, inner), y) : y;
+            if (Tape.NeedsGrad(x, gamma, beta, runningMean, runningVar)) return BatchNormEvaluation(x, gamma, beta, runningMean, runningVar, eps);
+            var inferred = Like(x);
+            x.Backend.BatchNormInference(x, gamma, beta, runningMean, runningVar, eps, inferred);
+            return inferred;
         }
+        var y = Like(x);
         if (n * inner < 2) throw new ShapeMismatchException($"{op}: training needs more than one value per channel (got input {x.Shape})");
         var mean = New(x, new Shape(c));
         var invStd = New(x, new Shape(c));
@@ -71,31 +73,16 @@ public static partial class Ops
         }
     }
 
-    /// <summary>Evaluation mode is an affine map per channel: dx = dy * gamma / sqrt(running_var + eps).
-    /// (Needed when a frozen backbone is fine-tuned in eval mode; the linear probe does not back-propagate here.)</summary>
-    private sealed class BatchNormInferenceNode(Tensor x, Tensor? gamma, Tensor runningVar, double eps, int n, int c, int inner) : Node
+    /// <summary>Evaluation mode as a composite of primitives, y = (x - mean[c]) · scale[c] + beta[c] with
+    /// scale = gamma / sqrt(running_var + eps): taken when something needs a gradient (a frozen backbone
+    /// fine-tuned in evaluation mode), so every input's gradient, gamma's and beta's included, comes from the
+    /// parts. Without a gradient the fused BatchNormInference kernel computes the same map in one pass.</summary>
+    private static Tensor BatchNormEvaluation(Tensor x, Tensor? gamma, Tensor? beta, Tensor runningMean, Tensor runningVar, double eps)
     {
-        public override string Name => "batch_norm_eval";
-
-        public override void Backward(Tensor dy)
-        {
-            if (gamma is { RequiresGrad: true }) throw new NotSupportedException("batch_norm: gradients of gamma/beta in evaluation mode are not implemented");
-            if (!x.RequiresGrad) return;
-            var be = dy.Backend;
-            var scale = New(x, new Shape(c));
-            be.Unary(UnaryOp.AddScalar, runningVar, scale, eps);
-            be.Unary(UnaryOp.Sqrt, scale, scale);
-            be.Unary(UnaryOp.Reciprocal, scale, scale);
-            if (gamma is not null) be.Binary(BinaryOp.Mul, scale, gamma, scale);
-            var dx = Like(x);
-            // dx[o,c,i] = dy[o,c,i] * scale[c]: broadcast scale over [n, c, inner], then multiply.
-            var expanded = Like(x);
-            be.Fill(expanded, 0);
-            be.AddChannelVector(expanded, scale, n, c, inner, 1, expanded);
-            be.Binary(BinaryOp.Mul, dy, expanded, dx);
-            expanded.Dispose();
-            scale.Dispose();
-            Tape.Accumulate(x, dx);
-        }
+        var scale = Reciprocal(Sqrt(AddScalar(runningVar, eps)));
+        if (gamma is not null) scale = Mul(scale, gamma);
+        var scaleEverywhere = AddChannelVector(Tensor.ZerosLike(x), scale);
+        var y = Mul(AddChannelVector(x, runningMean, -1), scaleEverywhere);
+        return beta is null ? y : AddChannelVector(y, beta);
     }
 }

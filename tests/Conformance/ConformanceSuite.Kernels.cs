@@ -174,10 +174,13 @@ public abstract partial class ConformanceSuite
     [InlineData(UnaryOp.Exp, 1031)]
     [InlineData(UnaryOp.Log, 1031)]
     [InlineData(UnaryOp.Reciprocal, 13)]
+    [InlineData(UnaryOp.Tanh, 1031)]
+    [InlineData(UnaryOp.Pow, 31)]
+    [InlineData(UnaryOp.Gelu, 257)]
     public void Unary(UnaryOp op, int n)
     {
         var backend = Backend;
-        double[] x = op is UnaryOp.Sqrt or UnaryOp.Log ? Positive(n, 27) : Random(n, 27);
+        double[] x = op is UnaryOp.Sqrt or UnaryOp.Log or UnaryOp.Pow ? Positive(n, 27) : Random(n, 27);
         double[] Run(IBackend on)
         {
             using var tx = On(on, x, n); using var y = On(on, Random(n, 28), n);
@@ -194,6 +197,13 @@ public abstract partial class ConformanceSuite
     [InlineData(BinaryOp.Div, 31)]
     [InlineData(BinaryOp.ReluBackward, 257)]
     [InlineData(BinaryOp.HingeBackward, 1031)]
+    [InlineData(BinaryOp.Maximum, 17)]
+    [InlineData(BinaryOp.Minimum, 257)]
+    [InlineData(BinaryOp.MaxGradientShare, 31)]
+    [InlineData(BinaryOp.SelectNonZero, 13)]
+    [InlineData(BinaryOp.SelectZero, 13)]
+    [InlineData(BinaryOp.TanhBackward, 257)]
+    [InlineData(BinaryOp.GeluBackward, 1031)]
     public void Binary(BinaryOp op, int n)
     {
         var backend = Backend;

@@ -1,4 +1,5 @@
 using Vicreg.Engine;
+using Vicreg.Engine.Autograd;
 
 namespace Vicreg.Tests.Engine;
 
@@ -81,6 +82,31 @@ public class OpGradientTests
         GradCheck.Check(t => Ops.BatchNorm(t[0], gamma, beta, mean, variance, training: false), [x]);
     }
 
+    [Theory]
+    [InlineData(new[] { 3, 2, 2, 2 })]
+    [InlineData(new[] { 5, 3 })]
+    [InlineData(new[] { 1, 1, 1, 1 })]
+    public void BatchNormEvaluationGivesEveryInputAGradient(int[] shape)
+    {
+        var rng = new Rng(45);
+        int c = shape[1];
+        var x = R(ref rng, shape);
+        var gamma = GradCheck.RandomDouble(new Shape(c), ref rng, 0.5, 1.5);
+        var beta = R(ref rng, c);
+        var mean = R(ref rng, c);
+        var variance = GradCheck.RandomDouble(new Shape(c), ref rng, 0.5, 2);
+        GradCheck.Check(t => Ops.BatchNorm(t[0], t[1], t[2], t[3], t[4], training: false), [x, gamma, beta, mean, variance]);
+        GradCheck.Check(t => Ops.BatchNorm(t[0], null, null, t[1], t[2], training: false), [x, mean, variance]);
+
+        // The composite (taken when a gradient is needed) computes what the fused kernel computes without one.
+        using var scope = TensorScope.Begin();
+        var composed = Ops.BatchNorm(x, gamma, beta, mean, variance, training: false).ToArray<double>();
+        Tape.Clear();
+        double[] fused;
+        using (Tape.NoGrad()) fused = Ops.BatchNorm(x, gamma, beta, mean, variance, training: false).ToArray<double>();
+        for (int i = 0; i < fused.Length; i++) Assert.Equal(fused[i], composed[i], 1e-12);
+    }
+
     [Fact]
     public void Relu()
     {
@@ -139,6 +165,124 @@ public class OpGradientTests
         var around = GradCheck.RandomDouble(new Shape(11), ref rng, 0.2, 1.8);
         foreach (ref var v in around.AsSpan<double>()) if (Math.Abs(v - 1) < 0.01) v += 0.05;
         GradCheck.Check(t => Ops.Hinge(t[0], 1.0), [around]);
+    }
+
+    private static Tensor Positive(ref Rng rng, params int[] dims) => GradCheck.RandomDouble(new Shape(dims), ref rng, 0.3, 2.5);
+
+    [Theory]
+    [InlineData(new[] { 1 })]
+    [InlineData(new[] { 3, 5 })]
+    [InlineData(new[] { 13 })]
+    public void ExpLogReciprocalTanhAndDiv(int[] shape)
+    {
+        var rng = new Rng(40);
+        var mixed = GradCheck.RandomDouble(new Shape(shape), ref rng, -2, 2);
+        // log, 1/x and a divisor are checked on positive values well away from 0.
+        var positive = Positive(ref rng, shape);
+        GradCheck.Check(t => Ops.Exp(t[0]), [mixed]);
+        GradCheck.Check(t => Ops.Log(t[0]), [positive]);
+        GradCheck.Check(t => Ops.Reciprocal(t[0]), [positive]);
+        GradCheck.Check(t => Ops.Tanh(t[0]), [mixed]);
+        GradCheck.Check(t => Ops.Div(t[0], t[1]), [mixed, positive]);
+        // The same tensor as numerator and divisor: both rules accumulate into one gradient (which is 0).
+        GradCheck.Check(t => Ops.Div(t[0], t[0]), [positive]);
+    }
+
+    [Theory]
+    [InlineData(3.0, false)]
+    [InlineData(2.0, false)]
+    [InlineData(0.5, true)]
+    [InlineData(-1.5, true)]
+    [InlineData(1.0, false)]
+    public void PowByAScalar(double exponent, bool positiveOnly)
+    {
+        var rng = new Rng(41);
+        var x = positiveOnly ? Positive(ref rng, 3, 7) : GradCheck.RandomDouble(new Shape(3, 7), ref rng, -2, 2);
+        GradCheck.Check(t => Ops.Pow(t[0], exponent), [x]);
+    }
+
+    [Fact]
+    public void PowByZeroHasAZeroGradientEvenAtZero()
+    {
+        var x = Tensor.FromArray<double>([0.0, -1.5, 2.0], new Shape(3));
+        x.RequiresGrad = true;
+        Ops.SumAll(Ops.Pow(x, 0)).Backward();
+        Assert.Equal([0.0, 0.0, 0.0], x.Grad!.ToArray<double>());
+    }
+
+    [Theory]
+    [InlineData(new[] { 1 })]
+    [InlineData(new[] { 5, 3 })]
+    [InlineData(new[] { 17 })]
+    public void MaximumAndMinimum(int[] shape)
+    {
+        var rng = new Rng(42);
+        var a = R(ref rng, shape);
+        var b = R(ref rng, shape);
+        // No pair closer than the finite-difference step can cross: the derivative is defined everywhere checked.
+        var av = a.AsSpan<double>();
+        var bv = b.AsSpan<double>();
+        for (int i = 0; i < av.Length; i++) while (Math.Abs(av[i] - bv[i]) < 0.01) av[i] += 0.05;
+        GradCheck.Check(t => Ops.Maximum(t[0], t[1]), [a, b]);
+        GradCheck.Check(t => Ops.Minimum(t[0], t[1]), [a, b]);
+    }
+
+    [Fact]
+    public void MaximumAndMinimumSplitTheGradientEvenlyAtTies()
+    {
+        // The expected gradients are torch 1.13's for the same inputs (torch.maximum / torch.minimum, then sum().backward()).
+        foreach (var (minimum, expectedA, expectedB) in new[] { (false, new[] { 0.5, 1, 0 }, new[] { 0.5, 0, 1 }), (true, new[] { 0.5, 0, 1 }, new[] { 0.5, 1, 0 }) })
+        {
+            var a = Tensor.FromArray<double>([1, 2, 3], new Shape(3));
+            var b = Tensor.FromArray<double>([1, 1, 4], new Shape(3));
+            a.RequiresGrad = b.RequiresGrad = true;
+            Ops.SumAll(minimum ? Ops.Minimum(a, b) : Ops.Maximum(a, b)).Backward();
+            Assert.Equal(expectedA, a.Grad!.ToArray<double>());
+            Assert.Equal(expectedB, b.Grad!.ToArray<double>());
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(23)]
+    public void WhereRoutesEachGradientToTheChosenInput(int n)
+    {
+        var rng = new Rng(43);
+        var a = R(ref rng, n, 2);
+        var b = R(ref rng, n, 2);
+        // A condition with both kinds of entry (zero, and non-zero of either sign), fixed for the whole check.
+        var picks = new double[2 * n];
+        for (int i = 0; i < picks.Length; i++) picks[i] = (i % 3) switch { 0 => 0, 1 => -0.5, _ => 2 };
+        var condition = Tensor.FromArray<double>(picks, new Shape(n, 2));
+        GradCheck.Check(t => Ops.Where(condition, t[0], t[1]), [a, b]);
+        var y = Ops.Where(condition, a, b).ToArray<double>();
+        var (av, bv) = (a.ToArray<double>(), b.ToArray<double>());
+        for (int i = 0; i < picks.Length; i++) Assert.Equal(picks[i] != 0 ? av[i] : bv[i], y[i]);
+    }
+
+    [Fact]
+    public void PrimitivesCompose()
+    {
+        // exp(a) / (2 + tanh(b)) + log(max(a², b²) + 1) - min(a, b)^3: every new primitive's rule, chained.
+        var rng = new Rng(44);
+        var a = R(ref rng, 4, 5);
+        var b = R(ref rng, 4, 5);
+        NudgeApart(a, b);
+        GradCheck.Check(t =>
+        {
+            var ratio = Ops.Div(Ops.Exp(t[0]), Ops.AddScalar(Ops.Tanh(t[1]), 2));
+            var logTerm = Ops.Log(Ops.AddScalar(Ops.Maximum(Ops.Square(t[0]), Ops.Pow(t[1], 2)), 1));
+            return Ops.Sub(Ops.Add(ratio, logTerm), Ops.Pow(Ops.Minimum(t[0], t[1]), 3));
+        }, [a, b]);
+    }
+
+    private static void NudgeApart(Tensor a, Tensor b)
+    {
+        var av = a.AsSpan<double>();
+        var bv = b.AsSpan<double>();
+        for (int i = 0; i < av.Length; i++)
+            while (Math.Abs(av[i] - bv[i]) < 0.02 || Math.Abs(Math.Abs(av[i]) - Math.Abs(bv[i])) < 0.02) av[i] += 0.1;
     }
 
     [Theory]

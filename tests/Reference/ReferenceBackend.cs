@@ -270,6 +270,9 @@ public sealed unsafe class ReferenceBackend : IBackend
                 UnaryOp.Exp => Math.Exp(v),
                 UnaryOp.Log => Math.Log(v),
                 UnaryOp.Reciprocal => 1 / v,
+                UnaryOp.Tanh => Math.Tanh(v),
+                UnaryOp.Pow => Math.Pow(v, alpha),
+                UnaryOp.Gelu => 0.5 * v * (1 + Math.Tanh(GeluScale * (v + 0.044715 * v * v * v))),
                 _ => throw new ArgumentOutOfRangeException(nameof(op), op, "unknown unary op"),
             });
         }
@@ -289,9 +292,26 @@ public sealed unsafe class ReferenceBackend : IBackend
                 BinaryOp.Div => u / v,
                 BinaryOp.ReluBackward => u > 0 ? v : 0,
                 BinaryOp.HingeBackward => u < alpha ? -v : 0,
+                BinaryOp.Maximum => double.IsNaN(u) || u > v ? u : v,
+                BinaryOp.Minimum => double.IsNaN(u) || u < v ? u : v,
+                BinaryOp.MaxGradientShare => u < v ? 0 : u == v ? 0.5 : 1,
+                BinaryOp.SelectNonZero => u != 0 ? v : -0.0,
+                BinaryOp.SelectZero => u == 0 ? v : -0.0,
+                BinaryOp.TanhBackward => v * (1 - u * u),
+                BinaryOp.GeluBackward => v * GeluDerivative(u),
                 _ => throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op"),
             });
         }
+    }
+
+    /// <summary>sqrt(2 / pi), the tanh-form GELU's inner scale.</summary>
+    private static readonly double GeluScale = Math.Sqrt(2 / Math.PI);
+
+    /// <summary>d/dx of 0.5 x (1 + tanh(s (x + 0.044715 x^3))), written out from the formula, not from the kernels.</summary>
+    private static double GeluDerivative(double x)
+    {
+        double t = Math.Tanh(GeluScale * (x + 0.044715 * x * x * x));
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GeluScale * (1 + 3 * 0.044715 * x * x);
     }
 
     public void Axpy(double alpha, Tensor x, Tensor y)

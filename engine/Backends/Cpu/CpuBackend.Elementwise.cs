@@ -28,6 +28,9 @@ public sealed unsafe partial class CpuBackend
             case UnaryOp.Exp: Elementwise.Unary(x, y, n, new ExpOp<T>()); break;
             case UnaryOp.Log: Elementwise.Unary(x, y, n, new LogOp<T>()); break;
             case UnaryOp.Reciprocal: Elementwise.Unary(x, y, n, new ReciprocalOp<T>()); break;
+            case UnaryOp.Tanh: Elementwise.Unary(x, y, n, new TanhOp<T>()); break;
+            case UnaryOp.Pow: Elementwise.Unary(x, y, n, new PowOp<T>(alpha)); break;
+            case UnaryOp.Gelu: Elementwise.Unary(x, y, n, new GeluOp<T>()); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown unary op");
         }
     }
@@ -49,6 +52,13 @@ public sealed unsafe partial class CpuBackend
             case BinaryOp.Div: Elementwise.Binary(a, b, y, n, new DivOp<T>()); break;
             case BinaryOp.ReluBackward: Elementwise.Binary(a, b, y, n, new ReluBackwardOp<T>()); break;
             case BinaryOp.HingeBackward: Elementwise.Binary(a, b, y, n, new HingeBackwardOp<T>(alpha)); break;
+            case BinaryOp.Maximum: Elementwise.Binary(a, b, y, n, new MaximumOp<T>()); break;
+            case BinaryOp.Minimum: Elementwise.Binary(a, b, y, n, new MinimumOp<T>()); break;
+            case BinaryOp.MaxGradientShare: Elementwise.Binary(a, b, y, n, new MaxGradientShareOp<T>()); break;
+            case BinaryOp.SelectNonZero: Elementwise.Binary(a, b, y, n, new SelectNonZeroOp<T>()); break;
+            case BinaryOp.SelectZero: Elementwise.Binary(a, b, y, n, new SelectZeroOp<T>()); break;
+            case BinaryOp.TanhBackward: Elementwise.Binary(a, b, y, n, new TanhBackwardOp<T>()); break;
+            case BinaryOp.GeluBackward: Elementwise.Binary(a, b, y, n, new GeluBackwardOp<T>()); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op");
         }
     }

@@ -28,6 +28,9 @@ public class ElementwiseKernelTests
         UnaryOp.Exp => Math.Exp(x),
         UnaryOp.Log => Math.Log(x),
         UnaryOp.Reciprocal => 1 / x,
+        UnaryOp.Tanh => Math.Tanh(x),
+        UnaryOp.Pow => Math.Pow(x, alpha),
+        UnaryOp.Gelu => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
 
@@ -39,8 +42,21 @@ public class ElementwiseKernelTests
         BinaryOp.Div => a / b,
         BinaryOp.ReluBackward => a > 0 ? b : 0,
         BinaryOp.HingeBackward => a < alpha ? -b : 0,
+        BinaryOp.Maximum => Math.Max(a, b),
+        BinaryOp.Minimum => Math.Min(a, b),
+        BinaryOp.MaxGradientShare => a < b ? 0 : a == b ? 0.5 : 1,
+        BinaryOp.SelectNonZero => a != 0 ? b : -0.0,
+        BinaryOp.SelectZero => a == 0 ? b : -0.0,
+        BinaryOp.TanhBackward => b * (1 - a * a),
+        BinaryOp.GeluBackward => b * GeluDerivative(a),
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
+
+    private static double GeluDerivative(double x)
+    {
+        double beta = Math.Sqrt(2 / Math.PI), t = Math.Tanh(beta * (x + 0.044715 * x * x * x));
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * beta * (1 + 3 * 0.044715 * x * x);
+    }
 
     [Theory]
     [MemberData(nameof(SizesAndThreads))]
@@ -52,7 +68,7 @@ public class ElementwiseKernelTests
             foreach (var op in Enum.GetValues<UnaryOp>())
             {
                 var rng = Rng.ForKey(7, (ulong)n, (ulong)op, (ulong)dtype);
-                bool positive = op is UnaryOp.Sqrt or UnaryOp.Log;
+                bool positive = op is UnaryOp.Sqrt or UnaryOp.Log or UnaryOp.Pow;
                 var values = positive ? PositiveValues(ref rng, n) : RandomValues(ref rng, n);
                 var x = Make(values, new Shape(n), dtype);
                 var xs = Read(x);
@@ -109,6 +125,64 @@ public class ElementwiseKernelTests
                 for (int i = 0; i < n; i++) expected[i] = ReferenceBinary(op, av[i], bv[i], alpha);
                 AssertClose(expected, Read(y), Tolerance(dtype), $"{op} {dtype.Name()} n={n}");
             }
+    }
+
+    [Fact]
+    public void TanhIsAccurateFromTinyToSaturated()
+    {
+        using var scope = TensorScope.Begin();
+        foreach (var dtype in FloatTypes)
+        {
+            // Both sides of the series/exp switch at |x| = 1/8, tiny values (relative accuracy), and saturation.
+            var values = new List<double>();
+            for (int i = 0; i < 400; i++) values.Add(0.11 + 0.04 * i / 400);
+            for (int e = -30; e <= 1; e++) values.Add(Math.Pow(2, e) * 1.37);
+            values.AddRange([5, 9.5, 20, 44, 100, 400]);
+            var all = values.Concat(values.Select(v => -v)).ToArray();
+            var x = Make(all, new Shape(all.Length), dtype);
+            var xs = Read(x);
+            var y = Garbage(x.Shape, dtype);
+            Host.Unary(UnaryOp.Tanh, x, y);
+            var got = Read(y);
+            for (int i = 0; i < xs.Length; i++)
+            {
+                double expected = Math.Tanh(xs[i]);
+                Assert.True(Math.Abs(got[i] - expected) <= Tolerance(dtype) * Math.Abs(expected),
+                    $"tanh {dtype.Name()} of {xs[i]:R}: {got[i]:R}, expected {expected:R}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SizesAndThreads))]
+    public void SelectsAndGradientSharesOnTiesAndZeros(int n, int threads)
+    {
+        // The random data of the test above has no ties and no zeros; here a third of the pairs tie and a
+        // third of the conditions are zero, on both the vector body and the scalar tail.
+        using var _ = Threads(threads);
+        using var scope = TensorScope.Begin();
+        foreach (var dtype in FloatTypes)
+        {
+            var rng = Rng.ForKey(12, (ulong)n, (ulong)dtype);
+            var av = RandomValues(ref rng, n);
+            var bv = RandomValues(ref rng, n);
+            for (int i = 0; i < n; i += 3) { bv[i] = av[i]; av[(i + 1) % n] = 0; }
+            var (a, b) = (Make(av, new Shape(n), dtype), Make(bv, new Shape(n), dtype));
+            var (ar, br) = (Read(a), Read(b));
+            foreach (var op in new[] { BinaryOp.MaxGradientShare, BinaryOp.SelectNonZero, BinaryOp.SelectZero, BinaryOp.Maximum, BinaryOp.Minimum })
+            {
+                var y = Garbage(new Shape(n), dtype);
+                Host.Binary(op, a, b, y);
+                var got = Read(y);
+                for (int i = 0; i < n; i++)
+                {
+                    double expected = ReferenceBinary(op, ar[i], br[i], 0);
+                    // Bit for bit, sign of zero included: the selects' -0 is what makes where exact.
+                    Assert.True(BitConverter.DoubleToInt64Bits(expected) == BitConverter.DoubleToInt64Bits(got[i]),
+                        $"{op} {dtype.Name()} n={n} element {i} ({ar[i]:R}, {br[i]:R}): {got[i]:R}, expected {expected:R}");
+                }
+            }
+        }
     }
 
     [Theory]

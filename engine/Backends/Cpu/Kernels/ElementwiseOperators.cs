@@ -79,6 +79,37 @@ internal readonly struct ReciprocalOp<T> : IUnaryOperator<T> where T : unmanaged
     public Vector256<T> Apply(Vector256<T> x) => Vector256<T>.One / x;
 }
 
+internal readonly struct TanhOp<T> : IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public T Apply(T x) => T.Tanh(x);
+    public Vector256<T> Apply(Vector256<T> x) => VectorMath.Tanh(x);
+}
+
+internal readonly struct PowOp<T>(T alpha) : IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public T Apply(T x) => T.Pow(x, alpha);
+
+    // .NET has no vector pow, and exp(alpha log x) would lose the sign of a negative x with an integer alpha:
+    // each lane takes the scalar pow.
+    public Vector256<T> Apply(Vector256<T> x)
+    {
+        for (int i = 0; i < Vector256<T>.Count; i++) x = x.WithElement(i, T.Pow(x.GetElement(i), alpha));
+        return x;
+    }
+}
+
+/// <summary>GELU's tanh form, 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))), fused (the composite is Ops.Gelu).</summary>
+internal readonly struct GeluOp<T> : IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    internal static T Beta => T.CreateTruncating(0.7978845608028654); // √(2/π)
+    internal static T Kappa => T.CreateTruncating(0.044715);
+    internal static T Half => T.CreateTruncating(0.5);
+
+    public T Apply(T x) => Half * x * (T.One + T.Tanh(Beta * (x + Kappa * x * x * x)));
+    public Vector256<T> Apply(Vector256<T> x)
+        => Vector256.Create(Half) * x * (Vector256<T>.One + VectorMath.Tanh(Vector256.Create(Beta) * (x + Vector256.Create(Kappa) * x * x * x)));
+}
+
 internal readonly struct AddOp<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public T Apply(T a, T b) => a + b;
@@ -115,6 +146,73 @@ internal readonly struct HingeBackwardOp<T>(T alpha) : IBinaryOperator<T> where 
 {
     public T Apply(T a, T b) => a < alpha ? -b : T.Zero;
     public Vector256<T> Apply(Vector256<T> a, Vector256<T> b) => Vector256.LessThan(a, Vector256.Create(alpha)) & -b;
+}
+
+/// <summary>max(a, b), NaN if either is NaN (T.Max and Vector256.Max both propagate NaN, as torch.maximum).</summary>
+internal readonly struct MaximumOp<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public T Apply(T a, T b) => T.Max(a, b);
+    public Vector256<T> Apply(Vector256<T> a, Vector256<T> b) => Vector256.Max(a, b);
+}
+
+/// <summary>min(a, b), NaN if either is NaN.</summary>
+internal readonly struct MinimumOp<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public T Apply(T a, T b) => T.Min(a, b);
+    public Vector256<T> Apply(Vector256<T> a, Vector256<T> b) => Vector256.Min(a, b);
+}
+
+/// <summary>0 where a &lt; b, 1/2 where a == b, else 1.</summary>
+internal readonly struct MaxGradientShareOp<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private static T Half => T.One / (T.One + T.One);
+    public T Apply(T a, T b) => a < b ? T.Zero : a == b ? Half : T.One;
+    public Vector256<T> Apply(Vector256<T> a, Vector256<T> b)
+        => Vector256.AndNot(Vector256.ConditionalSelect(Vector256.Equals(a, b), Vector256.Create(Half), Vector256<T>.One), Vector256.LessThan(a, b));
+}
+
+/// <summary>b where a != 0 (NaN counts as non-zero), else -0.</summary>
+internal readonly struct SelectNonZeroOp<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public T Apply(T a, T b) => a != T.Zero ? b : T.NegativeZero;
+    public Vector256<T> Apply(Vector256<T> a, Vector256<T> b)
+        => Vector256.ConditionalSelect(Vector256.Equals(a, Vector256<T>.Zero), Vector256.Create(T.NegativeZero), b);
+}
+
+/// <summary>b where a == 0, else -0.</summary>
+internal readonly struct SelectZeroOp<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public T Apply(T a, T b) => a == T.Zero ? b : T.NegativeZero;
+    public Vector256<T> Apply(Vector256<T> a, Vector256<T> b)
+        => Vector256.ConditionalSelect(Vector256.Equals(a, Vector256<T>.Zero), b, Vector256.Create(T.NegativeZero));
+}
+
+/// <summary>b (1 - a²), with a = tanh(x) and b = dy.</summary>
+internal readonly struct TanhBackwardOp<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public T Apply(T a, T b) => b * (T.One - a * a);
+    public Vector256<T> Apply(Vector256<T> a, Vector256<T> b) => b * (Vector256<T>.One - a * a);
+}
+
+/// <summary>b GELU'(a) for GELU's tanh form, with t = tanh(√(2/π) (a + 0.044715 a³)):
+/// b (0.5 (1 + t) + 0.5 a (1 - t²) √(2/π) (1 + 3 · 0.044715 a²)), as PyTorch's GeluBackward.</summary>
+internal readonly struct GeluBackwardOp<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public T Apply(T a, T b)
+    {
+        T a2 = a * a, t = T.Tanh(GeluOp<T>.Beta * (a + GeluOp<T>.Kappa * a2 * a)), half = GeluOp<T>.Half;
+        T three = T.One + T.One + T.One;
+        return b * (half * (T.One + t) + half * a * (T.One - t * t) * GeluOp<T>.Beta * (T.One + three * GeluOp<T>.Kappa * a2));
+    }
+
+    public Vector256<T> Apply(Vector256<T> a, Vector256<T> b)
+    {
+        var one = Vector256<T>.One;
+        var (beta, kappa, half) = (Vector256.Create(GeluOp<T>.Beta), Vector256.Create(GeluOp<T>.Kappa), Vector256.Create(GeluOp<T>.Half));
+        var a2 = a * a;
+        var t = VectorMath.Tanh(beta * (a + kappa * a2 * a));
+        return b * (half * (one + t) + half * a * (one - t * t) * beta * (one + (one + one + one) * kappa * a2));
+    }
 }
 
 /// <summary>a * alpha + b: y += alpha x with a = x, b = y.</summary>

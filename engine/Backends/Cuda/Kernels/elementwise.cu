@@ -20,6 +20,9 @@ __device__ __forceinline__ float unary_apply(UnaryOp op, float x, float alpha)
     case UnaryOp::Exp: return expf(x);
     case UnaryOp::Log: return logf(x);
     case UnaryOp::Reciprocal: return 1.0f / x;
+    case UnaryOp::Tanh: return tanhf(x);
+    case UnaryOp::Pow: return powf(x, alpha);
+    case UnaryOp::Gelu: return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x))); // tanh form
     default: __trap(); return __int_as_float(0x7fc00000); // an op this source does not know: fail the launch
     }
 }
@@ -41,6 +44,14 @@ __device__ __forceinline__ float binary_apply(BinaryOp op, float a, float b, flo
     case BinaryOp::Div: return a / b;
     case BinaryOp::ReluBackward: return a > 0.0f ? b : 0.0f;
     case BinaryOp::HingeBackward: return a < alpha ? -b : 0.0f;
+    case BinaryOp::Maximum: return (a > b || a != a) ? a : b; // NaN propagates, as torch.maximum
+    case BinaryOp::Minimum: return (a < b || a != a) ? a : b;
+    case BinaryOp::MaxGradientShare: return a < b ? 0.0f : (a == b ? 0.5f : 1.0f);
+    case BinaryOp::SelectNonZero: return a != 0.0f ? b : -0.0f;
+    case BinaryOp::SelectZero: return a == 0.0f ? b : -0.0f;
+    case BinaryOp::TanhBackward: return b * (1.0f - a * a);
+    case BinaryOp::GeluBackward: { float t = tanhf(0.7978845608f * (a + 0.044715f * a * a * a)); // a = x, b = dy
+        return b * (0.5f * (1.0f + t) + 0.5f * a * (1.0f - t * t) * 0.7978845608f * (1.0f + 3.0f * 0.044715f * a * a)); }
     default: __trap(); return __int_as_float(0x7fc00000);
     }
 }

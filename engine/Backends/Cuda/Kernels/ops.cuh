@@ -14,6 +14,9 @@ enum class UnaryOp : int
     Exp = 7,
     Log = 8,
     Reciprocal = 9,
+    Tanh = 10,
+    Pow = 11,
+    Gelu = 12,
 };
 
 enum class BinaryOp : int
@@ -24,4 +27,11 @@ enum class BinaryOp : int
     Div = 3,
     ReluBackward = 4,
     HingeBackward = 5,
+    Maximum = 6,
+    Minimum = 7,
+    MaxGradientShare = 8,
+    SelectNonZero = 9,
+    SelectZero = 10,
+    TanhBackward = 11,
+    GeluBackward = 12,
 };
