@@ -6,8 +6,15 @@
       torchvision writes it (Resize(256 * SIZE / 224, bicubic), CenterCrop(SIZE), ToTensor, Normalize with
       ImageNet's statistics; our evaluation transform resamples bicubically as Pillow does); OUT (safetensors)
       gets the eval-mode features [N, rep] as "features"
+  throughput LIST THREADS BATCH SIZE REPEATS
+      the anchor of tools/bench's embed section: the files LIST names (one per line) through PIL, the same
+      transform and torchvision's resnet18 (random weights, eval mode, no grad), with THREADS torch threads and
+      THREADS DataLoader workers of one thread each; one batch to warm up, then the whole list REPEATS times;
+      prints {"images_per_second": best} as one JSON line
 """
+import json
 import sys
+import time
 
 import torch
 from PIL import Image
@@ -39,5 +46,46 @@ def resnet(arch, seed, size, weights, out, *images):
     safetensors_lite.save({"features": features.contiguous()}, out)
 
 
+class Files(torch.utils.data.Dataset):
+    def __init__(self, paths, transform):
+        self.paths = paths
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        return self.transform(Image.open(self.paths[i]).convert("RGB"))
+
+
+def worker_init(_):
+    torch.set_num_threads(1)
+
+
+def throughput(listing, threads, batch, size, repeats):
+    threads, batch, size = int(threads), int(batch), int(size)
+    with open(listing) as f:
+        paths = [line.rstrip("\n") for line in f if line.strip()]
+    torch.set_num_threads(threads)
+    model = torchvision_resnet_reference.build("resnet18", "imagenet", 3).eval()
+    transform = evaluation_transform(size)
+
+    def embed(files):
+        loader = torch.utils.data.DataLoader(Files(files, transform), batch_size=batch, num_workers=threads, worker_init_fn=worker_init)
+        count = 0
+        with torch.no_grad():
+            for x in loader:
+                count += model(x).shape[0]
+        return count
+
+    embed(paths[:batch])
+    best = 0.0
+    for _ in range(int(repeats)):
+        start = time.perf_counter()
+        n = embed(paths)
+        best = max(best, n / (time.perf_counter() - start))
+    print(json.dumps({"images_per_second": best}))
+
+
 if __name__ == "__main__":
-    {"resnet": resnet}[sys.argv[1]](*sys.argv[2:])
+    {"resnet": resnet, "throughput": throughput}[sys.argv[1]](*sys.argv[2:])
