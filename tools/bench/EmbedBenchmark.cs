@@ -49,7 +49,7 @@ public sealed class EmbedBenchmark : IBenchmark
     private static double MeasureOurs(IReadOnlyList<byte[]> files, int threads, int repeats)
     {
         var rng = new Rng(5);
-        var model = Backbones.Create("resnet18", ResNetStem.ImageNet, 1, 3, ref rng);
+        var model = Backbones.Create("resnet18", ResNetStem.Imagenet, 1, 3, ref rng);
         model.Eval();
         var transform = VicregAugmentations.Evaluation(Size);
         var backend = CpuBackend.Instance;
