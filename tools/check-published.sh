@@ -39,8 +39,8 @@ fi
 [ -x "$bin" ] || exit 1
 
 model=(--arch resnet18 --width 0.125)
-step pretrain "$bin" pretrain --dataset fashion-mnist "${model[@]}" --mlp 64-64 --epochs 1 --limit 256 --batch-size 32 \
-  --max-steps 3 --num-workers 2 --device cpu --exp-dir "$work/exp"
+step pretrain "$bin" pretrain --dataset fashion-mnist "${model[@]}" --mlp 64-64 --epochs 1 --limit 128 --batch-size 32 \
+  --warmup-epochs 0 --num-workers 2 --device cpu --exp-dir "$work/exp"
 mkdir -p "$work/images/more"
 step images /usr/bin/python3 -c '
 import sys
