@@ -6,7 +6,9 @@
 #      C++ behind fake libcuda/libcublas/libcudnn; needs g++) — kernel logic, not real-GPU behaviour;
 #   3. the numerics-sensitive tests (CPU kernels, gradients, models, losses, training determinism, PyTorch
 #      parity) again with AVX-512 disabled (DOTNET_EnableAVX512F=0), so that on an AVX-512 machine both CPU
-#      code paths (the Vector512 kernels in stage 1, the AVX2 ones here) are checked on every run.
+#      code paths (the Vector512 kernels in stage 1, the AVX2 ones here) are checked on every run;
+#   4. the published single file (tools/publish.sh, reused when newer than the sources) through a tiny pretrain,
+#      embed --images and linear-eval (tools/check-published.sh): one test, failed if any step fails.
 # Shows every failure with its message and every skip with its reason, says which CPU paths ran, and ends
 # with one line "tests: N passed, N failed, N skipped" over all stages. Exits non-zero on any failure.
 set -uo pipefail
@@ -75,6 +77,12 @@ if [ "$has_avx512" -eq 1 ]; then
   tally "stage 3" $? "$results/avx2.log" "$results/avx2/avx2.trx"
 else
   echo "== stage 3 skipped: stage 1 already ran the AVX2 path on this CPU"
+fi
+echo "== stage 4: the published single file: publish (unless up to date), pretrain, embed --images, linear-eval"
+if bash tools/check-published.sh > "$results/published.log" 2>&1; then
+  passed=$(( passed + 1 )); sed 's/^/    /' "$results/published.log"; echo "stage 4: 1 passed, 0 failed, 0 skipped"
+else
+  failed=$(( failed + 1 )); sed 's/^/    /' "$results/published.log"; echo "stage 4: 0 passed, 1 failed, 0 skipped"
 fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$broken" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -196,6 +196,7 @@ public sealed class DataLoader : IDisposable
             Volatile.Write(ref _knownBad[index], true);
             _skipped++;
             _options.Warnings?.WriteLine($"warning: skipping unreadable image {_dataset.Describe(index)}: {reason}");
+            _options.Skipped?.Invoke(index, reason);
         }
     }
 

@@ -29,4 +29,7 @@ public sealed record DataLoaderOptions
     public bool ReplaceUnreadable { get; init; } = true;
     /// <summary>Where skip warnings go (one line per unreadable file); null for silence.</summary>
     public TextWriter? Warnings { get; init; } = Console.Error;
+    /// <summary>Told each skipped sample once, with the reason (the dataset index and the warning's text), for callers
+    /// that keep a list of them; called under a lock, from the loader's threads.</summary>
+    public Action<int, string>? Skipped { get; init; }
 }

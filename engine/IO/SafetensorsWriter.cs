@@ -8,8 +8,7 @@ namespace Vicreg.Engine.IO;
 
 /// <summary>
 /// Writes named tensors as a safetensors file that PyTorch's safetensors (and torch.frombuffer on the
-/// parsed header) reads. The write is atomic: everything goes to a temporary file in the same folder,
-/// which is flushed to disk and then moved over the destination, so an interrupted write never
+/// parsed header) reads. The write is atomic (<see cref="AtomicFile"/>): an interrupted write never
 /// replaces a good file with a broken one.
 /// </summary>
 public static unsafe class SafetensorsWriter
@@ -57,34 +56,20 @@ public static unsafe class SafetensorsWriter
         byte[] header = SafetensorsHeader.Serialize(entries, allMetadata);
         int checksumAt = checksum ? PlaceholderPosition(header) : -1;
 
-        string fullPath = System.IO.Path.GetFullPath(path);
-        string directory = System.IO.Path.GetDirectoryName(fullPath)!;
-        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"safetensors: the folder {directory} does not exist");
-        string temporary = System.IO.Path.Combine(directory, TemporaryName(System.IO.Path.GetFileName(fullPath), Environment.ProcessId, Guid.NewGuid()));
-        try
+        AtomicFile.Write(path, "safetensors", stream =>
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            Span<byte> prefix = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+            stream.Write(prefix);
+            stream.Write(header);
+            using var hash = checksum ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
+            foreach (var (_, tensor, type) in ordered) WriteData(stream, hash, tensor, type);
+            if (hash is not null)
             {
-                Span<byte> prefix = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-                stream.Write(prefix);
-                stream.Write(header);
-                using var hash = checksum ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
-                foreach (var (_, tensor, type) in ordered) WriteData(stream, hash, tensor, type);
-                if (hash is not null)
-                {
-                    stream.Position = 8 + checksumAt;
-                    stream.Write(Encoding.ASCII.GetBytes(Convert.ToHexStringLower(hash.GetHashAndReset())));
-                }
-                stream.Flush(flushToDisk: true);
+                stream.Position = 8 + checksumAt;
+                stream.Write(Encoding.ASCII.GetBytes(Convert.ToHexStringLower(hash.GetHashAndReset())));
             }
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temporary); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        });
     }
 
     /// <summary>The temporary file a write goes through: hidden, beside the destination, named after the writing process.</summary>

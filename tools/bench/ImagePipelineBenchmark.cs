@@ -52,7 +52,7 @@ public static class ImagePipelineBenchmark
 
     /// <summary>ImageFolder layout, 10 classes; sizes around 500x375 (landscape and portrait), content
     /// smooth fields with texture so the entropy coder has real work.</summary>
-    private static void GenerateImages(string root, int count)
+    internal static void GenerateImages(string root, int count)
     {
         string marker = Path.Combine(root, ".complete");
         if (File.Exists(marker)) return;

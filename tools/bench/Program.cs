@@ -12,6 +12,7 @@ public static class Program
         new ConvolutionBenchmark(),
         new VicregStepBenchmark(),
         new ImagesSection(),
+        new EmbedBenchmark(),
         new StepProfileBenchmark(),
         new DistBenchmark(),
     ];

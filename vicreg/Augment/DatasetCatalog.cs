@@ -67,9 +67,25 @@ public static class DatasetCatalog
                     VicregAugmentations.LinearTrain(imageSize, norm), VicregAugmentations.Evaluation(imageSize, norm));
             }
             default:
-                throw new DatasetException($"unknown dataset '{name}' (expected one of: {string.Join(", ", Names)})");
+                throw Unknown(name);
         }
     }
+
+    /// <summary>
+    /// The evaluation transform a data set's model takes image files through (<c>embed --images</c>), without opening
+    /// the data set: photographs (imagefolder) as the linear evaluation takes them, Resize + CenterCrop to
+    /// <paramref name="imageSize"/>; the small data sets at their size with their normalisation and channels
+    /// (<see cref="VicregAugmentations.SmallImageEvaluationOfAnySize"/>).
+    /// </summary>
+    public static IImageTransform FileEvaluation(string name, int imageSize) => name.ToLowerInvariant() switch
+    {
+        "fashion-mnist" or "fashionmnist" => VicregAugmentations.SmallImageEvaluationOfAnySize(28, DatasetNormalization.FashionMnist),
+        "mnist" => VicregAugmentations.SmallImageEvaluationOfAnySize(28, DatasetNormalization.Mnist),
+        "cifar10" or "cifar-10" => VicregAugmentations.SmallImageEvaluationOfAnySize(32, DatasetNormalization.Cifar10),
+        "cifar100" or "cifar-100" => VicregAugmentations.SmallImageEvaluationOfAnySize(32, DatasetNormalization.Cifar100),
+        "imagefolder" or "imagenet" => VicregAugmentations.Evaluation(imageSize, DatasetNormalization.ImageNet),
+        _ => throw Unknown(name),
+    };
 
     /// <summary>The first <paramref name="limit"/> samples only, for quick runs and tests (0 = all).</summary>
     public static IImageDataset Limit(IImageDataset dataset, int limit) =>
@@ -89,6 +105,8 @@ public static class DatasetCatalog
     private static DatasetChoice Small(string name, IImageDataset ds, DatasetNormalization norm, int size) =>
         new(name, ds, norm, size, VicregAugmentations.SmallImageTwoViews(size, norm),
             VicregAugmentations.SmallImageLinearTrain(size, norm), VicregAugmentations.SmallImageEvaluation(size, norm));
+
+    private static DatasetException Unknown(string name) => new($"unknown dataset '{name}' (expected one of: {string.Join(", ", Names)})");
 
     private static string Require(string? dataDir, string name) =>
         dataDir ?? throw new DatasetException($"dataset '{name}' needs --data-dir");

@@ -125,4 +125,17 @@ public static class VicregAugmentations
         Mean = norm.Mean,
         Std = norm.Std,
     });
+
+    /// <summary>Evaluation of image files for a small-image model: the data set's normalisation on an image of its size
+    /// (as <see cref="SmallImageEvaluation"/>, the resize being the identity there); an image of another size is first
+    /// resized (shorter side, bicubic) and centre-cropped to it.</summary>
+    public static IImageTransform SmallImageEvaluationOfAnySize(int size, DatasetNormalization norm) => new AugmentationPipeline(new AugmentationSpec
+    {
+        Size = size,
+        Channels = norm.Channels,
+        Geometry = GeometryKind.ResizeCentreCrop,
+        ResizeShorter = size,
+        Mean = norm.Mean,
+        Std = norm.Std,
+    });
 }

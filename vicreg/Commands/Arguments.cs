@@ -6,7 +6,8 @@ namespace Vicreg.Commands;
 /// The flags of one command, parsed as the official scripts spell them (<c>--batch-size 256</c> or
 /// <c>--batch-size=256</c>; boolean flags stand alone; a repeated flag's last value wins, as argparse). Each command declares its flags with a default
 /// and a help line; anything undeclared, malformed or out of range is a <see cref="UsageException"/>.
-/// A command may also take positional arguments (file names), which come before its first flag.
+/// A command may also take positional arguments (file names), which come before its first flag, and a flag read
+/// with <see cref="Repeated"/> takes every value up to the next flag (<c>--images a.jpg b.jpg</c>, as a shell glob gives them).
 /// </summary>
 public sealed class Arguments
 {
@@ -17,16 +18,25 @@ public sealed class Arguments
     private readonly List<string> _positionals = [];
     private readonly List<(string Name, string Help)> _declaredPositionals = [];
     private readonly Dictionary<string, List<string?>> _every = new(StringComparer.Ordinal);
+    private readonly List<(string Flag, string Value)> _furtherValues = [];
+    private readonly HashSet<string> _manyValued = new(StringComparer.Ordinal);
 
     public Arguments(string command, IReadOnlyList<string> args)
     {
         _command = command;
+        string? lastWithValue = null; // the flag whose value came last, which further values extend
         for (int i = 0; i < args.Count; i++)
         {
             string a = args[i];
             if (!a.StartsWith("--", StringComparison.Ordinal) && _given.Count == 0)
             {
                 _positionals.Add(a); // RejectUnknown refuses those the command does not declare
+                continue;
+            }
+            if (!a.StartsWith("--", StringComparison.Ordinal) && lastWithValue is not null)
+            {
+                _every[lastWithValue].Add(a); // a further value of the flag before: Repeated takes it, RejectUnknown refuses it otherwise
+                _furtherValues.Add((lastWithValue, a));
                 continue;
             }
             if (!a.StartsWith("--", StringComparison.Ordinal) || a.Length == 2)
@@ -46,6 +56,7 @@ public sealed class Arguments
             _given[name] = value; // a repeated flag: the last one wins, as with argparse in the official scripts
             if (!_every.TryGetValue(name, out var values)) _every[name] = values = [];
             values.Add(value); // ... except for the flags read with Repeated
+            lastWithValue = value is null ? null : name;
         }
     }
 
@@ -72,6 +83,7 @@ public sealed class Arguments
     public IReadOnlyList<string> Repeated(string flag, string help)
     {
         Declare(flag, "", help);
+        _manyValued.Add(flag);
         if (!_every.TryGetValue(flag, out var values)) return [];
         return values.Select(v => v ?? throw new UsageException($"{_command}: --{flag} needs a value")).ToArray();
     }
@@ -124,6 +136,9 @@ public sealed class Arguments
             if (!_declared.Any(d => d.Flag == name))
                 throw new UsageException($"{_command}: unknown flag --{name} (see 'vicreg {_command} --help')");
         }
+        foreach (var (flag, value) in _furtherValues)
+            if (!_manyValued.Contains(flag))
+                throw new UsageException($"{_command}: unexpected argument '{value}' (--{flag} takes one value; flags start with --; see 'vicreg {_command} --help')");
     }
 
     /// <summary>The declared flags with defaults and help lines, for --help.</summary>

@@ -8,19 +8,19 @@ namespace Vicreg.Training;
 /// Runs a frozen backbone in evaluation mode over a whole split (deterministic evaluation transform,
 /// no shuffling) and keeps the features on the host. With no backbone, the features are the
 /// normalised pixels themselves (the raw-pixel probe). A sample that cannot be read is skipped (a
-/// warning names it) and gets no row, never another sample's features; with <paramref name="strict"/>
-/// it stops the extraction with a <see cref="DatasetException"/>.
+/// warning names it, and the skipped callback is told it with the reason) and gets no row, never another
+/// sample's features; in strict mode it stops the extraction with a <see cref="DatasetException"/>.
 /// </summary>
 public static class FeatureExtractor
 {
     public static FeatureSet Extract(Module? backbone, IImageDataset dataset, IImageTransform view, IBackend backend, int batchSize, int workers,
-        ProgressLine? progress = null, CancellationToken cancel = default, bool strict = false)
+        ProgressLine? progress = null, CancellationToken cancel = default, bool strict = false, Action<int, string>? skipped = null)
     {
         using var frozen = new FrozenBackbone(backbone, backend, batchSize);
         using var loader = new DataLoader(dataset, [view], new DataLoaderOptions
         {
             BatchSize = batchSize, Shuffle = false, DropLast = false, NumWorkers = workers, Seed = 0,
-            ReplaceUnreadable = false, Strict = strict,
+            ReplaceUnreadable = false, Strict = strict, Skipped = skipped,
         });
         float[]? features = null;
         int dimension = 0;

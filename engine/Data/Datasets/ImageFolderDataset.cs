@@ -4,7 +4,7 @@ namespace Vicreg.Engine.Data.Datasets;
 
 /// <summary>
 /// torchvision's ImageFolder: one subfolder per class, classes sorted by name, the images under each
-/// (recursively, following links) with extension .jpg/.jpeg/.png in any case, ordered by folder then
+/// (recursively, following links: <see cref="FolderWalk"/>) with extension .jpg/.jpeg/.png in any case, ordered by folder then
 /// file name; names compare by their bytes, which is Python's code-point order. Decoded as RGB (or gray).
 /// <para>
 /// Files are listed and opened by the bytes of their names (<see cref="NativeFileSystem"/>), so a name
@@ -29,22 +29,15 @@ public sealed class ImageFolderDataset : IImageDataset
         MaxPixels = maxPixels;
         byte[] rootBytes = PathText.Bytes(root);
         var classDirs = NativeFileSystem.List(rootBytes).Where(e => e.IsDirectory).Select(e => e.Name).ToList();
-        classDirs.Sort(CompareBytes);
+        classDirs.Sort(FolderWalk.CompareBytes);
         if (classDirs.Count == 0) throw new DatasetException($"image folder '{root}' has no class subfolders (expected one folder per class)");
         var paths = new List<byte[]>();
         var labels = new List<int>();
         for (int c = 0; c < classDirs.Count; c++)
         {
             byte[] dir = PathText.Join(rootBytes, classDirs[c]);
-            var folders = new List<(byte[] Folder, List<byte[]> Names)>();
-            Walk(dir, folders, []);
-            folders.Sort((a, b) => CompareBytes(a.Folder, b.Folder));
             int before = paths.Count;
-            foreach (var (folder, names) in folders)
-            {
-                names.Sort(CompareBytes);
-                foreach (var name in names) paths.Add(PathText.Join(folder, name));
-            }
+            paths.AddRange(FolderWalk.Files(dir, (_, name) => IsImageFile(name)));
             if (paths.Count == before) throw new DatasetException($"class folder '{PathText.Display(dir)}' holds no .jpg/.jpeg/.png images");
             labels.AddRange(Enumerable.Repeat(c, paths.Count - before));
         }
@@ -62,21 +55,6 @@ public sealed class ImageFolderDataset : IImageDataset
         return new ImageFolderDataset(folder, channels, maxPixels);
     }
 
-    /// <summary>Collects the image names of <paramref name="folder"/> and its subfolders; <paramref name="ancestors"/>
-    /// are the folders being walked, so a link back to one of them is not followed round for ever.</summary>
-    private static void Walk(byte[] folder, List<(byte[], List<byte[]>)> found, HashSet<(uint, uint, ulong)> ancestors)
-    {
-        if (!NativeFileSystem.TryIdentifyDirectory(folder, out var identity) || !ancestors.Add(identity)) return;
-        var names = new List<byte[]>();
-        foreach (var entry in NativeFileSystem.List(folder))
-        {
-            if (entry.IsDirectory) Walk(PathText.Join(folder, entry.Name), found, ancestors);
-            else if (IsImageFile(entry.Name)) names.Add(entry.Name);
-        }
-        if (names.Count > 0) found.Add((folder, names));
-        ancestors.Remove(identity);
-    }
-
     private static bool IsImageFile(ReadOnlySpan<byte> name)
     {
         int dot = name.LastIndexOf((byte)'.');
@@ -86,8 +64,6 @@ public sealed class ImageFolderDataset : IImageDataset
             if (System.Text.Ascii.EqualsIgnoreCase(ext, e)) return true;
         return false;
     }
-
-    private static int CompareBytes(byte[] a, byte[] b) => a.AsSpan().SequenceCompareTo(b);
 
     public string Root { get; }
     public int Count => _paths.Length;

@@ -106,6 +106,60 @@ internal static unsafe partial class NativeFileSystem
         return r == 0 && (s.Mode & TypeMask) == TypeDirectory;
     }
 
+    /// <summary>What a path names, links followed.</summary>
+    public enum PathKind { Missing, Directory, RegularFile, Other }
+
+    /// <summary>What <paramref name="path"/> names; <paramref name="description"/> says what an <see cref="PathKind.Other"/>
+    /// is (a FIFO, a device) or why a <see cref="PathKind.Missing"/> one could not be examined.</summary>
+    public static PathKind Examine(byte[] path, out string description)
+    {
+        Statx s = default;
+        int r;
+        fixed (byte* p = Terminated(path)) r = StatxCall(AtCurrentDirectory, p, 0, StatxTypeSizeInode, &s);
+        if (r != 0)
+        {
+            description = LastError();
+            return PathKind.Missing;
+        }
+        description = Kind(s.Mode);
+        return (s.Mode & TypeMask) switch
+        {
+            TypeDirectory => PathKind.Directory,
+            TypeRegular => PathKind.RegularFile,
+            _ => PathKind.Other,
+        };
+    }
+
+    /// <summary>
+    /// The first bytes of a regular file (up to the length of <paramref name="buffer"/>), to tell its format by
+    /// content; -1 when the path is not a regular file or cannot be opened (opening never blocks on a FIFO).
+    /// </summary>
+    public static int ReadStart(byte[] path, Span<byte> buffer)
+    {
+        int fd;
+        fixed (byte* p = Terminated(path)) fd = OpenFile(p, OpenReadOnlyNonBlocking);
+        if (fd < 0) return -1;
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        Statx s = default;
+        byte emptyPath = 0;
+        if (StatxCall(fd, &emptyPath, AtEmptyPath, StatxTypeSizeInode, &s) != 0 || (s.Mode & TypeMask) != TypeRegular) return -1;
+        try
+        {
+            int done = 0;
+            while (done < buffer.Length)
+            {
+                int n = RandomAccess.Read(handle, buffer[done..], done);
+                if (n == 0) break;
+                done += n;
+            }
+            return done;
+        }
+        catch (IOException)
+        {
+            return -1;
+        }
+    }
+
     /// <summary>
     /// Reads a whole regular file into <paramref name="scratch"/> (grown as needed) and returns its length.
     /// Anything else (a FIFO, a device, a folder, a file that cannot be opened) is an <see cref="ImageDecodeException"/>.

@@ -25,31 +25,15 @@ public static class PytorchWriter
         foreach (var (name, _, _) in list)
             if (string.IsNullOrEmpty(name) || !seen.Add(name)) throw new ArgumentException($"pth: tensor name '{name}' is empty or given twice");
 
-        string fullPath = System.IO.Path.GetFullPath(path);
-        string directory = System.IO.Path.GetDirectoryName(fullPath)!;
-        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"pth: the folder {directory} does not exist");
-        string temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(fullPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, "pth", stream =>
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 20))
-            {
-                using (var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true))
-                {
-                    // data.pkl comes first: PyTorch's reader takes the archive's folder name from the first record.
-                    Record(zip, "data.pkl", Pickle(list));
-                    Record(zip, "byteorder", "little"u8.ToArray());
-                    for (int i = 0; i < list.Count; i++) Record(zip, $"data/{i}", Bytes(list[i].Tensor, list[i].Type));
-                    Record(zip, "version", "3\n"u8.ToArray());
-                }
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temporary); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+            using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
+            // data.pkl comes first: PyTorch's reader takes the archive's folder name from the first record.
+            Record(zip, "data.pkl", Pickle(list));
+            Record(zip, "byteorder", "little"u8.ToArray());
+            for (int i = 0; i < list.Count; i++) Record(zip, $"data/{i}", Bytes(list[i].Tensor, list[i].Type));
+            Record(zip, "version", "3\n"u8.ToArray());
+        });
     }
 
     private static SafetensorsDType FileType(string name, Tensor t) => t.DType switch
