@@ -87,7 +87,11 @@ public sealed class FineTuneCommand : ICommand
             var clock = Stopwatch.StartNew();
             var r = tuner.Run(model, train, trainTransform, opened.TestSet, opened.Train.Evaluation, opened.Backend, checkpointSettings, commandLine, stop.Token);
             if (r.Interrupted) return r;
-            if (r.Last is { } last && r.Best is { } best)
+            if (r.Last is not { } last || last.Epoch != epochs - 1 || r.Best is not { } best)
+            {
+                Console.WriteLine($"stopped at step {r.Steps} (--max-steps {maxSteps}) before the last epoch; the same command without it resumes");
+                return r;
+            }
             {
                 string summary = $"finetune {inputs.WeightsLabel} on {train.Count} labels: last (epoch {last.Epoch + 1}/{epochs}) top-1 {last.Accuracy.Top1:F2}%  top-5 {last.Accuracy.Top5:F2}%;  " +
                                  $"best (epoch {best.Epoch + 1}, chosen on the test split) top-1 {best.Accuracy.Top1:F2}%  top-5 {best.Accuracy.Top5:F2}%  ({ProgressLine.Format(clock.Elapsed)})";

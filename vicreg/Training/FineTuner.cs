@@ -68,6 +68,7 @@ public sealed class FineTuner(FineTuneSettings settings, TextWriter output)
         string checkpointPath = Path.Combine(s.ExpDir, Checkpoint.FileName);
         var position = new TrainingPosition(0, 0, 0);
         EpochAccuracy? best = null, last = null;
+        var partial = new EpochLoss(0, 0); // the loss so far of an epoch a checkpoint interrupted
         bool Finished(TrainingPosition p) => p.Epoch >= s.Epochs || (s.MaxSteps > 0 && p.Step >= s.MaxSteps);
         if (File.Exists(checkpointPath))
         {
@@ -75,6 +76,7 @@ public sealed class FineTuner(FineTuneSettings settings, TextWriter output)
             position = resumed.Position;
             best = ReadAccuracy(resumed.Metadata, "best");
             last = ReadAccuracy(resumed.Metadata, "last");
+            partial = EpochLoss.Read(resumed.Metadata);
             if (Finished(position))
             {
                 output.WriteLine($"{checkpointPath}: this run has finished (step {position.Step}, epoch {position.Epoch}); nothing to train");
@@ -96,18 +98,17 @@ public sealed class FineTuner(FineTuneSettings settings, TextWriter output)
         {
             for (int epoch = position.Epoch; epoch < s.Epochs; epoch++)
             {
-                double factor = schedule.At(epoch), lossSum = 0;
-                int samples = 0;
+                double factor = schedule.At(epoch);
                 model.Train();
                 int firstBatch = epoch == position.Epoch ? position.Batch : 0;
+                var epochLoss = firstBatch > 0 ? partial : new EpochLoss(0, 0);
                 foreach (var batch in loader.Epoch(epoch, firstBatch))
                 {
                     cancel.ThrowIfCancellationRequested();
                     double loss = Step(model, optimizer, batch, factor, backend, batchY, ref deviceX);
                     step++;
                     losses.Add(loss);
-                    lossSum += loss * batch.Count;
-                    samples += batch.Count;
+                    epochLoss = epochLoss.Add(loss, batch.Count);
                     if (!double.IsFinite(loss))
                         throw new TrainingDivergedException($"the loss became {loss} at step {step} (epoch {epoch}); lower --lr-backbone / --lr-head");
                     if (progress.IsDue(step)) progress.Report(step, $"epoch {epoch} loss {loss:F4}");
@@ -118,13 +119,13 @@ public sealed class FineTuner(FineTuneSettings settings, TextWriter output)
                         var accuracy = Evaluate(model, test, evaluation, backend, classes, cancel);
                         last = new EpochAccuracy(epoch, accuracy);
                         if (best is null || accuracy.Top1 > best.Value.Accuracy.Top1) best = last;
-                        Log(stats, epoch, step, samples == 0 ? double.NaN : lossSum / samples, factor, accuracy, clock.Elapsed);
+                        Log(stats, epoch, step, epochLoss.Mean, factor, accuracy, clock.Elapsed);
                         output.WriteLine($"\nepoch {epoch}: test top-1 {accuracy.Top1:F2}%  top-5 {accuracy.Top5:F2}%  (elapsed {ProgressLine.Format(clock.Elapsed)})");
                     }
                     if (stopNow || endOfEpoch)
                     {
                         var next = endOfEpoch ? new TrainingPosition(epoch + 1, 0, step) : new TrainingPosition(epoch, batch.Index + 1, step);
-                        Checkpoint.Save(checkpointPath, model, optimizer, next, checkpointSettings, Records(best, last));
+                        Checkpoint.Save(checkpointPath, model, optimizer, next, checkpointSettings, Records(best, last, endOfEpoch ? new EpochLoss(0, 0) : epochLoss));
                     }
                     if (stopNow)
                     {
@@ -194,9 +195,9 @@ public sealed class FineTuner(FineTuneSettings settings, TextWriter output)
     });
 
     /// <summary>The best and last epochs' accuracies as checkpoint metadata, so a resumed run still knows them.</summary>
-    private static Dictionary<string, string> Records(EpochAccuracy? best, EpochAccuracy? last)
+    private static Dictionary<string, string> Records(EpochAccuracy? best, EpochAccuracy? last, EpochLoss partial)
     {
-        var records = new Dictionary<string, string>();
+        var records = partial.Records();
         foreach (var (key, value) in (ReadOnlySpan<(string, EpochAccuracy?)>)[("best", best), ("last", last)])
         {
             if (value is not { } v) continue;
@@ -215,5 +216,28 @@ public sealed class FineTuner(FineTuneSettings settings, TextWriter output)
             || !double.TryParse(t5, NumberStyles.Float, CultureInfo.InvariantCulture, out double top5))
             throw new CheckpointException($"the checkpoint's {key} epoch record is damaged ('{e}', '{t1}', '{t5}')");
         return new EpochAccuracy(epoch, new ProbeAccuracy(top1, top5));
+    }
+}
+
+/// <summary>The running sum of an epoch's per-sample losses, kept in a mid-epoch checkpoint so that a resumed
+/// epoch reports the same mean as an uninterrupted one.</summary>
+internal readonly record struct EpochLoss(double Sum, long Samples)
+{
+    public EpochLoss Add(double batchMean, int count) => new(Sum + batchMean * count, Samples + count);
+    public double Mean => Samples == 0 ? double.NaN : Sum / Samples;
+
+    public Dictionary<string, string> Records() => new()
+    {
+        ["epoch_loss_sum"] = Sum.ToString("R", CultureInfo.InvariantCulture),
+        ["epoch_samples"] = Samples.ToString(CultureInfo.InvariantCulture),
+    };
+
+    public static EpochLoss Read(IReadOnlyDictionary<string, string> meta)
+    {
+        string s = meta.GetValueOrDefault("epoch_loss_sum", ""), n = meta.GetValueOrDefault("epoch_samples", "");
+        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double sum)
+               && long.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out long samples)
+            ? new EpochLoss(sum, samples)
+            : throw new CheckpointException($"the checkpoint's epoch loss record is damaged or missing ('{s}', '{n}')");
     }
 }
