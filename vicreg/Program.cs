@@ -12,6 +12,7 @@ public static class Program
         new PretrainCommand(),
         new LinearEvalCommand(),
         new KnnEvalCommand(),
+        new FineTuneCommand(),
         new DevicesCommand(),
         new LossGradCommand(),
         new EmbedCommand(),

@@ -3,10 +3,12 @@ namespace Vicreg.Engine.Optim;
 /// <summary>
 /// LARS as the official VICReg code: for parameters with more than one dimension, weight decay is added
 /// to the gradient and the result scaled by the trust ratio eta·‖w‖/‖g‖; biases and batch-norm
-/// parameters (1-D) get neither (the official exclude_bias_and_norm filter).
+/// parameters (1-D) get neither (the official exclude_bias_and_norm filter). Learning-rate groups (Barlow Twins'
+/// separate rates for weights and biases) as <see cref="Optimizer"/> says.
 /// </summary>
-public sealed class Lars(IEnumerable<(string Name, Tensor Parameter)> parameters, double weightDecay = 1e-6, double momentum = 0.9, double eta = 0.001)
-    : Optimizer(parameters)
+public sealed class Lars(IEnumerable<(string Name, Tensor Parameter)> parameters, double weightDecay = 1e-6, double momentum = 0.9, double eta = 0.001,
+    Func<string, Tensor, double>? learningRateScale = null)
+    : Optimizer(parameters, learningRateScale)
 {
     public double WeightDecay => weightDecay;
     public double Eta => eta;

@@ -4,26 +4,34 @@ namespace Vicreg.Engine.Optim;
 /// Base of the momentum optimisers: one momentum buffer per parameter, created on the first step
 /// (outside any tensor scope, so it lives as long as the optimiser) and exposed by parameter name for
 /// checkpoints. <see cref="Step"/> takes the learning rate for this step from the caller's schedule.
+/// Learning-rate groups (PyTorch's param_groups with their own "lr", all following one schedule) are a
+/// <c>learningRateScale</c>: a parameter's step uses lr × scale(name, parameter); without one, every scale is 1.
 /// </summary>
 public abstract class Optimizer
 {
     protected readonly List<(string Name, Tensor Parameter)> Parameters;
+    private readonly double[] _scales;
     private readonly Dictionary<Tensor, Tensor> _momentum = new(ReferenceEqualityComparer.Instance);
 
-    protected Optimizer(IEnumerable<(string Name, Tensor Parameter)> parameters)
+    protected Optimizer(IEnumerable<(string Name, Tensor Parameter)> parameters, Func<string, Tensor, double>? learningRateScale = null)
     {
         Parameters = parameters.ToList();
         if (Parameters.Count == 0) throw new ArgumentException("an optimiser needs at least one parameter");
+        _scales = Parameters.Select(p => learningRateScale?.Invoke(p.Name, p.Parameter) ?? 1.0).ToArray();
     }
 
-    /// <summary>Updates every parameter that has a gradient.</summary>
+    /// <summary>The learning rate the parameter named <paramref name="name"/> steps with when <see cref="Step"/> gets <paramref name="lr"/>.</summary>
+    public double LearningRateOf(string name, double lr) => lr * _scales[Parameters.FindIndex(p => p.Name == name)];
+
+    /// <summary>Updates every parameter that has a gradient, each with lr times its group's scale.</summary>
     public void Step(double lr)
     {
         using var _ = Autograd.Tape.NoGrad();
-        foreach (var (_, p) in Parameters)
+        for (int i = 0; i < Parameters.Count; i++)
         {
+            var p = Parameters[i].Parameter;
             if (p.Grad is null) continue;
-            Update(p, p.Grad, MomentumOf(p), lr);
+            Update(p, p.Grad, MomentumOf(p), lr * _scales[i]);
         }
     }
 

@@ -89,18 +89,7 @@ public static class DatasetCatalog
 
     /// <summary>The first <paramref name="limit"/> samples only, for quick runs and tests (0 = all).</summary>
     public static IImageDataset Limit(IImageDataset dataset, int limit) =>
-        limit <= 0 || limit >= dataset.Count ? dataset : new SubsetDataset(dataset, limit);
-
-    private sealed class SubsetDataset(IImageDataset inner, int count) : IImageDataset
-    {
-        public int Count => count;
-        public IReadOnlyList<string> Classes => inner.Classes;
-        public int Channels => inner.Channels;
-        public int Label(int index) => inner.Label(index);
-        public string Describe(int index) => inner.Describe(index);
-        public void Read(int index, ImageBuffer destination, ref byte[] scratch, IDecodeScaleChooser? scale = null)
-            => inner.Read(index, destination, ref scratch, scale);
-    }
+        limit <= 0 || limit >= dataset.Count ? dataset : new IndexedSubset(dataset, Enumerable.Range(0, limit).ToArray());
 
     private static DatasetChoice Small(string name, IImageDataset ds, DatasetNormalization norm, int size) =>
         new(name, ds, norm, size, VicregAugmentations.SmallImageTwoViews(size, norm),

@@ -73,7 +73,7 @@ public sealed record FrozenEvaluationInputs(
                     (long)trainSet.Count + testSet.Count).Require($"{Command} (--arch {Arch} --width {Width} --batch-size {batch})");
             var rng = new Rng(Seed);
             backbone = Backbones.Create(Arch, ResNetStems.Parse(stem), Width, train.Channels, ref rng, backend: backend);
-            if (Weights != "random") LoadBackbone(backbone, Weights);
+            if (Weights != "random") LoadBackbone(backbone, Weights, train.Name, train.Normalization);
         }
         return new FrozenEvaluation(this, backend, train, test, trainSet, testSet, backbone, batch);
     }
@@ -81,10 +81,24 @@ public sealed record FrozenEvaluationInputs(
     /// <summary>A backbone file (torchvision names, fc.* ignored), a whole pretraining checkpoint (model.backbone.*),
     /// or a PyTorch .pth (a state dict, or a checkpoint's 'model' entry with module.backbone.* keys); the prefix is
     /// recognised and the load reported in one line.</summary>
-    private static void LoadBackbone(ResNet backbone, string path)
+    /// <summary>Transfer (a backbone pretrained on another data set) needs nothing else: the backbone is built for the
+    /// evaluation data set's channels and its images get that data set's normalisation; a backbone whose first
+    /// convolution expects another number of channels cannot be used, and says so in one line.</summary>
+    private static void LoadBackbone(ResNet backbone, string path, string dataset, DatasetNormalization normalization)
     {
-        var load = StateDictFile.Load(backbone, path, StateDictFile.AutoPrefix, ignore: name => name.StartsWith("fc.", StringComparison.Ordinal));
-        Console.WriteLine(load);
+        try
+        {
+            var load = StateDictFile.Load(backbone, path, StateDictFile.AutoPrefix, ignore: name => name.StartsWith("fc.", StringComparison.Ordinal));
+            Console.WriteLine(load);
+        }
+        catch (WeightsMismatchException e) when (e.ShapeMismatches.FirstOrDefault(m => m.Name == "conv1.weight") is { Found.Rank: 4 } conv1
+                                                 && conv1.Found[1] != conv1.Expected[1])
+        {
+            throw new DatasetException($"{path} was pretrained on {conv1.Found[1]}-channel images and {dataset} has {conv1.Expected[1]}: " +
+                                       "the channels cannot match (evaluate on a data set with as many channels)");
+        }
+        Console.WriteLine($"evaluation data: {dataset}, {normalization.Channels} channel{(normalization.Channels == 1 ? "" : "s")}, normalised with its own mean " +
+                          $"[{string.Join(", ", normalization.Mean)}] and std [{string.Join(", ", normalization.Std)}] (whatever the backbone was pretrained on)");
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Vicreg.Engine;
 using Vicreg.Engine.IO;
+using Vicreg.Engine.Nn;
 using Vicreg.Engine.Optim;
 
 namespace Vicreg.Training;
@@ -12,12 +13,13 @@ public readonly record struct TrainingPosition(int Epoch, int Batch, long Step);
 /// is refused), and <see cref="Schedule"/> ones it may change (the run continues under the new values and says so).</summary>
 public sealed record CheckpointSettings(IReadOnlyDictionary<string, string> Fixed, IReadOnlyDictionary<string, string> Schedule);
 
-/// <summary>What a checkpoint held besides the tensors: where to continue and the schedule it was written under.</summary>
-public sealed record ResumedCheckpoint(TrainingPosition Position, IReadOnlyDictionary<string, string> Schedule);
+/// <summary>What a checkpoint held besides the tensors: where to continue, the schedule it was written under, and
+/// every metadata entry (a fine-tuning run keeps its best epoch there).</summary>
+public sealed record ResumedCheckpoint(TrainingPosition Position, IReadOnlyDictionary<string, string> Schedule, IReadOnlyDictionary<string, string> Metadata);
 
 /// <summary>
-/// A pretraining checkpoint: one safetensors file holding the model's state dict under "model.",
-/// each LARS momentum buffer under "optimizer.&lt;parameter&gt;.mu", and, as metadata, the position
+/// A training checkpoint (pretraining, fine-tuning): one safetensors file holding the model's state dict under "model.",
+/// each optimiser momentum buffer under "optimizer.&lt;parameter&gt;.mu", and, as metadata, the position
 /// (epoch, batch, step), the settings (<see cref="CheckpointSettings"/>) and the SHA-256 of the data. The
 /// writer goes through a temporary file and a rename, so an interrupted save never replaces a good
 /// checkpoint, and refuses weights that are no longer finite. Loading checks everything before it is used:
@@ -53,7 +55,9 @@ public static class Checkpoint
     private const string ImagesKey = "images";
     private const string EpochsKey = "epochs";
 
-    public static void Save(string path, VicregModel model, Optimizer optimizer, TrainingPosition position, CheckpointSettings settings)
+    /// <summary>Writes the checkpoint; <paramref name="extra"/> entries join the metadata (a run's own records, such as its best epoch).</summary>
+    public static void Save(string path, Module model, Optimizer optimizer, TrainingPosition position, CheckpointSettings settings,
+        IReadOnlyDictionary<string, string>? extra = null)
     {
         var tensors = model.StateDict("model.").Concat(optimizer.State().Select(s => ("optimizer." + s.Name + ".mu", s.Momentum))).ToList();
         FiniteCheck.Require(tensors, (name, count) =>
@@ -66,13 +70,14 @@ public static class Checkpoint
             ["batch"] = Text(position.Batch),
             ["step"] = Text(position.Step),
         };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>()) metadata[key] = value;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!); // the folder may have been removed during the run
         SafetensorsWriter.Write(path, tensors, metadata, checksum: true);
     }
 
     /// <summary>Restores model and optimiser from <paramref name="path"/>. A checkpoint written with other fixed
     /// settings is refused with a line naming the first difference; a damaged one with a line saying what is wrong.</summary>
-    public static ResumedCheckpoint Load(string path, VicregModel model, Optimizer optimizer, CheckpointSettings settings, int stepsPerEpoch)
+    public static ResumedCheckpoint Load(string path, Module model, Optimizer optimizer, CheckpointSettings settings, int stepsPerEpoch)
     {
         using var reader = new SafetensorsReader(path);
         var meta = reader.Metadata;
@@ -80,7 +85,7 @@ public static class Checkpoint
         if (format == OlderFormat)
             throw new CheckpointException($"{path} was written by an older vicreg (without a checksum); use another --exp-dir");
         if (format != Format)
-            throw new CheckpointException($"{path} is not a vicreg pretraining checkpoint");
+            throw new CheckpointException($"{path} is not a vicreg training checkpoint");
         foreach (var (key, value) in settings.Fixed)
             if (!meta.TryGetValue(key, out var saved) || saved != value)
                 throw new CheckpointException($"{path} was written with {Describe(key, saved)}, this run has {Describe(key, value)}: use another --exp-dir or the same settings");
@@ -96,7 +101,7 @@ public static class Checkpoint
         foreach (var (name, momentum) in momenta) reader.ReadInto(name, momentum);
         FiniteCheck.Require(momenta, (name, count) =>
             $"{path}: tensor '{name}' holds {count} non-finite value{(count == 1 ? "" : "s")} (NaN or infinity); this checkpoint cannot be resumed");
-        return new ResumedCheckpoint(position, schedule);
+        return new ResumedCheckpoint(position, schedule, meta);
     }
 
     /// <summary>One line naming the schedule settings a resumed run changes, or null when it changes none.</summary>
