@@ -8,6 +8,8 @@ public interface IBenchmark
     string Name { get; }
     /// <summary>One line for the usage text.</summary>
     string Description { get; }
+    /// <summary>Whether `all` runs it (false for sections too slow or too large to run by default).</summary>
+    bool InAll => true;
     void Run(BenchOptions options);
 }
 

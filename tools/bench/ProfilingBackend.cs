@@ -5,15 +5,23 @@ namespace Vicreg.Bench;
 
 /// <summary>
 /// Wraps a backend and adds up the wall time of every kernel call by name (convolutions split by
-/// direction and kernel size), so a training step's time can be attributed. Only for the CPU backend,
-/// whose calls are synchronous.
+/// direction and kernel size), so a training step's time can be attributed, and the nominal floating-point
+/// work of the GEMMs and convolutions (2 per multiply-add of the direct method), so that its rate can be
+/// placed against the machine's peak. Only for the CPU backend, whose calls are synchronous.
 /// </summary>
 public sealed class ProfilingBackend(IBackend inner) : IBackend
 {
     private readonly Dictionary<string, (long Ticks, long Calls)> _totals = new();
 
     public IReadOnlyDictionary<string, (long Ticks, long Calls)> Totals => _totals;
-    public void Reset() => _totals.Clear();
+    /// <summary>Nominal flops of the GEMMs and convolutions since the last <see cref="Reset"/>.</summary>
+    public double Flops { get; private set; }
+
+    public void Reset()
+    {
+        _totals.Clear();
+        Flops = 0;
+    }
 
     private void Time(string name, Action call)
     {
@@ -38,10 +46,16 @@ public sealed class ProfilingBackend(IBackend inner) : IBackend
     public void FillDiagonal(Tensor t, double v) => Time("fill", () => inner.FillDiagonal(t, v));
     public void Synchronize() => inner.Synchronize();
     public void Dispose() { }
-    public void Gemm(bool ta, bool tb, double alpha, Tensor a, Tensor b, double beta, Tensor c) => Time("gemm", () => inner.Gemm(ta, tb, alpha, a, b, beta, c));
-    public void Conv2dForward(in Conv2dGeometry g, Tensor x, Tensor w, Tensor y) { var h = g; Time(Conv("fwd", g), () => inner.Conv2dForward(h, x, w, y)); }
-    public void Conv2dBackwardData(in Conv2dGeometry g, Tensor dy, Tensor w, Tensor dx) { var h = g; Time(Conv("bwd-data", g), () => inner.Conv2dBackwardData(h, dy, w, dx)); }
-    public void Conv2dBackwardFilter(in Conv2dGeometry g, Tensor x, Tensor dy, Tensor dw) { var h = g; Time(Conv("bwd-filter", g), () => inner.Conv2dBackwardFilter(h, x, dy, dw)); }
+    public void Gemm(bool ta, bool tb, double alpha, Tensor a, Tensor b, double beta, Tensor c)
+    {
+        // C [m x n] = op(A) op(B): A holds m x k elements whichever way round.
+        long m = ta ? a.Shape[a.Rank - 1] : a.Numel / a.Shape[a.Rank - 1];
+        Flops += 2.0 * c.Numel * (a.Numel / Math.Max(m, 1));
+        Time("gemm", () => inner.Gemm(ta, tb, alpha, a, b, beta, c));
+    }
+    public void Conv2dForward(in Conv2dGeometry g, Tensor x, Tensor w, Tensor y) { var h = g; Flops += 2.0 * g.MultiplyAdds; Time(Conv("fwd", g), () => inner.Conv2dForward(h, x, w, y)); }
+    public void Conv2dBackwardData(in Conv2dGeometry g, Tensor dy, Tensor w, Tensor dx) { var h = g; Flops += 2.0 * g.MultiplyAdds; Time(Conv("bwd-data", g), () => inner.Conv2dBackwardData(h, dy, w, dx)); }
+    public void Conv2dBackwardFilter(in Conv2dGeometry g, Tensor x, Tensor dy, Tensor dw) { var h = g; Flops += 2.0 * g.MultiplyAdds; Time(Conv("bwd-filter", g), () => inner.Conv2dBackwardFilter(h, x, dy, dw)); }
     public void BatchNormTraining(Tensor x, Tensor? g, Tensor? b, Tensor? rm, Tensor? rv, double m, double e, Tensor y, Tensor sm, Tensor si)
         => Time("batchnorm fwd", () => inner.BatchNormTraining(x, g, b, rm, rv, m, e, y, sm, si));
     public void BatchNormInference(Tensor x, Tensor? g, Tensor? b, Tensor rm, Tensor rv, double e, Tensor y) => Time("batchnorm eval", () => inner.BatchNormInference(x, g, b, rm, rv, e, y));

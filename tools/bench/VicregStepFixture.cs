@@ -21,12 +21,13 @@ public sealed class VicregStepFixture : IDisposable
 
     public int Batch { get; }
 
-    public VicregStepFixture(double width, int channels, int size, int batch, string mlp, IBackend? backend = null, ICommunicator? communicator = null)
+    public VicregStepFixture(double width, int channels, int size, int batch, string mlp, IBackend? backend = null, ICommunicator? communicator = null,
+        string arch = "resnet18", ResNetStem stem = ResNetStem.Cifar)
     {
         Batch = batch;
         // Every rank builds the same weights (same seed) but draws its own views.
         var rng = new Rng(0);
-        var backbone = Backbones.Create("resnet18", ResNetStem.Cifar, width, channels, ref rng, backend: backend);
+        var backbone = Backbones.Create(arch, stem, width, channels, ref rng, backend: backend);
         _model = new VicregModel(backbone, Expander.Create(backbone.RepresentationSize, mlp, ref rng, backend: backend));
         _optimizer = new Lars(_model.NamedParameters(), weightDecay: 1e-6);
         _parallel = new DataParallel(communicator ?? SingleProcessCommunicator.Instance);

@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """PyTorch anchor for the VICReg training-step benchmark (run with Debian's /usr/bin/python3).
 
-One full step as the official implementation does it: ResNet-18 with the cifar stem (3x3/1 conv1,
-no max-pool), zero_init_residual, expander Linear+BN+ReLU twice then Linear(bias=False), the official
-VICReg loss, and the official LARS (exclude_bias_and_norm). Random 32x32 RGB views (--channels, --size change
-them; --device cuda times the step on a GPU, for tools/gpu-check.sh).
-Prints one JSON line per thread count: {"threads": t, "pairs_per_second": x, "step_ms": y}.
+One full step as the official implementation does it: a torchvision ResNet (default ResNet-18 with the
+cifar stem: 3x3/1 conv1, no max-pool), zero_init_residual, expander Linear+BN+ReLU twice then
+Linear(bias=False), the official VICReg loss, and the official LARS (exclude_bias_and_norm). Random views
+(default 32x32 RGB). --width scales every stage's channels as the official resnet.py's widen does
+(0.25: 16 stem channels), --stem imagenet keeps torchvision's 7x7/2 conv1 and max-pool.
+--device cuda times the step on a GPU, for tools/gpu-check.sh.
+Prints one JSON line per thread count: {"threads": t, "pairs_per_second": x, "step_ms": y,
+"max_rss_mib": peak resident memory of this process so far (getrusage)}.
 """
-import argparse, json, statistics, time
+import argparse, json, resource, statistics, time
 import sys
 import torch, torch.nn as nn
 import torchvision
@@ -16,12 +19,31 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from vicreg_loss_reference import terms  # noqa: E402  (the official loss, written once)
 
 
-def backbone(in_channels=3):
-    m = torchvision.models.resnet18(zero_init_residual=True)
-    m.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
-    m.maxpool = nn.Identity()
+def backbone(arch="resnet18", stem="cifar", width=1.0, channels=3):
+    m = getattr(torchvision.models, arch)()
+    planes = round(64 * width)
+    if width != 1.0:
+        # torchvision has no width multiplier: rebuild the stages at the scaled widths with its own _make_layer.
+        block = type(m.layer1[0])
+        m.inplanes = planes
+        m.bn1 = nn.BatchNorm2d(planes)
+        for s in range(4):
+            setattr(m, f"layer{s + 1}", m._make_layer(block, planes << s, len(getattr(m, f"layer{s + 1}")), stride=1 if s == 0 else 2))
+    if stem == "cifar":
+        m.conv1 = nn.Conv2d(channels, planes, kernel_size=3, stride=1, padding=1, bias=False)
+        m.maxpool = nn.Identity()
+    else:
+        m.conv1 = nn.Conv2d(channels, planes, kernel_size=7, stride=2, padding=3, bias=False)
     m.fc = nn.Identity()
-    return m
+    # torchvision's initialisation and zero_init_residual, redone over the rebuilt layers.
+    for mod in m.modules():
+        if isinstance(mod, nn.Conv2d):
+            nn.init.kaiming_normal_(mod.weight, mode="fan_out", nonlinearity="relu")
+    for mod in m.modules():
+        last = getattr(mod, "bn3", None) if isinstance(mod, torchvision.models.resnet.Bottleneck) else getattr(mod, "bn2", None)
+        if isinstance(mod, (torchvision.models.resnet.Bottleneck, torchvision.models.resnet.BasicBlock)):
+            nn.init.zeros_(last.weight)
+    return m, planes * 8 * (4 if arch in ("resnet50", "resnet101") else 1)
 
 
 def expander(spec, rep=512):
@@ -65,18 +87,22 @@ class LARS(torch.optim.Optimizer):
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", default="resnet18")
+    ap.add_argument("--stem", default="cifar", choices=["cifar", "imagenet"])
+    ap.add_argument("--width", type=float, default=1.0)
+    ap.add_argument("--channels", type=int, default=3)
+    ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--mlp", default="2048-2048-2048")
     ap.add_argument("--threads", default="1,all")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--channels", type=int, default=3)
-    ap.add_argument("--size", type=int, default=32)
     args = ap.parse_args()
     torch.manual_seed(0)
+    net, rep = backbone(args.arch, args.stem, args.width, args.channels)
     device = torch.device(args.device)
-    net = nn.Sequential(backbone(args.channels), expander(args.mlp)).to(device)
+    net = nn.Sequential(net, expander(args.mlp, rep)).to(device)
     opt = LARS(net.parameters(), lr=0.2 * args.batch / 256, weight_decay=1e-6)
     xa = torch.randn(args.batch, args.channels, args.size, args.size, device=device)
     xb = torch.randn(args.batch, args.channels, args.size, args.size, device=device)
@@ -99,7 +125,9 @@ def main():
             if i >= args.warmup:
                 times.append(time.perf_counter() - t0)
         med = statistics.median(times)
-        print(json.dumps({"threads": threads, "pairs_per_second": args.batch / med, "step_ms": med * 1000, "loss": float(loss)}), flush=True)
+        max_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        print(json.dumps({"threads": threads, "pairs_per_second": args.batch / med, "step_ms": med * 1000, "loss": float(loss),
+                          "max_rss_mib": max_rss_mib}), flush=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ namespace Vicreg.Tests.Engine.Cpu;
 /// That is the output's scale, not each element's: an element near zero may carry the rounding of large
 /// intermediate terms. A misplaced or dropped tile, tap or channel shows as an error of the order of the
 /// outputs themselves, far above it.</para>
+/// <para>F(4x4, 3x3) (forward and backward-data, float): the row sums of |B^T| are (10, 10, 10, 6, 6, 10) and
+/// of |G| (1/4, 1/2, 1/2, 7/24, 7/24, 1), so Σ_e |a_e U_e V_e| &lt;= (max_p Σ_i |A^T_pi| |G|_i |B^T|_i)^2 max|w| max|x|
+/// = 48^2 = 2304 max|w| max|x| per channel (the last output row, weights 1, 1, 8, 8, 1, dominates); the
+/// transforms add a few more levels of rounding than F(2x2)'s, so the depth term is depth + 32.</para>
 /// </summary>
 [Collection(ThreadCountCollection.Name)]
 public sealed class WinogradConvolutionTests
@@ -65,6 +69,10 @@ public sealed class WinogradConvolutionTests
 
     [Theory]
     [MemberData(nameof(Cases))]
+    public void Float32F4x4MatchesDirectLoops(int shape, int threads) => CheckAll<float>(Geometry(shape), threads, 3000 + (ulong)shape * 10, WinogradMode.F4x4);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
     public void Float64MatchesDirectLoops(int shape, int threads) => CheckAll<double>(Geometry(shape), threads, 2000 + (ulong)shape * 10);
 
     [Fact]
@@ -77,10 +85,15 @@ public sealed class WinogradConvolutionTests
         Assert.False(WinogradPolicy.Supports(new Conv2dGeometry(2, 4, 6, 6, 4, 1, 3, 1, 1, 0, 1)));
     }
 
-    private static void CheckAll<T>(Conv2dGeometry g, int threads, ulong seed) where T : unmanaged
+    private static void CheckAll<T>(Conv2dGeometry g, int threads, ulong seed, WinogradMode mode = WinogradMode.On) where T : unmanaged
     {
-        using var _ = new ThreadCountScope(threads, winograd: WinogradMode.On);
+        using var _ = new ThreadCountScope(threads, winograd: mode);
         Assert.True(WinogradPolicy.Use<T>(g));
+        bool f4 = WinogradPolicy.UseF4<T>(g);
+        Assert.Equal(mode == WinogradMode.F4x4, f4);
+        // Per-channel scale of the forward and backward-data terms, and the transforms' extra roundings.
+        double perChannel = f4 ? 2304 : 64;
+        int levels = f4 ? 32 : 16;
         var backend = CpuBackend.Instance;
         using var c = new ConvolutionCase<T>(g, seed);
         double[] x = c.XValues, w = c.WValues, dy = c.DyValues;
@@ -88,21 +101,21 @@ public sealed class WinogradConvolutionTests
         int tiles = g.Batch * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2);
 
         backend.Conv2dForward(g, c.X, c.W, c.Y);
-        Compare<T>("forward", g, ConvolutionReference.Forward(g, x, w).Value, c.Y, g.InChannels, 64.0 * g.InChannels * maxW * maxX);
+        Compare<T>("forward", g, ConvolutionReference.Forward(g, x, w).Value, c.Y, g.InChannels + levels, perChannel * g.InChannels * maxW * maxX);
         backend.Conv2dBackwardData(g, c.Dy, c.W, c.Dx);
-        Compare<T>("backward-data", g, ConvolutionReference.BackwardData(g, dy, w).Value, c.Dx, g.OutChannels, 64.0 * g.OutChannels * maxW * maxDy);
+        Compare<T>("backward-data", g, ConvolutionReference.BackwardData(g, dy, w).Value, c.Dx, g.OutChannels + levels, perChannel * g.OutChannels * maxW * maxDy);
         backend.Conv2dBackwardFilter(g, c.X, c.Dy, c.Dw);
-        Compare<T>("backward-filter", g, ConvolutionReference.BackwardFilter(g, x, dy).Value, c.Dw, tiles, 36.0 * tiles * maxDy * maxX);
+        Compare<T>("backward-filter", g, ConvolutionReference.BackwardFilter(g, x, dy).Value, c.Dw, tiles + 16, 36.0 * tiles * maxDy * maxX);
     }
 
     private static double MaxAbs(double[] values) => values.Max(Math.Abs);
 
-    /// <summary>|actual - expected| &lt;= 2 (depth + 16) u · scale for every element (see the class comment).</summary>
-    private static void Compare<T>(string what, Conv2dGeometry g, double[] expected, Tensor actualTensor, int depth, double scale) where T : unmanaged
+    /// <summary>|actual - expected| &lt;= 2 roundings u · scale for every element (see the class comment).</summary>
+    private static void Compare<T>(string what, Conv2dGeometry g, double[] expected, Tensor actualTensor, int roundings, double scale) where T : unmanaged
     {
         double[] actual = TestData.ToDouble(actualTensor.ToArray<T>());
         Assert.Equal(expected.Length, actual.Length);
-        double bound = 2.0 * (depth + 16) * TestData.Epsilon<T>() * scale;
+        double bound = 2.0 * roundings * TestData.Epsilon<T>() * scale;
         for (int i = 0; i < actual.Length; i++)
         {
             double error = Math.Abs(actual[i] - expected[i]);
@@ -127,29 +140,34 @@ public sealed class WinogradConvolutionTests
         using var y = Tensor.Empty(g.OutputShape, DType.Float32, backend);
         using var dx = Tensor.Empty(g.InputShape, DType.Float32, backend);
         using var dw = Tensor.Empty(g.WeightShape, DType.Float32, backend);
-        (float[] Y, float[] Dx, float[] Dw) Run(int threads)
+        (float[] Y, float[] Dx, float[] Dw) Run(int threads, WinogradMode mode)
         {
-            using var _ = new ThreadCountScope(threads, winograd: WinogradMode.On);
+            using var _ = new ThreadCountScope(threads, winograd: mode);
             backend.Conv2dForward(g, x, w, y);
             backend.Conv2dBackwardData(g, dy, w, dx);
             backend.Conv2dBackwardFilter(g, x, dy, dw);
             return (y.ToArray<float>(), dx.ToArray<float>(), dw.ToArray<float>());
         }
-        var one = Run(1);
-        var two = Run(2);
-        Assert.Equal(one.Y, two.Y);
-        Assert.Equal(one.Dx, two.Dx);
-        Assert.Equal(one.Dw, Run(1).Dw);
-        Assert.Equal(two.Dw, Run(2).Dw);
+        foreach (var mode in new[] { WinogradMode.On, WinogradMode.F4x4 })
+        {
+            var one = Run(1, mode);
+            var two = Run(2, mode);
+            Assert.Equal(one.Y, two.Y);
+            Assert.Equal(one.Dx, two.Dx);
+            Assert.Equal(one.Dw, Run(1, mode).Dw);
+            Assert.Equal(two.Dw, Run(2, mode).Dw);
+        }
     }
 
-    /// <summary>Both layouts: 9x9 outputs are transformed a vector of channels at a time, 32x32 along tile rows.</summary>
+    /// <summary>Both F(2x2) layouts: 9x9 outputs are transformed a vector of channels at a time, 32x32 along tile
+    /// rows; and F(4x4).</summary>
     [Theory]
-    [InlineData(9)]
-    [InlineData(32)]
-    public void SteadyStateWinogradConvolutionAllocatesNothing(int size)
+    [InlineData(9, false)]
+    [InlineData(32, false)]
+    [InlineData(13, true)]
+    public void SteadyStateWinogradConvolutionAllocatesNothing(int size, bool f4)
     {
-        using var _ = new ThreadCountScope(2, winograd: WinogradMode.On);
+        using var _ = new ThreadCountScope(2, winograd: f4 ? WinogradMode.F4x4 : WinogradMode.On);
         var g = new Conv2dGeometry(4, 16, size, size, 17, 3, 3, 1, 1, 1, 1);
         var backend = CpuBackend.Instance;
         using var x = Tensor.FromArray<float>(TestData.Convert<float>(TestData.Uniform((int)g.InputShape.Numel, 71)), g.InputShape, backend);

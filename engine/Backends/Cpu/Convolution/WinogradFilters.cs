@@ -15,12 +15,40 @@ internal static unsafe class WinogradFilters
     /// tensor [I, O, 3, 3] rotated by 180 degrees (U[e][o][i] from w[i, o, 2 - kh, 2 - kw]). Matrix e at
     /// <c>u + e * O * I</c>. Runs over all threads (split by output channel).</summary>
     public static void Transform<T>(T* weight, int outChannels, int inChannels, bool flipped, T* u) where T : unmanaged
+        => Transform(weight, outChannels, inChannels, flipped, u, new F2x2());
+
+    /// <summary><see cref="Transform{T}(T*, int, int, bool, T*)"/> through the filter transform <paramref name="transform"/>
+    /// (F(2x2, 3x3) or F(4x4, 3x3)), its <see cref="IFilterTransform.Elements"/> matrices at <c>u + e * O * I</c>.</summary>
+    public static void Transform<T, TTransform>(T* weight, int outChannels, int inChannels, bool flipped, T* u, TTransform transform)
+        where T : unmanaged where TTransform : struct, IFilterTransform
     {
-        var body = new TransformBody<T> { Weight = weight, Out = outChannels, In = inChannels, Flipped = flipped, U = u };
+        var body = new TransformBody<T, TTransform> { Weight = weight, Out = outChannels, In = inChannels, Flipped = flipped, U = u };
         CpuParallel.For(outChannels, ref body);
     }
 
-    private struct TransformBody<T> : IRangeBody where T : unmanaged
+    /// <summary>A filter transform a vector of filters at a time: taps tap-major (tap t at <c>taps + t * count</c>),
+    /// element e to <c>u + e * stride</c>; <c>tmp</c> holds <see cref="WinogradF4Transforms.Scratch"/> elements.</summary>
+    internal interface IFilterTransform
+    {
+        int Elements { get; }
+        void Filter<T>(T* taps, T* u, nint stride, T* tmp) where T : unmanaged;
+    }
+
+    internal readonly struct F2x2 : IFilterTransform
+    {
+        public int Elements => WinogradTransforms.Elements;
+        public void Filter<T>(T* taps, T* u, nint stride, T* tmp) where T : unmanaged => WinogradTransforms.Filter(taps, u, stride);
+    }
+
+    /// <summary>F(4x4, 3x3), float only.</summary>
+    internal readonly struct F4x4 : IFilterTransform
+    {
+        public int Elements => WinogradF4Transforms.Elements;
+        public void Filter<T>(T* taps, T* u, nint stride, T* tmp) where T : unmanaged
+            => WinogradF4Transforms.Filter((float*)taps, (float*)u, stride, (float*)tmp);
+    }
+
+    private struct TransformBody<T, TTransform> : IRangeBody where T : unmanaged where TTransform : struct, IFilterTransform
     {
         public T* Weight, U;
         public int Out, In;
@@ -30,8 +58,10 @@ internal static unsafe class WinogradFilters
         {
             int v = Vector256<T>.Count;
             nint stride = (nint)Out * In;
+            var transform = default(TTransform);
             T* taps = stackalloc T[9 * Vector256<T>.Count];
-            T* tile = stackalloc T[WinogradTransforms.Elements * Vector256<T>.Count];
+            T* tile = stackalloc T[WinogradF4Transforms.Elements * Vector256<T>.Count];
+            T* tmp = stackalloc T[WinogradF4Transforms.Scratch];
             for (int o = start; o < end; o++)
             {
                 for (int i0 = 0; i0 < In; i0 += v)
@@ -47,12 +77,12 @@ internal static unsafe class WinogradFilters
                     T* dst = U + (nint)o * In + i0;
                     if (lanes == v)
                     {
-                        WinogradTransforms.Filter(taps, dst, stride);
+                        transform.Filter(taps, dst, stride, tmp);
                         continue;
                     }
                     // A partial vector must not spill into the next row, which another thread may own.
-                    WinogradTransforms.Filter(taps, tile, v);
-                    for (int e = 0; e < WinogradTransforms.Elements; e++)
+                    transform.Filter(taps, tile, v, tmp);
+                    for (int e = 0; e < transform.Elements; e++)
                         for (int l = 0; l < lanes; l++) dst[e * stride + l] = tile[e * v + l];
                 }
             }
@@ -125,9 +155,13 @@ internal static unsafe class WinogradFilters
     /// <summary>Packs each U[e] [O x I] as the A operand of the GEMM (<see cref="GemmKernel.PackWholeA{T}"/>),
     /// matrix e at <c>packed + e * <see cref="PackedSize{T}"/></c>. Runs over all threads (split by e).</summary>
     public static void Pack<T>(T* u, int outChannels, int inChannels, T* packed) where T : unmanaged
+        => Pack(u, outChannels, inChannels, WinogradTransforms.Elements, packed);
+
+    /// <summary><see cref="Pack{T}(T*, int, int, T*)"/> for <paramref name="elements"/> matrices.</summary>
+    public static void Pack<T>(T* u, int outChannels, int inChannels, int elements, T* packed) where T : unmanaged
     {
         var body = new PackBody<T> { U = u, Out = outChannels, In = inChannels, Packed = packed };
-        CpuParallel.For(WinogradTransforms.Elements, ref body);
+        CpuParallel.For(elements, ref body);
     }
 
     public static long PackedSize<T>(int outChannels, int inChannels) where T : unmanaged

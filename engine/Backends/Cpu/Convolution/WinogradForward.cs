@@ -10,7 +10,8 @@ namespace Vicreg.Engine.Backends.Cpu;
 /// output transform into y. Backward-data is the same computation: for stride 1 and a 3x3 kernel, dx is
 /// the convolution of dy with the weights rotated by 180 degrees and K and C swapped, at padding 2 - pad.
 /// Images of up to 16x16 outputs transform their input a vector of channels at a time into V^T
-/// (<see cref="WinogradSmallImages"/>), larger ones along tile rows (<see cref="WinogradTiling"/>).
+/// (<see cref="WinogradSmallImages"/>), larger ones along tile rows (<see cref="WinogradTiling"/>). Where
+/// <see cref="WinogradPolicy.UseF4{T}"/> says so, both directions go through F(4x4, 3x3) instead (<see cref="WinogradF4"/>).
 /// <para>Units (tile rows) are split over threads, each thread running its blocks' GEMMs alone; every
 /// output comes from the same operations whatever the split, so results are bit-identical for any thread
 /// count. With fewer units than threads the threads share each GEMM instead.</para>
@@ -23,11 +24,19 @@ internal static unsafe class WinogradForward
     internal const int TargetColumns = 256;
 
     public static void Forward<T>(in Conv2dGeometry g, T* x, T* weight, T* y) where T : unmanaged, INumberBase<T>
-        => Run(g, x, weight, flipped: false, y);
+    {
+        if (WinogradPolicy.UseF4<T>(g)) WinogradF4.Forward(g, (float*)x, (float*)weight, (float*)y);
+        else Run(g, x, weight, flipped: false, y);
+    }
 
     /// <summary>dx from dy for the forward convolution <paramref name="g"/>.</summary>
     public static void BackwardData<T>(in Conv2dGeometry g, T* dy, T* weight, T* dx) where T : unmanaged, INumberBase<T>
     {
+        if (WinogradPolicy.UseF4<T>(g))
+        {
+            WinogradF4.BackwardData(g, (float*)dy, (float*)weight, (float*)dx);
+            return;
+        }
         var transposed = new Conv2dGeometry(g.Batch, g.OutChannels, g.OutHeight, g.OutWidth, g.InChannels, 3, 3, 1, 1,
             2 - g.PadHeight, 2 - g.PadWidth);
         Run(transposed, dy, weight, flipped: true, dx);

@@ -1,12 +1,17 @@
+using System.Runtime.Intrinsics.X86;
+
 namespace Vicreg.Engine.Backends.Cpu;
 
-/// <summary>Whether convolutions go through Winograd F(2x2, 3x3) where it applies.</summary>
+/// <summary>Whether convolutions go through Winograd (F(2x2, 3x3) or F(4x4, 3x3)) where it applies.</summary>
 internal enum WinogradMode
 {
     /// <summary>Where it pays (see <see cref="WinogradPolicy.Use{T}"/>).</summary>
     Auto,
-    /// <summary>Every convolution it can compute (tests of the Winograd path at any size and type).</summary>
+    /// <summary>Every convolution it can compute, through F(2x2, 3x3) (tests of that path at any size and type).</summary>
     On,
+    /// <summary>Every convolution it can compute; forward and backward-data through F(4x4, 3x3) where that runs
+    /// (float with AVX2), the rest through F(2x2, 3x3).</summary>
+    F4x4,
     /// <summary>Never (tests of the im2col path, and comparisons).</summary>
     Off,
 }
@@ -35,8 +40,23 @@ internal static class WinogradPolicy
     public static bool Use<T>(in Conv2dGeometry g) where T : unmanaged => Forced switch
     {
         WinogradMode.Off => false,
-        WinogradMode.On => Supports(g),
+        WinogradMode.On or WinogradMode.F4x4 => Supports(g),
         // float64 only runs in tests and gradient checks, where the exact im2col sums are the better reference.
         _ => typeof(T) == typeof(float) && Supports(g) && g.InChannels >= MinChannels && g.OutChannels >= MinChannels,
     };
+
+    /// <summary>Whether a convolution that goes through Winograd (<see cref="Use{T}"/>) computes its forward and
+    /// backward-data through F(4x4, 3x3) rather than F(2x2, 3x3): a quarter of the direct method's multiplies
+    /// instead of 4/9, for transforms that cost more per output and round more coarsely. Float with AVX2 only.
+    /// The weight gradient stays on F(2x2, 3x3).</summary>
+    public static bool UseF4<T>(in Conv2dGeometry g) where T : unmanaged
+        => typeof(T) == typeof(float) && Avx2.IsSupported && Forced switch
+        {
+            WinogradMode.F4x4 => true,
+            WinogradMode.On => false,
+            _ => g.OutHeight >= MinF4Size && g.OutWidth >= MinF4Size,
+        };
+
+    /// <summary>In <see cref="WinogradMode.Auto"/>, F(4x4, 3x3) for outputs at least this many pixels on a side.</summary>
+    internal const int MinF4Size = 8;
 }

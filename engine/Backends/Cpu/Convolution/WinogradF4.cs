@@ -1,0 +1,210 @@
+using System.Runtime.Intrinsics;
+
+namespace Vicreg.Engine.Backends.Cpu;
+
+/// <summary>
+/// A 3x3 stride-1 float convolution (and its backward-data, as in <see cref="WinogradForward"/>) as
+/// Winograd F(4x4, 3x3) (<see cref="WinogradF4Transforms"/>): the 36 transformed filters U[e] [K x C] are
+/// computed and packed once per call; then, block by block of 4x4 output tiles, V^T[e] [tiles x C] from
+/// the input, M[e] = U[e] · V[e] (36 GEMMs of the packed U, V^T entering transposed), and the output
+/// transform into y. A unit is a row of tiles of one image (u = n * TilesHigh + th), a block a run of
+/// units, as in <see cref="WinogradTiling"/>.
+/// <para>The input transform runs eight channels at a time: the block's image rows go through 8x8 register
+/// transposes into a pixel-major buffer (a vector of eight channels per pixel) with the zero padding laid
+/// out around them, so every tile's 36 elements are whole-vector loads at fixed offsets. The output
+/// transform runs eight tiles at a time (a lane each) along a row of M, and two 8x8 transposes turn the
+/// sixteen outputs by eight tiles into each tile's 4x4 block.</para>
+/// <para>Partial tiles at the right and bottom edges read zero padding and drop the outputs past the edge.
+/// Every output comes from the same operations whatever the split of units over threads, so results are
+/// bit-identical for any thread count.</para>
+/// </summary>
+internal static unsafe class WinogradF4
+{
+    private const int Lanes = 8;
+
+    public static void Forward(in Conv2dGeometry g, float* x, float* weight, float* y) => Run(g, x, weight, flipped: false, y);
+
+    /// <summary>dx from dy for the forward convolution <paramref name="g"/>.</summary>
+    public static void BackwardData(in Conv2dGeometry g, float* dy, float* weight, float* dx)
+    {
+        var transposed = new Conv2dGeometry(g.Batch, g.OutChannels, g.OutHeight, g.OutWidth, g.InChannels, 3, 3, 1, 1,
+            2 - g.PadHeight, 2 - g.PadWidth);
+        Run(transposed, dy, weight, flipped: true, dx);
+    }
+
+    private static void Run(in Conv2dGeometry g, float* x, float* weight, bool flipped, float* y)
+    {
+        int k = g.OutChannels, c = g.InChannels;
+        const int elements = WinogradF4Transforms.Elements;
+        float* u = ThreadScratch.Get<float>(ScratchSlot.WinogradFilter, (long)elements * k * c);
+        WinogradFilters.Transform(weight, k, c, flipped, u, new WinogradFilters.F4x4());
+        long packedSize = WinogradFilters.PackedSize<float>(k, c);
+        float* packed = ThreadScratch.Get<float>(ScratchSlot.ConvPackedWeight, elements * packedSize);
+        WinogradFilters.Pack(u, k, c, elements, packed);
+
+        var body = new BlockBody
+        {
+            Geometry = g, TilesHigh = (g.OutHeight + 3) / 4, TilesWide = (g.OutWidth + 3) / 4, X = x, Y = y, Packed = packed, PackedSize = packedSize,
+        };
+        ConvolutionThreads.Run(g.Batch * body.TilesHigh, ref body);
+    }
+
+    private struct BlockBody : IConvolutionBody
+    {
+        public Conv2dGeometry Geometry;
+        public int TilesHigh, TilesWide;
+        public float* X, Y, Packed;
+        public long PackedSize;
+        public bool ParallelGemm { get; set; }
+
+        /// <summary>Padded width of the pixel-major buffer: the columns the row's tiles read.</summary>
+        private readonly int PaddedWidth => 4 * TilesWide + 2;
+
+        public readonly void Run(int start, int end)
+        {
+            ref readonly var g = ref Geometry;
+            int k = g.OutChannels, c = g.InChannels;
+            int unitsPerBlock = Math.Min(Math.Max(1, WinogradForward.TargetColumns / TilesWide), end - start);
+            int maxColumns = unitsPerBlock * TilesWide;
+            int ld = WinogradTiling.Stride<float>(maxColumns);
+            int ldV = WinogradSmallImages.Stride(c);
+            nint vMatrix = WinogradTiling.MatrixStride<float>((nint)maxColumns * ldV);
+            nint mMatrix = WinogradTiling.MatrixStride<float>((nint)k * ld);
+            long pixelsSize = (4L * Math.Min(unitsPerBlock, TilesHigh) + 2) * PaddedWidth * Lanes;
+            float* pixels = ThreadScratch.Get<float>(ScratchSlot.WinogradRows, pixelsSize);
+            float* v = ThreadScratch.Get<float>(ScratchSlot.WinogradInput, WinogradF4Transforms.Elements * vMatrix);
+            float* m = ThreadScratch.Get<float>(ScratchSlot.WinogradProduct, WinogradF4Transforms.Elements * mMatrix);
+            float* tmp = stackalloc float[WinogradF4Transforms.Scratch];
+            for (int u0 = start; u0 < end; u0 += unitsPerBlock)
+            {
+                int u1 = Math.Min(end, u0 + unitsPerBlock), columns = (u1 - u0) * TilesWide;
+                Input(u0, u1, pixels, v, ldV, vMatrix, tmp);
+                for (int e = 0; e < WinogradF4Transforms.Elements; e++)
+                    GemmKernel.RunPackedA(k, columns, c, Packed + e * PackedSize, true, v + e * vMatrix, ldV, default,
+                        m + e * mMatrix, ld, ParallelGemm);
+                Output(m, ld, mMatrix, u0, columns, tmp);
+            }
+        }
+
+        /// <summary>V^T[e][tile][c] for the tiles of units [u0, u1), matrix e at <c>v + e * matrix</c>.</summary>
+        private readonly void Input(int u0, int u1, float* pixels, float* v, int ld, nint matrix, float* tmp)
+        {
+            ref readonly var g = ref Geometry;
+            int tw = TilesWide, pw = PaddedWidth;
+            nint plane = (nint)g.InHeight * g.InWidth;
+            for (int u = u0; u < u1;)
+            {
+                int n = u / TilesHigh, th0 = u - n * TilesHigh, th1 = Math.Min(TilesHigh, th0 + (u1 - u));
+                // Padded rows 4 th0 .. 4 th1 + 1 (image row r - padHeight); the padding stays zero for every channel group.
+                int rows = 4 * (th1 - th0) + 2;
+                new Span<float>(pixels, rows * pw * Lanes).Clear();
+                float* image = X + n * (nint)g.InChannels * plane;
+                float* first = v + (nint)(u - u0) * tw * ld;
+                int tiles = (th1 - th0) * tw;
+                for (int c0 = 0; c0 < g.InChannels; c0 += Lanes)
+                {
+                    Gather(image + c0 * plane, Math.Min(Lanes, g.InChannels - c0), 4 * th0 - g.PadHeight, rows, pixels);
+                    for (int t = 0; t < tiles; t++)
+                    {
+                        int row = t / tw, column = t - row * tw;
+                        WinogradF4Transforms.Input(pixels + ((nint)4 * row * pw + 4 * column) * Lanes, (nint)pw * Lanes,
+                            first + (nint)t * ld + c0, matrix, tmp);
+                    }
+                }
+                u += th1 - th0;
+            }
+        }
+
+        /// <summary>pixels[r][padWidth + s][l] = plane l's pixel (r0 + r, s) for the image rows among r0 .. r0 + rows - 1
+        /// (lanes past <paramref name="count"/> zero); the rest of the buffer is left as it is (zero padding).</summary>
+        private readonly void Gather(float* planes, int count, int r0, int rows, float* pixels)
+        {
+            ref readonly var g = ref Geometry;
+            int w = g.InWidth, pw = PaddedWidth;
+            nint hw = (nint)g.InHeight * w;
+            for (int r = Math.Max(0, -r0); r < rows && r0 + r < g.InHeight; r++)
+            {
+                float* src = planes + (nint)(r0 + r) * w;
+                float* dst = pixels + ((nint)r * pw + g.PadWidth) * Lanes;
+                int s = 0;
+                if (count == Lanes)
+                {
+                    for (; s + Lanes <= w; s += Lanes)
+                    {
+                        float* p = src + s;
+                        var r0v = Vector256.Load(p); var r1v = Vector256.Load(p + hw); var r2v = Vector256.Load(p + 2 * hw); var r3v = Vector256.Load(p + 3 * hw);
+                        var r4v = Vector256.Load(p + 4 * hw); var r5v = Vector256.Load(p + 5 * hw); var r6v = Vector256.Load(p + 6 * hw); var r7v = Vector256.Load(p + 7 * hw);
+                        VectorTranspose.Transpose8x8(ref r0v, ref r1v, ref r2v, ref r3v, ref r4v, ref r5v, ref r6v, ref r7v);
+                        float* d = dst + (nint)s * Lanes;
+                        r0v.Store(d); r1v.Store(d + 8); r2v.Store(d + 16); r3v.Store(d + 24);
+                        r4v.Store(d + 32); r5v.Store(d + 40); r6v.Store(d + 48); r7v.Store(d + 56);
+                    }
+                }
+                for (; s < w; s++)
+                {
+                    float* d = dst + (nint)s * Lanes;
+                    int l = 0;
+                    for (; l < count; l++) d[l] = src[l * hw + s];
+                    for (; l < Lanes; l++) d[l] = 0;
+                }
+            }
+        }
+
+        /// <summary>y tiles of the block's <paramref name="columns"/> tiles (from unit u0) = A^T m A, from M[e][k][tile]
+        /// (matrix e at <c>m + e * matrix</c>), dropping outputs past the image's edge.</summary>
+        private readonly void Output(float* m, int ld, nint matrix, int u0, int columns, float* tmp)
+        {
+            ref readonly var g = ref Geometry;
+            int oh = g.OutHeight, ow = g.OutWidth;
+            nint plane = (nint)oh * ow;
+            float* outputs = stackalloc float[16 * Lanes];
+            float* blocks = stackalloc float[16 * Lanes];
+            nint* offset = stackalloc nint[Lanes];
+            int* rows = stackalloc int[Lanes];
+            int* cols = stackalloc int[Lanes];
+            for (int t0 = 0; t0 < columns; t0 += Lanes)
+            {
+                int lanes = Math.Min(Lanes, columns - t0);
+                for (int l = 0; l < lanes; l++)
+                {
+                    int t = t0 + l, unit = u0 + t / TilesWide, tw = t % TilesWide;
+                    int n = unit / TilesHigh, th = unit - n * TilesHigh;
+                    offset[l] = n * (nint)g.OutChannels * plane + (nint)4 * th * ow + 4 * tw;
+                    rows[l] = Math.Min(4, oh - 4 * th);
+                    cols[l] = Math.Min(4, ow - 4 * tw);
+                }
+                for (int k = 0; k < g.OutChannels; k++)
+                {
+                    WinogradF4Transforms.Output(m + (nint)k * ld + t0, matrix, outputs, tmp);
+                    // outputs[(4p + q)][lane] -> blocks[lane][4p + q]: two 8x8 transposes (rows 0-1, rows 2-3).
+                    for (int half = 0; half < 2; half++)
+                    {
+                        float* o = outputs + half * 8 * Lanes;
+                        var a0 = Vector256.Load(o); var a1 = Vector256.Load(o + 8); var a2 = Vector256.Load(o + 16); var a3 = Vector256.Load(o + 24);
+                        var a4 = Vector256.Load(o + 32); var a5 = Vector256.Load(o + 40); var a6 = Vector256.Load(o + 48); var a7 = Vector256.Load(o + 56);
+                        VectorTranspose.Transpose8x8(ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
+                        float* b = blocks + half * 8;
+                        a0.Store(b); a1.Store(b + 16); a2.Store(b + 32); a3.Store(b + 48);
+                        a4.Store(b + 64); a5.Store(b + 80); a6.Store(b + 96); a7.Store(b + 112);
+                    }
+                    nint channel = k * plane;
+                    for (int l = 0; l < lanes; l++)
+                    {
+                        float* dst = Y + offset[l] + channel;
+                        float* block = blocks + 16 * l;
+                        if (rows[l] == 4 && cols[l] == 4)
+                        {
+                            Vector128.Load(block).Store(dst);
+                            Vector128.Load(block + 4).Store(dst + ow);
+                            Vector128.Load(block + 8).Store(dst + 2 * ow);
+                            Vector128.Load(block + 12).Store(dst + 3 * ow);
+                            continue;
+                        }
+                        for (int p = 0; p < rows[l]; p++)
+                            for (int q = 0; q < cols[l]; q++) dst[p * ow + q] = block[4 * p + q];
+                    }
+                }
+            }
+        }
+    }
+}
