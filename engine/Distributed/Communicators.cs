@@ -14,7 +14,11 @@ public static class Communicators
     /// <summary>The number of ranks mpirun started (1 when not started by mpirun), known without initialising MPI.</summary>
     public static int LauncherSize => int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE"), out int n) && n > 0 ? n : 1;
 
-    /// <summary>none: one process; mpi: the ranks of MPI_COMM_WORLD; auto: MPI when started by mpirun, else none.</summary>
+    /// <summary>This process's index among the ranks mpirun started on its machine (0 outside mpirun): which GPU it takes.</summary>
+    public static int LocalRank => int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_RANK"), out int r) && r > 0 ? r : 0;
+
+    /// <summary>none: one process; mpi: the ranks of MPI_COMM_WORLD; auto: MPI when started by mpirun, else none. On
+    /// CUDA, the ranks' device collectives then go through NCCL, bootstrapped over this communicator (see DataParallel).</summary>
     public static ICommunicator Create(string mode) => mode switch
     {
         "none" => SingleProcessCommunicator.Instance,
