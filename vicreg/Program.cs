@@ -35,13 +35,13 @@ public static class Program
         var command = Commands.FirstOrDefault(c => c.Name == args[0]);
         if (command is null)
         {
-            Console.Error.WriteLine($"vicreg: unknown command '{args[0]}' (see 'vicreg --help')");
+            if (Communicators.ReportsForTheJob) Console.Error.WriteLine($"vicreg: unknown command '{args[0]}' (see 'vicreg --help')");
             return 2;
         }
         if (command is not PretrainCommand && Communicators.LauncherSize > 1)
         {
             // linear-eval and embed are cheap next to pretraining: one process, never n copies writing the same files.
-            Console.Error.WriteLine($"vicreg: {command.Name} runs in one process; start it without mpirun (or with -np 1)");
+            if (Communicators.ReportsForTheJob) Console.Error.WriteLine($"vicreg: {command.Name} runs in one process; start it without mpirun (or with -np 1)");
             return 2;
         }
         try
@@ -50,7 +50,8 @@ public static class Program
         }
         catch (UsageException e)
         {
-            Console.Error.WriteLine($"vicreg: {e.Message}");
+            // Raised before the ranks can talk (flags, MPI start-up): every rank meets it alike, and rank 0 says it.
+            if (Communicators.ReportsForTheJob) Console.Error.WriteLine($"vicreg: {e.Message}");
             return 2;
         }
     }

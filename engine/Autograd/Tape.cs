@@ -10,11 +10,20 @@ public static class Tape
 {
     [ThreadStatic] private static List<Node>? t_nodes;
     [ThreadStatic] private static int t_noGradDepth;
+    [ThreadStatic] private static Action<Tensor>? t_leafGradientHook;
 
     private static List<Node> Nodes => t_nodes ??= new List<Node>(1024);
 
     /// <summary>True when ops should record nodes (not inside a no-grad scope).</summary>
     public static bool IsEnabled => t_noGradDepth == 0;
+
+    /// <summary>Called on this thread after every addition into a leaf's gradient (e.g. to send the gradients that
+    /// are complete while the backward goes on). One per thread; null removes it.</summary>
+    public static Action<Tensor>? LeafGradientHook
+    {
+        get => t_leafGradientHook;
+        set => t_leafGradientHook = value;
+    }
 
     /// <summary>Number of nodes recorded and not yet consumed by a backward pass.</summary>
     public static int Count => t_nodes?.Count ?? 0;
@@ -63,6 +72,7 @@ public static class Tape
             input.Backend.Axpy(1, grad, input.Grad);
             grad.Dispose();
         }
+        if (input.IsLeaf) t_leafGradientHook?.Invoke(input);
     }
 
     /// <summary>Back-propagates from a one-element tensor (seeded with gradient 1).</summary>

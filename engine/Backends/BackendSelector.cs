@@ -13,8 +13,10 @@ public static class BackendSelector
 
     /// <summary>As above; <paramref name="allowTf32"/> false keeps cuDNN convolutions in full float32 too (the --no-tf32 flag;
     /// GEMMs are float32 by default, as PyTorch's);
-    /// <paramref name="deterministic"/> takes deterministic cuDNN algorithms only, never chosen by timing (--deterministic).</summary>
-    public static bool TryCreateCuda(bool allowTf32, out IBackend? backend, out string reason, bool deterministic = false)
+    /// <paramref name="deterministic"/> takes deterministic cuDNN algorithms only, never chosen by timing (--deterministic);
+    /// <paramref name="localRank"/>, the process's index among the ranks on its machine, picks device localRank mod count
+    /// (one rank per GPU, as NCCL needs).</summary>
+    public static bool TryCreateCuda(bool allowTf32, out IBackend? backend, out string reason, bool deterministic = false, int localRank = 0)
     {
         backend = null;
         var probe = CudaProbe.Run();
@@ -25,7 +27,7 @@ public static class BackendSelector
         }
         try
         {
-            backend = new CudaBackend(0, allowTf32, deterministic: deterministic);
+            backend = new CudaBackend(localRank % probe.Devices.Count, allowTf32, deterministic: deterministic);
             reason = "";
             return true;
         }
@@ -37,18 +39,19 @@ public static class BackendSelector
     }
 
     /// <summary>The backend for a --device value. Says one line for the device chosen by auto, and one more whenever
-    /// CUDA convolutions fall back to im2col + cuBLAS because cuDNN failed its start-up check.</summary>
-    public static IBackend Resolve(string device, Action<string> say, bool allowTf32 = true, bool deterministic = false)
+    /// CUDA convolutions fall back to im2col + cuBLAS because cuDNN failed its start-up check. <paramref name="localRank"/>:
+    /// see <see cref="TryCreateCuda(bool, out IBackend?, out string, bool, int)"/>.</summary>
+    public static IBackend Resolve(string device, Action<string> say, bool allowTf32 = true, bool deterministic = false, int localRank = 0)
     {
         switch (device)
         {
             case "cpu":
                 return CpuBackend.Instance;
             case "cuda":
-                if (TryCreateCuda(allowTf32, out var cuda, out var why, deterministic)) return SayConvolutionFallback((CudaBackend)cuda!, say);
+                if (TryCreateCuda(allowTf32, out var cuda, out var why, deterministic, localRank)) return SayConvolutionFallback((CudaBackend)cuda!, say);
                 throw new InvalidOperationException($"no CUDA device found: {why}");
             case "auto":
-                if (TryCreateCuda(allowTf32, out var auto, out var whyNot, deterministic))
+                if (TryCreateCuda(allowTf32, out var auto, out var whyNot, deterministic, localRank))
                 {
                     say($"device: {auto!.Name} ({((CudaBackend)auto).Description})");
                     return SayConvolutionFallback((CudaBackend)auto, say);

@@ -20,6 +20,18 @@ public interface ICommunicator : IDisposable
     /// <summary>Replaces <paramref name="tensor"/> on every rank by the element-wise sum over ranks.</summary>
     void AllReduceSum(Tensor tensor);
 
+    /// <summary>
+    /// Starts <see cref="AllReduceSum"/> and returns before it completes, so that work not touching
+    /// <paramref name="tensor"/> overlaps the transfer; the tensor is neither read nor written by the caller until
+    /// <see cref="PendingCollective.Wait"/>. Started collectives count in the order of collectives every rank
+    /// follows. The default runs the blocking one (nothing to overlap).
+    /// </summary>
+    PendingCollective StartAllReduceSum(Tensor tensor)
+    {
+        AllReduceSum(tensor);
+        return PendingCollective.Completed;
+    }
+
     /// <summary>Writes every rank's <paramref name="local"/> into <paramref name="gathered"/>, rank r's at
     /// element offset r · local.Numel (so [n, d] locals gather into [Size · n, d] in rank order).</summary>
     void AllGather(Tensor local, Tensor gathered);

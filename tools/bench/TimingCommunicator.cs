@@ -23,6 +23,20 @@ public sealed class TimingCommunicator(ICommunicator inner) : ICommunicator
     public void Reset() => _totals.Clear();
 
     public void AllReduceSum(Tensor tensor) => Timed("all_reduce", () => inner.AllReduceSum(tensor));
+    /// <summary>Times the start and, separately, the wait: what the overlap leaves of the transfer.</summary>
+    public PendingCollective StartAllReduceSum(Tensor tensor)
+    {
+        PendingCollective? pending = null;
+        Timed("all_reduce_start", () => pending = inner.StartAllReduceSum(tensor));
+        return new TimedWait(this, pending!);
+    }
+
+    private sealed class TimedWait(TimingCommunicator owner, PendingCollective inner) : PendingCollective
+    {
+        public override bool Poll() => inner.Poll();
+        public override void Wait() => owner.Timed("all_reduce_wait", inner.Wait);
+    }
+
     public void AllGather(Tensor local, Tensor gathered) => Timed("all_gather", () => inner.AllGather(local, gathered));
     public void Broadcast(Tensor tensor, int root) => Timed("broadcast", () => inner.Broadcast(tensor, root));
     public void Barrier() => Timed("barrier", inner.Barrier);

@@ -21,6 +21,7 @@ public sealed class PretrainCommand : ICommand
         args.RejectUnknown();
         using var communicator = CommandErrors.Guard(() => Communicators.Create(options.Dist));
         if (communicator.Size > 1) Communicators.ShareCores();
+        if (communicator.Size > 1 && communicator.Rank == 0 && Communicators.BindingAdvice() is { } advice) Console.WriteLine(advice);
         if (options.DatasetNote is not null && communicator.Rank == 0) Console.WriteLine(options.DatasetNote);
         var trainer = new Pretrainer(options, commandLine, communicator.Rank == 0 ? Console.Out : TextWriter.Null, communicator);
         using var interrupts = new InterruptHandler(trainer.RequestStop,

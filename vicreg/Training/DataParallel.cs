@@ -1,6 +1,7 @@
 using Vicreg.Commands;
 using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
+using Vicreg.Engine.Backends.Cuda;
 using Vicreg.Engine.Distributed;
 using Vicreg.Engine.Nn;
 using Vicreg.Engine.Optim;
@@ -13,15 +14,19 @@ namespace Vicreg.Training;
 /// synchronised; the loss gathers the embeddings; the gradients are averaged before LARS. Rank 0 alone
 /// writes stats.txt, checkpoints and the backbone, and its starting point (fresh or resumed) is broadcast,
 /// so every rank starts from the same weights, optimiser state and position even without a shared disk.
+/// On CUDA the ranks' collectives go through NCCL, bootstrapped over the given (MPI) communicator; gradient
+/// buckets are sent during the backward as their gradients complete (see <see cref="GradientAverager"/>).
 /// With one rank every method is free.
 /// </summary>
 public sealed class DataParallel(ICommunicator communicator) : IDisposable
 {
+    private NcclCommunicator? _nccl;
     private GradientAverager? _averager;
     // The stop vote's one-element buffer, made once: a steady step allocates nothing new.
     private Tensor? _stopFlag;
 
-    public ICommunicator Communicator => communicator;
+    /// <summary>The ranks' collectives: NCCL once <see cref="Attach"/> has seen a model on a GPU, else the given communicator.</summary>
+    public ICommunicator Communicator => (ICommunicator?)_nccl ?? communicator;
     public bool IsWriter => communicator.Rank == 0;
     public bool IsDistributed => communicator.Size > 1;
 
@@ -33,14 +38,14 @@ public sealed class DataParallel(ICommunicator communicator) : IDisposable
         return globalBatch / communicator.Size;
     }
 
-    /// <summary>Synchronises the model's BatchNorms and prepares the gradient buckets.</summary>
+    /// <summary>Starts NCCL for a model on a GPU, synchronises the model's BatchNorms and prepares the gradient buckets
+    /// (their hook on the tape belongs to the calling thread, which must run the backward).</summary>
     public void Attach(Module model)
     {
         if (!IsDistributed) return;
-        if (model.Parameters().Any(p => !p.Backend.IsHostMemory))
-            throw new UsageException("pretrain: several ranks on CUDA need NCCL, which is not wired in yet: use --device cpu under mpirun");
-        BatchNorm.Synchronize(model, communicator);
-        _averager = new GradientAverager(model.Parameters(), communicator);
+        if (model.Parameters().First().Backend is CudaBackend cuda) _nccl = new NcclCommunicator(communicator, cuda);
+        BatchNorm.Synchronize(model, Communicator);
+        _averager = new GradientAverager(model.Parameters(), Communicator);
     }
 
     /// <summary>Gives every rank rank 0's model state, momentum buffers and position.</summary>
@@ -48,10 +53,10 @@ public sealed class DataParallel(ICommunicator communicator) : IDisposable
     {
         if (!IsDistributed) return position;
         foreach (var (_, t) in model.StateDict().Concat(optimizer.State()))
-            if (t.DType is DType.Float32 or DType.Float64) communicator.Broadcast(t, 0);
+            if (t.DType is DType.Float32 or DType.Float64) Communicator.Broadcast(t, 0);
             // num_batches_tracked (int32) only feeds the checkpoint, which rank 0 alone writes.
         using var p = Tensor.FromArray<double>([position.Epoch, position.Batch, position.Step], new Shape(3), CpuBackend.Instance);
-        communicator.Broadcast(p, 0);
+        Communicator.Broadcast(p, 0);
         var v = p.ToArray<double>();
         return new TrainingPosition((int)v[0], (int)v[1], (long)v[2]);
     }
@@ -65,7 +70,7 @@ public sealed class DataParallel(ICommunicator communicator) : IDisposable
         if (!IsDistributed) return stopHere;
         _stopFlag ??= TensorScope.Detach(Tensor.Empty(new Shape(1), DType.Float64, CpuBackend.Instance));
         _stopFlag.Backend.Fill(_stopFlag, stopHere ? 1 : 0);
-        communicator.AllReduceSum(_stopFlag);
+        Communicator.AllReduceSum(_stopFlag);
         return _stopFlag.Item() > 0;
     }
 
@@ -73,5 +78,6 @@ public sealed class DataParallel(ICommunicator communicator) : IDisposable
     {
         _averager?.Dispose();
         _stopFlag?.Dispose();
+        _nccl?.Dispose();
     }
 }

@@ -34,7 +34,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
     public PretrainResult Run()
     {
         var o = options;
-        var backend = BackendSelector.Resolve(o.Device, output.WriteLine, allowTf32: !o.NoTf32, deterministic: o.Deterministic);
+        var backend = BackendSelector.Resolve(o.Device, output.WriteLine, allowTf32: !o.NoTf32, deterministic: o.Deterministic, localRank: Communicators.LocalRank);
         var split = DatasetCatalog.Open(o.Dataset, o.DataDir, train: true, o.ImageSize, o.MaxImagePixels);
         var dataset = DatasetCatalog.Limit(split.Dataset, o.Limit);
         if (dataset.Count < o.BatchSize)

@@ -51,6 +51,46 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         }
     }
 
+    /// <summary>MPI_Iallreduce on each chunk; the request is driven by <see cref="PendingCollective.Poll"/> (MPI_Test),
+    /// by any later MPI call, and finished by MPI_Wait.</summary>
+    public PendingCollective StartAllReduceSum(Tensor tensor)
+    {
+        var (type, element) = TypeOf(tensor);
+        var requests = new nint[(int)((tensor.Numel + MaxCount - 1) / MaxCount)];
+        for (int i = 0; i < requests.Length; i++)
+        {
+            long start = (long)i * MaxCount;
+            int count = (int)Math.Min(MaxCount, tensor.Numel - start);
+            nint request;
+            Check(MPI_Iallreduce((void*)InPlace, (byte*)tensor.Data + start * element, count, type, _sum, _world, &request), "MPI_Iallreduce");
+            requests[i] = request;
+        }
+        return new MpiRequests(requests);
+    }
+
+    private sealed class MpiRequests(nint[] requests) : PendingCollective
+    {
+        private int _done;
+
+        public override bool Poll()
+        {
+            while (_done < requests.Length)
+            {
+                int flag;
+                fixed (nint* r = &requests[_done]) Check(MPI_Test(r, &flag, null), "MPI_Test");
+                if (flag == 0) return false;
+                _done++;
+            }
+            return true;
+        }
+
+        public override void Wait()
+        {
+            for (; _done < requests.Length; _done++)
+                fixed (nint* r = &requests[_done]) Check(MPI_Wait(r, null), "MPI_Wait");
+        }
+    }
+
     public void AllGather(Tensor local, Tensor gathered)
     {
         CollectiveChecks.Gather(local, gathered, Size);

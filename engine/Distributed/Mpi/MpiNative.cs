@@ -23,7 +23,7 @@ public static unsafe partial class MpiNative
     [
         "MPI_Init_thread", "MPI_Initialized", "MPI_Finalized", "MPI_Finalize", "MPI_Comm_rank", "MPI_Comm_size",
         "MPI_Comm_set_errhandler", "MPI_Allreduce", "MPI_Allgather", "MPI_Bcast", "MPI_Barrier", "MPI_Abort",
-        "MPI_Error_string",
+        "MPI_Error_string", "MPI_Iallreduce", "MPI_Test", "MPI_Wait",
     ];
 
     /// <summary>The exported objects behind the predefined handles we use.</summary>
@@ -48,6 +48,16 @@ public static unsafe partial class MpiNative
     public static partial int MPI_Comm_set_errhandler(nint comm, nint errhandler);
     [LibraryImport(LibraryName, EntryPoint = "MPI_Allreduce")]
     public static partial int MPI_Allreduce(void* sendbuf, void* recvbuf, int count, nint datatype, nint op, nint comm);
+    /// <summary>Starts an all-reduce and returns at once; <paramref name="request"/> receives the MPI_Request handle.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "MPI_Iallreduce")]
+    public static partial int MPI_Iallreduce(void* sendbuf, void* recvbuf, int count, nint datatype, nint op, nint comm, nint* request);
+    /// <summary>Sets <paramref name="flag"/> when the request has completed (then frees it, writing MPI_REQUEST_NULL);
+    /// each call also lets MPI progress the operations in flight. <paramref name="status"/> may be MPI_STATUS_IGNORE (null).</summary>
+    [LibraryImport(LibraryName, EntryPoint = "MPI_Test")]
+    public static partial int MPI_Test(nint* request, int* flag, void* status);
+    /// <summary>Returns once the request has completed (immediately for MPI_REQUEST_NULL), and frees it.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "MPI_Wait")]
+    public static partial int MPI_Wait(nint* request, void* status);
     [LibraryImport(LibraryName, EntryPoint = "MPI_Allgather")]
     public static partial int MPI_Allgather(void* sendbuf, int sendcount, nint sendtype, void* recvbuf, int recvcount, nint recvtype, nint comm);
     [LibraryImport(LibraryName, EntryPoint = "MPI_Bcast")]

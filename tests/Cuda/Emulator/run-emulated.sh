@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs the CUDA backend's device test suite WITHOUT a GPU: the real C# backend and the real .cu kernels
 # (compiled as C++ on a CPU emulation of CUDA's thread model), behind fakes of libcuda.so.1, libcublas.so.12
-# (plain SGEMM) and libcudnn.so.9 (direct-loop convolutions that check descriptors, algorithm and workspace).
+# (plain SGEMM), libcudnn.so.9 (direct-loop convolutions that check descriptors, algorithm and workspace) and
+# libnccl.so.2 (ranks meeting in a shared file, results queued on the collective's stream).
 # NVRTC is the real one (the backend still compiles every module to CUBIN). Convolutions run both through the
 # cuDNN path and the im2col + cuBLAS fallback. This checks kernel logic, launch-argument marshalling, memory,
 # copies and the cuDNN plumbing; it cannot check real-GPU behaviour (timing, races between streams, real
@@ -24,6 +25,7 @@ done
 g++ -std=c++17 -O1 -shared -fPIC -o "$out/libcuda.so.1" "$here/fake_driver.cpp" -ldl
 g++ -std=c++17 -O2 -shared -fPIC -o "$out/libcublas.so.12" "$here/fake_cublas.cpp"
 g++ -std=c++17 -O2 -shared -fPIC -o "$out/libcudnn.so.9" "$here/fake_cudnn.cpp"
+g++ -std=c++17 -O2 -shared -fPIC -o "$out/libnccl.so.2" "$here/fake_nccl.cpp" -L"$out" -l:libcuda.so.1 -lpthread
 cd "$root"
 LD_LIBRARY_PATH="$out${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" VICREG_KERNEL_CACHE="$out/cache" \
   dotnet test tests/Vicreg.Tests.csproj --filter "${VICREG_TEST_FILTER:-FullyQualifiedName~Vicreg.Tests.Cuda}" "$@"
