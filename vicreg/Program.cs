@@ -1,6 +1,6 @@
 using System.Reflection;
 using Vicreg.Commands;
-using Vicreg.Engine.Distributed;
+using Vicreg.Platform;
 
 namespace Vicreg;
 

@@ -1,8 +1,8 @@
 using System.Globalization;
-using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
-using Vicreg.Engine.Backends.Cuda;
 using Vicreg.Engine.Backends.Cuda.Native;
+using Vicreg.Engine.Backends.Cuda;
+using Vicreg.Platform;
 
 namespace Vicreg.Commands;
 

@@ -1,5 +1,4 @@
-using Vicreg.Engine.Data;
-using Vicreg.Engine.Distributed;
+using Vicreg.Platform;
 using Vicreg.Training;
 
 namespace Vicreg.Commands;

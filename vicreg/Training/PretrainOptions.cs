@@ -1,8 +1,8 @@
-using Vicreg.Augment;
 using Vicreg.Commands;
-using Vicreg.Engine.Distributed;
+using Vicreg.Datasets;
 using Vicreg.Engine.Data;
 using Vicreg.Models;
+using Vicreg.Platform;
 
 namespace Vicreg.Training;
 

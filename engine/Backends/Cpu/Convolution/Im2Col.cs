@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// Lowering of one image to and from the column matrix of a convolution: row (c, kh, kw), column

@@ -1,4 +1,4 @@
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>Whether convolutions go through Winograd F(2x2, 3x3) where it applies.</summary>
 internal enum WinogradMode
