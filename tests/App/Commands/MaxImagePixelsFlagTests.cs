@@ -10,8 +10,8 @@ public class MaxImagePixelsFlagTests
     [Fact]
     public void PretrainLinearEvalAndEmbedTakeTheFlag()
     {
-        Assert.Equal(ImageLimits.DefaultMaxPixels, PretrainOptions.Parse(new Arguments("pretrain", [])).MaxImagePixels);
-        Assert.Equal(1000, PretrainOptions.Parse(new Arguments("pretrain", ["--max-image-pixels", "1000"])).MaxImagePixels);
+        Assert.Equal(ImageLimits.DefaultMaxPixels, PretrainCommand.ParseOptions(new Arguments("pretrain", [])).MaxImagePixels);
+        Assert.Equal(1000, PretrainCommand.ParseOptions(new Arguments("pretrain", ["--max-image-pixels", "1000"])).MaxImagePixels);
         Assert.Equal(89_478_485, ImageLimits.DefaultMaxPixels);
         foreach (var command in new[] { "linear-eval", "embed" })
         {
