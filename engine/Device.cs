@@ -1,17 +1,23 @@
-using Vicreg.Engine.Backends.Cpu;
-
 namespace Vicreg.Engine;
 
-/// <summary>The backend new tensors land on when none is named.</summary>
+/// <summary>The backends new tensors land on. The core names no concrete backend: the program (and the tests and
+/// benchmarks) install the host's at start-up, and may make another the default (--device).</summary>
 public static class Device
 {
+    private static IBackend? s_cpu;
     private static IBackend? s_default;
 
-    public static IBackend Cpu => CpuBackend.Instance;
+    /// <summary>The host backend: where data-loader batches and host-side copies live.</summary>
+    public static IBackend Cpu
+    {
+        get => s_cpu ?? throw new InvalidOperationException("no host backend installed: set Device.Cpu (e.g. to CpuBackend.Instance) at start-up");
+        set => s_cpu = value;
+    }
 
+    /// <summary>Where new tensors land when none is named: the host backend unless set.</summary>
     public static IBackend Default
     {
-        get => s_default ?? CpuBackend.Instance;
+        get => s_default ?? Cpu;
         set => s_default = value;
     }
 }

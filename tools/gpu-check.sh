@@ -43,7 +43,7 @@ row "build; vicreg devices" PASS "$(grep -m1 "^  cuda:0" "$out/devices.txt" | se
 
 # ---- the device suite: every CUDA test must run (a skip here means the device was not used) --------------------------
 dotnet test tests/Vicreg.Tests.csproj -c Release --no-build --nologo \
-  --filter "FullyQualifiedName~Vicreg.Tests.Cuda|FullyQualifiedName~Vicreg.Tests.Conformance.Cuda" \
+  --filter "FullyQualifiedName~Vicreg.Tests.Engine.Backends.Cuda|FullyQualifiedName~Vicreg.Tests.Conformance.Cuda" \
   --results-directory "$out/suite" --logger "trx;LogFileName=device.trx" >"$out/device-suite.log" 2>&1
 counters=$(grep -o '<Counters [^>]*>' "$out/suite/device.trx" 2>/dev/null | head -n 1)
 get() { sed -nE "s/.* $1=\"([0-9]+)\".*/\1/p" <<<"$counters"; }

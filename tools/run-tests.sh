@@ -2,7 +2,7 @@
 # The test command (README and .ci/run). Installs the system packages the tests use (idempotent),
 # builds everything with warnings as errors, then runs three stages:
 #   1. the xunit suite (CUDA device tests report "skipped: no CUDA device" on machines without a GPU);
-#   2. the CUDA device tests again on the CPU emulation of tests/Cuda/Emulator (real kernels compiled as
+#   2. the CUDA device tests again on the CPU emulation of tests/Engine/Backends/Cuda/Emulator (real kernels compiled as
 #      C++ behind fake libcuda/libcublas/libcudnn; needs g++) — kernel logic, not real-GPU behaviour;
 #   3. the numerics-sensitive tests (CPU kernels, gradients, models, losses, training determinism, PyTorch
 #      parity) again with AVX-512 disabled (DOTNET_EnableAVX512F=0), so that on an AVX-512 machine both CPU
@@ -58,8 +58,8 @@ tally "stage 1" $? "$results/suite.log" "$results/suite/suite.trx"
 if command -v g++ >/dev/null 2>&1; then
   echo "== stage 2: CUDA device tests on the CPU emulation (no GPU involved)"
   # The CUDA device tests and the conformance suite's CUDA rows (tests/Conformance).
-  VICREG_TEST_FILTER="FullyQualifiedName~Vicreg.Tests.Cuda|FullyQualifiedName~Vicreg.Tests.Conformance.Cuda" \
-  VICREG_EMULATOR_DIR="$results/emulator" bash tests/Cuda/Emulator/run-emulated.sh -c Release --no-build --nologo \
+  VICREG_TEST_FILTER="FullyQualifiedName~Vicreg.Tests.Engine.Backends.Cuda|FullyQualifiedName~Vicreg.Tests.Conformance.Cuda" \
+  VICREG_EMULATOR_DIR="$results/emulator" bash tests/Engine/Backends/Cuda/Emulator/run-emulated.sh -c Release --no-build --nologo \
     --results-directory "$results/emulated" --logger "trx;LogFileName=emulated.trx" --logger "console;verbosity=normal" \
     > "$results/emulated.log" 2>&1
   tally "stage 2" $? "$results/emulated.log" "$results/emulated/emulated.trx"
@@ -68,9 +68,9 @@ else
 fi
 if [ "$has_avx512" -eq 1 ]; then
   echo "== stage 3: numerics-sensitive tests again with AVX-512 disabled (DOTNET_EnableAVX512F=0: the AVX2 path)"
-  numerics="FullyQualifiedName~Vicreg.Tests.Engine.Cpu.|FullyQualifiedName~Vicreg.Tests.Engine.OpGradientTests"
-  numerics+="|FullyQualifiedName~Vicreg.Tests.Engine.AutogradTests|FullyQualifiedName~Vicreg.Tests.Models."
-  numerics+="|FullyQualifiedName~Vicreg.Tests.Losses.|FullyQualifiedName~Vicreg.Tests.Training.|Reference=PyTorch"
+  numerics="FullyQualifiedName~Vicreg.Tests.Engine.Backends.Cpu.|FullyQualifiedName~Vicreg.Tests.Engine.OpGradientTests"
+  numerics+="|FullyQualifiedName~Vicreg.Tests.Engine.Autograd.AutogradTests|FullyQualifiedName~Vicreg.Tests.App.Models."
+  numerics+="|FullyQualifiedName~Vicreg.Tests.App.Losses.|FullyQualifiedName~Vicreg.Tests.App.Training.|FullyQualifiedName~Vicreg.Tests.Conformance.Cpu|Reference=PyTorch"
   DOTNET_EnableAVX512F=0 dotnet test tests/Vicreg.Tests.csproj -c Release --no-build --nologo --filter "$numerics" \
     --results-directory "$results/avx2" --logger "trx;LogFileName=avx2.trx" --logger "console;verbosity=normal" \
     > "$results/avx2.log" 2>&1

@@ -1,6 +1,8 @@
 using System.Reflection;
 using Vicreg.Commands;
-using Vicreg.Engine.Distributed;
+using Vicreg.Engine;
+using Vicreg.Engine.Backends.Cpu;
+using Vicreg.Platform;
 
 namespace Vicreg;
 
@@ -22,6 +24,7 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        Device.Cpu = CpuBackend.Instance; // the core names no concrete backend: the program chooses
         if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
         {
             Console.WriteLine(Help());

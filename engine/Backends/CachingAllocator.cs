@@ -1,4 +1,4 @@
-namespace Vicreg.Engine;
+namespace Vicreg.Engine.Backends;
 
 /// <summary>
 /// Recycles buffers by size class so that a steady training loop never goes back to the system.

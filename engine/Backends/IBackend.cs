@@ -1,4 +1,4 @@
-namespace Vicreg.Engine;
+namespace Vicreg.Engine.Backends;
 
 /// <summary>
 /// The kernels both backends implement. Ops call these; kernels never call ops, and a backend knows

@@ -1,4 +1,4 @@
-namespace Vicreg.Engine;
+namespace Vicreg.Engine.Backends;
 
 /// <summary>
 /// The argument contract of every <see cref="IBackend"/> kernel, checked in one place that every backend calls

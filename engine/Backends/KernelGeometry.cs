@@ -1,4 +1,4 @@
-namespace Vicreg.Engine;
+namespace Vicreg.Engine.Backends;
 
 /// <summary>Shape of a 2-D convolution, NCHW input, OIHW weights (cross-correlation, as PyTorch).
 /// A record struct, so it keys per-shape caches (e.g. cuDNN's algorithm choice).</summary>

@@ -1,7 +1,7 @@
 namespace Vicreg.Engine.Distributed;
 
 /// <summary>Argument checks shared by the communicators, so a wrong call fails the same way on each.</summary>
-internal static class CollectiveChecks
+public static class CollectiveChecks
 {
     public static void Gather(Tensor local, Tensor gathered, int size)
     {

@@ -73,7 +73,7 @@ public static class StateDictFile
         foreach (var (name, tensor) in expected) file.ReadInto(prefix + name, tensor);
         FiniteCheck.Require(expected, (name, count) =>
             $"{file.Path}: tensor '{prefix + name}' holds {count} non-finite value{(count == 1 ? "" : "s")} (NaN or infinity); these weights cannot be used");
-        SyncBatchNormCounters(module);
+        module.StateLoaded();
         return new StateDictLoad(file.Path, file.FormatDescription, prefix, expected.Count, file.Tensors.Count - expected.Count);
     }
 
@@ -83,12 +83,5 @@ public static class StateDictFile
         var stored = file.Tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         var wanted = names.ToList();
         return KnownPrefixes.MaxBy(p => (wanted.Count(n => stored.Contains(p + n)), -Array.IndexOf(KnownPrefixes, p)))!;
-    }
-
-    /// <summary>BatchNorm keeps its batch counter in a field as well as in the buffer; re-read it after a load.</summary>
-    private static void SyncBatchNormCounters(Module module)
-    {
-        if (module is BatchNorm bn) bn.SyncCounterFromBuffer();
-        foreach (var (_, child) in module.Children) SyncBatchNormCounters(child);
     }
 }

@@ -55,6 +55,6 @@ public sealed class BatchNorm : Module
         return Ops.BatchNorm(x, Weight, Bias, RunningMean, RunningVar, Training, Momentum, Eps);
     }
 
-    /// <summary>Re-reads the counter after a state dict was loaded into the buffer.</summary>
-    public void SyncCounterFromBuffer() => _batchesTracked = (int)NumBatchesTracked.Item();
+    /// <summary>The batch counter is kept in a field as well as in the buffer: re-read it after a load.</summary>
+    protected override void OnStateLoaded() => _batchesTracked = (int)NumBatchesTracked.Item();
 }

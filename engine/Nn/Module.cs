@@ -42,6 +42,17 @@ public abstract class Module
 
     public IEnumerable<(string Name, Module Module)> Children => _children;
 
+    /// <summary>Called on this module and every descendant after a load wrote new values into their parameters and
+    /// buffers (StateDictFile.Load), so that a module mirroring a buffer in a field can re-read it.</summary>
+    public void StateLoaded()
+    {
+        OnStateLoaded();
+        foreach (var (_, child) in _children) child.StateLoaded();
+    }
+
+    /// <summary>What this module does after a load (see <see cref="StateLoaded"/>); nothing by default.</summary>
+    protected virtual void OnStateLoaded() { }
+
     public IEnumerable<(string Name, Tensor Tensor)> NamedParameters(string prefix = "")
     {
         foreach (var (n, t) in _parameters) yield return (prefix + n, t);

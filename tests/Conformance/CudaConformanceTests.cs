@@ -1,6 +1,6 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
-using Vicreg.Tests.Cuda;
+using Vicreg.Tests.Engine.Backends.Cuda;
 
 namespace Vicreg.Tests.Conformance;
 

@@ -1,5 +1,7 @@
-using Vicreg.Engine;
+using Vicreg.Engine.Backends.Cpu.Convolution;
+using Vicreg.Engine.Backends.Cpu.Gemm;
 using Vicreg.Engine.Backends.Cpu;
+using Vicreg.Engine;
 
 namespace Vicreg.Bench;
 

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
-using Vicreg.Engine.Distributed;
 using Vicreg.Engine.Distributed.Mpi;
+using Vicreg.Engine;
+using Vicreg.Platform;
 
 namespace Vicreg.Bench;
 

@@ -1,3 +1,4 @@
+using Vicreg.Engine.Backends.Cpu.Gemm;
 using Vicreg.Engine.Backends.Cpu;
 
 namespace Vicreg.Bench;

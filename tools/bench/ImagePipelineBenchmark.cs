@@ -2,10 +2,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Vicreg.Augment;
-using Vicreg.Engine;
-using Vicreg.Engine.Data;
+using Vicreg.Datasets;
 using Vicreg.Engine.Data.Datasets;
 using Vicreg.Engine.Data.Decoding;
+using Vicreg.Engine.Data;
+using Vicreg.Engine;
 
 namespace Vicreg.Bench;
 

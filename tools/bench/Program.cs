@@ -1,3 +1,6 @@
+using Vicreg.Engine;
+using Vicreg.Engine.Backends.Cpu;
+
 namespace Vicreg.Bench;
 
 /// <summary>
@@ -21,6 +24,7 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        Device.Cpu = CpuBackend.Instance; // the core names no concrete backend: the bench chooses
         if (args.Length > 0 && args[0] == DistBenchmark.RankFlag) return DistBenchmark.RunRank(args);
         if (args.Length == 0 || args[0] is "-h" or "--help")
         {

@@ -1,5 +1,6 @@
-using Vicreg.Engine.Data;
+using Vicreg.Datasets;
 using Vicreg.Engine.Data.Transforms;
+using Vicreg.Engine.Data;
 
 namespace Vicreg.Augment;
 

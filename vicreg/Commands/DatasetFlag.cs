@@ -1,4 +1,4 @@
-using Vicreg.Augment;
+using Vicreg.Datasets;
 using Vicreg.Engine.Data;
 
 namespace Vicreg.Commands;

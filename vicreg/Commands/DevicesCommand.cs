@@ -1,8 +1,6 @@
-using System.Globalization;
-using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Backends.Cuda;
-using Vicreg.Engine.Backends.Cuda.Native;
+using Vicreg.Platform;
 
 namespace Vicreg.Commands;
 
@@ -19,24 +17,16 @@ public sealed class DevicesCommand : ICommand
         args.RejectUnknown();
         var probe = CudaProbe.Run();
 
-        Console.WriteLine($"CUDA driver: {(probe.DriverVersion is { } v ? $"supports CUDA {v} ({CudaLibraries.LoadedName(CudaLibrary.Driver)})" : "none")}");
+        Console.WriteLine($"CUDA driver: {(probe.DriverVersion is { } v ? $"supports CUDA {v} ({CudaInstallation.DriverLibrary})" : "none")}");
         if (probe.DriverProblem is { } problem) Console.WriteLine($"  {problem}");
         Console.WriteLine("libraries:");
-        foreach (var (library, loaded, detail) in probe.Libraries)
+        foreach (var (library, loaded, detail) in CudaInstallation.Libraries(probe))
         {
-            string name = CudaLibraries.DisplayName(library).PadRight(12);
+            string name = library.PadRight(12);
             Console.WriteLine(loaded is null ? $"  {name}missing ({detail})" : $"  {name}{loaded}, version {detail}");
         }
-        if (CudaLibraries.TryLoad(CudaLibrary.Nvrtc, out _))
-        {
-            try
-            {
-                var archs = Nvrtc.SupportedArchitectures();
-                Console.WriteLine($"  NVRTC compiles CUBIN for: {string.Join(' ', archs.Select(a => "sm_" + a.ToString(CultureInfo.InvariantCulture)))}");
-            }
-            catch (CudaException e) { Console.WriteLine($"  NVRTC: {e.Message}"); }
-        }
-        Console.WriteLine($"kernel cache: {KernelCache.Directory}");
+        if (CudaInstallation.NvrtcArchitectures() is { } nvrtc) Console.WriteLine($"  {nvrtc}");
+        Console.WriteLine($"kernel cache: {CudaInstallation.KernelCacheDirectory}");
 
         Console.WriteLine(probe.Devices.Count == 0 ? "CUDA devices: none" : "CUDA devices:");
         foreach (var d in probe.Devices)

@@ -1,11 +1,11 @@
 using System.Runtime.InteropServices;
-using Vicreg.Engine;
+using Vicreg.Datasets;
 using Vicreg.Engine.Autograd;
 using Vicreg.Engine.Backends.Cpu;
-using Vicreg.Engine.IO;
-using Vicreg.Augment;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Data.Datasets;
+using Vicreg.Engine.IO;
+using Vicreg.Engine;
 using Vicreg.Models;
 using Vicreg.Training;
 

@@ -1,8 +1,9 @@
-using Vicreg.Augment;
-using Vicreg.Engine;
+using Vicreg.Datasets;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.IO;
+using Vicreg.Engine;
 using Vicreg.Models;
+using Vicreg.Platform;
 using Vicreg.Training;
 
 namespace Vicreg.Commands;

@@ -1,7 +1,8 @@
-using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.IO;
+using Vicreg.Engine;
 using Vicreg.Losses;
+using Vicreg.Platform;
 
 namespace Vicreg.Commands;
 

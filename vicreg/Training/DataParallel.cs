@@ -1,4 +1,3 @@
-using Vicreg.Commands;
 using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Backends.Cuda;

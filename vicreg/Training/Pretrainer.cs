@@ -1,14 +1,15 @@
-using Vicreg.Augment;
 using System.Diagnostics;
 using System.Globalization;
-using Vicreg.Engine;
+using Vicreg.Datasets;
 using Vicreg.Engine.Autograd;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Distributed;
 using Vicreg.Engine.IO;
 using Vicreg.Engine.Optim;
+using Vicreg.Engine;
 using Vicreg.Losses;
 using Vicreg.Models;
+using Vicreg.Platform;
 
 namespace Vicreg.Training;
 

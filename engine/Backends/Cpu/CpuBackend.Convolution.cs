@@ -1,3 +1,5 @@
+using Vicreg.Engine.Backends.Cpu.Convolution;
+
 namespace Vicreg.Engine.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend

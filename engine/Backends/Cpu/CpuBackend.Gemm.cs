@@ -1,3 +1,5 @@
+using Vicreg.Engine.Backends.Cpu.Gemm;
+
 namespace Vicreg.Engine.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend

@@ -1,4 +1,3 @@
-using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Backends.Cuda.Native;
 using Vicreg.Engine.Distributed;
 
@@ -36,7 +35,7 @@ public sealed unsafe class NcclCommunicator : ICommunicator
         var id = default(Nccl.UniqueId);
         if (bootstrap.Rank == 0) Nccl.Check(Nccl.ncclGetUniqueId(&id), "ncclGetUniqueId");
         // 128 bytes as 16 float64 values: broadcasting copies bits, it never computes with them.
-        using (var carrier = Tensor.Empty(new Shape(sizeof(Nccl.UniqueId) / sizeof(double)), DType.Float64, CpuBackend.Instance))
+        using (var carrier = Tensor.Empty(new Shape(sizeof(Nccl.UniqueId) / sizeof(double)), DType.Float64, Device.Cpu))
         {
             var bytes = new Span<byte>((void*)carrier.Data, sizeof(Nccl.UniqueId));
             new ReadOnlySpan<byte>(id.Internal, sizeof(Nccl.UniqueId)).CopyTo(bytes);

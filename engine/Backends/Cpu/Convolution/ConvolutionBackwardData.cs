@@ -1,6 +1,7 @@
 using System.Numerics;
+using Vicreg.Engine.Backends.Cpu.Gemm;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// dx_n = col2im(W^T · dy_n) for each image: W^T [CRS x K] is packed once per call, each image's column

@@ -1,6 +1,7 @@
 using System.Numerics;
+using Vicreg.Engine.Backends.Cpu.Gemm;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// dW = sum over images of dy_n · col(x_n)^T, overwriting dW. The batch is cut into one contiguous chunk

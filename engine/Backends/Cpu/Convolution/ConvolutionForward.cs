@@ -1,6 +1,7 @@
 using System.Numerics;
+using Vicreg.Engine.Backends.Cpu.Gemm;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// y_n = W · col(x_n) for each image: the weights [K x CRS] are packed once per call (they are the A of

@@ -1,4 +1,4 @@
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>A convolution's unit of work (an image, a row of tiles, a chunk of images) whose GEMMs run
 /// either on the calling thread alone or, when told, shared by all threads.</summary>

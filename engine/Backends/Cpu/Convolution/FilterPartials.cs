@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>The last step of a weight gradient computed a chunk of images per thread: the chunks' partial
 /// gradients added to the first in chunk order, so the sum is the same for a given thread count.</summary>

@@ -1,4 +1,4 @@
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// Several images' [rows x pixels] planes placed side by side as one [rows x (images*pixels)] matrix, and

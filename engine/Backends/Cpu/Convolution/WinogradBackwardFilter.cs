@@ -1,7 +1,8 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
+using Vicreg.Engine.Backends.Cpu.Gemm;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// The weight gradient of a 3x3 stride-1 convolution through Winograd F(2x2, 3x3). An output tile is

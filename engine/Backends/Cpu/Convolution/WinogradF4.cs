@@ -1,6 +1,7 @@
 using System.Runtime.Intrinsics;
+using Vicreg.Engine.Backends.Cpu.Gemm;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// A 3x3 stride-1 float convolution (and its backward-data, as in <see cref="WinogradForward"/>) as

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// The matrices of Winograd's F(4x4, 3x3) (Lavin and Gray 2016, interpolation points 0, ±1, ±2, ∞):

@@ -1,7 +1,8 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
+using Vicreg.Engine.Backends.Cpu.Gemm;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// A 3x3 stride-1 convolution as Winograd F(2x2, 3x3): the 16 transformed filters U[e] [K x C] are

@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics.X86;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>Whether convolutions go through Winograd (F(2x2, 3x3) or F(4x4, 3x3)) where it applies.</summary>
 internal enum WinogradMode

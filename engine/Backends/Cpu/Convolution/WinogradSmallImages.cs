@@ -1,7 +1,8 @@
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using System.Runtime.Intrinsics;
+using Vicreg.Engine.Backends.Cpu.Gemm;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// The input transform for small images (a tile row no longer than a vector: 16x16, 8x8 and 4x4 outputs),

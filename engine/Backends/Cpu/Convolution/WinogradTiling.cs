@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// The 2x2 output tiles of a 3x3 stride-1 convolution, and the transforms between images and the 16

@@ -1,7 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Vicreg.Engine.Backends.Cpu.Gemm;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// The matrices of Winograd's F(2x2, 3x3) (Lavin and Gray 2016), applied to many tiles at once, one tile

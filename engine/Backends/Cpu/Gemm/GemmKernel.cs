@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Gemm;
 
 /// <summary>
 /// Row-major GEMM, C = alpha op(A) op(B) + beta C, packed BLIS-style: the loops over column blocks (nc),

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Gemm;
 
 /// <summary>How the micro-kernel combines its product with what C holds.</summary>
 internal enum BetaMode

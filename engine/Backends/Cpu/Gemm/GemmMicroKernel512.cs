@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Gemm;
 
 /// <summary>
 /// The AVX-512 twin of <see cref="GemmMicroKernel"/>: the same 6-row tile, each row two Vector512

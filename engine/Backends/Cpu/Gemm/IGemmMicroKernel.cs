@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Gemm;
 
 /// <summary>Which micro-kernel the GEMM runs: the widest the machine has unless a test forces another.</summary>
 internal enum GemmPath

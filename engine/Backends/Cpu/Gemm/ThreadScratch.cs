@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Gemm;
 
 /// <summary>Which per-thread scratch buffer a kernel wants; each slot is grown independently, so a
 /// kernel can hold several at once (e.g. a convolution's columns while its GEMM packs panels).</summary>

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Gemm;
 
 /// <summary>The multiply-add the GEMM micro-kernel is built on, chosen once per call as a type argument
 /// so that the JIT compiles one specialised kernel per choice with no branch in the inner loop.</summary>

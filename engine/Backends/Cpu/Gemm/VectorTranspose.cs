@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Vicreg.Engine.Backends.Cpu;
+namespace Vicreg.Engine.Backends.Cpu.Gemm;
 
 /// <summary>In-register transposes for packing (AVX only; callers check <see cref="Avx.IsSupported"/>).</summary>
 internal static class VectorTranspose
