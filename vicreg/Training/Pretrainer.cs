@@ -5,6 +5,7 @@ using Vicreg.Engine.Autograd;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Distributed;
 using Vicreg.Engine.IO;
+using Vicreg.Engine.Nn;
 using Vicreg.Engine.Optim;
 using Vicreg.Engine;
 using Vicreg.Losses;
@@ -69,18 +70,8 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         using var folder = parallel.IsWriter ? ExperimentFolder.Open(o.ExpDir, output.WriteLine) : null;
         string checkpointPath = Path.Combine(o.ExpDir, Checkpoint.FileName);
         var settings = Checkpoint.Settings(o, split.Channels, stem, dataset.Count);
-        var position = new TrainingPosition(0, 0, 0);
         bool Finished(TrainingPosition p) => p.Epoch >= o.Epochs || (o.MaxSteps > 0 && p.Step >= o.MaxSteps);
-        if (parallel.IsWriter && File.Exists(checkpointPath))
-        {
-            var resumed = Checkpoint.Load(checkpointPath, model, optimizer, settings, stepsPerEpoch);
-            position = resumed.Position;
-            if (!Finished(position))
-            {
-                output.WriteLine($"resuming from {checkpointPath}: epoch {position.Epoch}, batch {position.Batch}, step {position.Step}");
-                if (Checkpoint.ScheduleChanges(resumed.Schedule, settings, position.Step) is { } changes) output.WriteLine(changes);
-            }
-        }
+        var position = parallel.IsWriter ? Resume(checkpointPath, model, optimizer, settings, stepsPerEpoch, Finished) : new TrainingPosition(0, 0, 0);
         position = parallel.BroadcastStart(model, optimizer, position);
         if (Finished(position))
         {
@@ -94,9 +85,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                          (parallel.IsDistributed ? $"; {parallel.Communicator.Name}, {o.BatchSize / parallel.Communicator.Size} per rank" : ""));
 
         // kNN monitoring is rank 0's, like every log (the other ranks wait for it at the next step's collectives).
-        var knn = parallel.IsWriter && o.KnnEvery > 0 ? new KnnMonitor(DatasetCatalog.Limit(split.Dataset, o.KnnBank),
-            DatasetCatalog.Limit(DatasetCatalog.Open(o.Dataset, o.DataDir, train: false, o.ImageSize, o.MaxImagePixels).Dataset, o.KnnQueries),
-            split.Evaluation, split.Dataset.Classes.Count, o.BatchSize, o.NumWorkers) : null;
+        var knn = parallel.IsWriter && o.KnnEvery > 0 ? CreateKnnMonitor(split) : null;
         using var stats = parallel.IsWriter ? new StatsLog(Path.Combine(o.ExpDir, "stats.txt"), commandLine) : null;
         // The bar ends where this run will end (a --max-steps cap included) and counts from where it resumed.
         long lastStep = o.MaxSteps > 0 ? Math.Min(totalSteps, o.MaxSteps) : totalSteps;
@@ -120,28 +109,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                 bool endOfEpoch = batch.Index == stepsPerEpoch - 1;
                 // Decided before the step, so the step can measure what only a log line needs (RankMe) while its tensors live.
                 bool logDue = stats is not null && ((clock.Elapsed - lastLog).TotalSeconds >= o.LogFreqTime || endOfEpoch || step == 0);
-                StepFigures terms;
-                using (var scope = TensorScope.Begin())
-                {
-                    try
-                    {
-                        var ya = model.Backbone.Forward(viewA);
-                        var za = model.Projector.Forward(ya);
-                        var zb = model.Forward(viewB);
-                        var output = loss.Forward(za, zb, parallel.Communicator);
-                        var t = output.ReadTerms();
-                        terms = new StepFigures(t.Weighted(o.SimCoeff, o.StdCoeff, o.CovCoeff), t.Invariance, t.Variance, t.Covariance, EmbeddingStatistics.MeanStd(za),
-                            logDue ? RankMe.Of(ya) : double.NaN, logDue ? RankMe.Of(za) : double.NaN);
-                        optimizer.ZeroGrad();
-                        output.Loss.Backward();
-                        parallel.AverageGradients();
-                        optimizer.Step(lr);
-                    }
-                    finally
-                    {
-                        Tape.Clear();
-                    }
-                }
+                var terms = TrainStep(model, loss, optimizer, parallel, viewA, viewB, lr, measureRank: logDue);
                 step++;
                 lastLoss = terms.Loss;
                 lastStd = terms.EmbeddingStd;
@@ -177,12 +145,69 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         deviceA?.Dispose();
         deviceB?.Dispose();
         if (parallel.IsWriter && !interrupted && (o.MaxSteps == 0 || step >= totalSteps))
-        {
-            string backbonePath = Path.Combine(o.ExpDir, "backbone.safetensors");
-            StateDictFile.Save(backbone, backbonePath, new Dictionary<string, string> { ["arch"] = o.Arch, ["stem"] = stem });
-            output.WriteLine($"done: {step} steps in {ProgressLine.Format(clock.Elapsed)}, final loss {lastLoss:F4}; backbone saved to {backbonePath}");
-        }
+            SaveBackbone(backbone, stem, $"done: {step} steps in {ProgressLine.Format(clock.Elapsed)}, final loss {lastLoss:F4}");
         return new PretrainResult(step, lastLoss, lastStd, interrupted, losses);
+    }
+
+    /// <summary>Where a run starts: the experiment folder's checkpoint loaded into model and optimizer (rank 0 only;
+    /// <see cref="DataParallel.BroadcastStart"/> hands it to the others), or the beginning.</summary>
+    private TrainingPosition Resume(string checkpointPath, VicregModel model, Lars optimizer, CheckpointSettings settings, int stepsPerEpoch,
+        Func<TrainingPosition, bool> finished)
+    {
+        if (!File.Exists(checkpointPath)) return new TrainingPosition(0, 0, 0);
+        var resumed = Checkpoint.Load(checkpointPath, model, optimizer, settings, stepsPerEpoch);
+        var position = resumed.Position;
+        if (!finished(position))
+        {
+            output.WriteLine($"resuming from {checkpointPath}: epoch {position.Epoch}, batch {position.Batch}, step {position.Step}");
+            if (Checkpoint.ScheduleChanges(resumed.Schedule, settings, position.Step) is { } changes) output.WriteLine(changes);
+        }
+        return position;
+    }
+
+    /// <summary>The kNN monitor of --knn-every: a bank from the training split, queries from the test split.</summary>
+    private KnnMonitor CreateKnnMonitor(DatasetChoice split)
+    {
+        var o = options;
+        var queries = DatasetCatalog.Open(o.Dataset, o.DataDir, train: false, o.ImageSize, o.MaxImagePixels).Dataset;
+        return new KnnMonitor(DatasetCatalog.Limit(split.Dataset, o.KnnBank), DatasetCatalog.Limit(queries, o.KnnQueries),
+            split.Evaluation, split.Dataset.Classes.Count, o.BatchSize, o.NumWorkers);
+    }
+
+    /// <summary>One VICReg step inside a tensor scope: both views through backbone and expander, the loss, backward,
+    /// gradients averaged over ranks, LARS. RankMe is measured only when asked (a log line needs it), while view A's
+    /// representation and embedding still live.</summary>
+    private StepFigures TrainStep(VicregModel model, VicregLoss loss, Lars optimizer, DataParallel parallel, Tensor viewA, Tensor viewB, double lr, bool measureRank)
+    {
+        var o = options;
+        using var scope = TensorScope.Begin();
+        try
+        {
+            var ya = model.Backbone.Forward(viewA);
+            var za = model.Projector.Forward(ya);
+            var zb = model.Forward(viewB);
+            var result = loss.Forward(za, zb, parallel.Communicator);
+            var t = result.ReadTerms();
+            var terms = new StepFigures(t.Weighted(o.SimCoeff, o.StdCoeff, o.CovCoeff), t.Invariance, t.Variance, t.Covariance, EmbeddingStatistics.MeanStd(za),
+                measureRank ? RankMe.Of(ya) : double.NaN, measureRank ? RankMe.Of(za) : double.NaN);
+            optimizer.ZeroGrad();
+            result.Loss.Backward();
+            parallel.AverageGradients();
+            optimizer.Step(lr);
+            return terms;
+        }
+        finally
+        {
+            Tape.Clear();
+        }
+    }
+
+    /// <summary>The trained backbone as backbone.safetensors (with its arch and stem), and the closing line.</summary>
+    private void SaveBackbone(Module backbone, string stem, string summary)
+    {
+        string backbonePath = Path.Combine(options.ExpDir, "backbone.safetensors");
+        StateDictFile.Save(backbone, backbonePath, new Dictionary<string, string> { ["arch"] = options.Arch, ["stem"] = stem });
+        output.WriteLine($"{summary}; backbone saved to {backbonePath}");
     }
 
     /// <summary>The batch's views on the training backend: the loader's CPU tensors themselves, or copies on the device.</summary>
