@@ -30,7 +30,7 @@ public sealed class TensorScope : IDisposable
     internal static void Register(Tensor t) => t_current?._owned.Add(t);
 
     /// <summary>Takes a tensor out of the innermost scope so that nothing disposes it automatically
-    /// (a parameter's gradient, optimiser state, a value returned to the caller).</summary>
+    /// (a parameter's gradient, optimizer state, a value returned to the caller).</summary>
     public static Tensor Detach(Tensor t)
     {
         var owned = t_current?._owned;

@@ -3,7 +3,7 @@
 # builds everything with warnings as errors, then runs three stages:
 #   1. the xunit suite (CUDA device tests report "skipped: no CUDA device" on machines without a GPU);
 #   2. the CUDA device tests again on the CPU emulation of tests/Engine/Backends/Cuda/Emulator (real kernels compiled as
-#      C++ behind fake libcuda/libcublas/libcudnn; needs g++) — kernel logic, not real-GPU behaviour;
+#      C++ behind fake libcuda/libcublas/libcudnn; needs g++) — kernel logic, not real-GPU behavior;
 #   3. the numerics-sensitive tests (CPU kernels, gradients, models, losses, training determinism, PyTorch
 #      parity) again with AVX-512 disabled (DOTNET_EnableAVX512F=0), so that on an AVX-512 machine both CPU
 #      code paths (the Vector512 kernels in stage 1, the AVX2 ones here) are checked on every run;

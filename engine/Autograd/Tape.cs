@@ -121,7 +121,7 @@ public static class Tape
         nodes.Clear();
     }
 
-    /// <summary>Within the returned scope, ops record nothing (evaluation, optimiser updates).</summary>
+    /// <summary>Within the returned scope, ops record nothing (evaluation, optimizer updates).</summary>
     public static NoGradScope NoGrad()
     {
         t_noGradDepth++;

@@ -41,8 +41,8 @@ public interface IBackend : IDisposable
     void Conv2dBackwardData(in Conv2dGeometry g, Tensor dy, Tensor weight, Tensor dx);
     void Conv2dBackwardFilter(in Conv2dGeometry g, Tensor x, Tensor dy, Tensor dweight);
 
-    // ---- batch normalisation over x read as [outer=N, channels=C, inner=H*W] ---------------------
-    /// <summary>Normalises with the batch statistics (biased variance), writes the per-channel mean and
+    // ---- batch normalization over x read as [outer=N, channels=C, inner=H*W] ---------------------
+    /// <summary>Normalizes with the batch statistics (biased variance), writes the per-channel mean and
     /// 1/sqrt(var+eps) for the backward, and, when running statistics are given, updates them as PyTorch:
     /// running = (1-momentum) running + momentum * batch, with the unbiased variance.</summary>
     void BatchNormTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
@@ -80,7 +80,7 @@ public interface IBackend : IDisposable
     /// <summary>dlogits = scale * (probabilities - onehot(labels)).</summary>
     void SoftmaxCrossEntropyBackward(Tensor probabilities, Tensor labels, double scale, Tensor dlogits);
 
-    // ---- optimiser updates (fused, in place) ---------------------------------------------------
+    // ---- optimizer updates (fused, in place) ---------------------------------------------------
     /// <summary>SGD with momentum: g' = g + wd w; m = momentum m + g'; w -= lr m.</summary>
     void SgdUpdate(Tensor weight, Tensor grad, Tensor momentumBuffer, double lr, double weightDecay, double momentum);
     /// <summary>LARS as the official VICReg code: when <paramref name="adapt"/>, g' = g + wd w and

@@ -1,6 +1,6 @@
 namespace Vicreg.Engine.Data;
 
-/// <summary>How a <see cref="DataLoader"/> batches and parallelises.</summary>
+/// <summary>How a <see cref="DataLoader"/> batches and parallelizes.</summary>
 public sealed record DataLoaderOptions
 {
     public int BatchSize { get; init; } = 256;

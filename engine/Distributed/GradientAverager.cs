@@ -120,7 +120,7 @@ public sealed class GradientAverager : IDisposable
     }
 
     /// <summary>Replaces every gradient by its mean over the ranks (nothing to do for one rank). Call once after
-    /// each backward, before the optimiser reads the gradients.</summary>
+    /// each backward, before the optimizer reads the gradients.</summary>
     public void Average()
     {
         if (_communicator.Size == 1) return;

@@ -3,7 +3,7 @@ namespace Vicreg.Engine.IO;
 /// <summary>
 /// Writes a file so that an interrupted write never replaces a good file with a broken one: everything goes to a
 /// hidden temporary beside the destination (<see cref="SafetensorsWriter.TemporaryName"/>, so stale ones can be
-/// recognised), which is flushed to disk and then moved over the destination.
+/// recognized), which is flushed to disk and then moved over the destination.
 /// </summary>
 public static class AtomicFile
 {

@@ -15,7 +15,7 @@ public sealed record StateDictLoad(string Path, string Format, string Prefix, in
 /// loads one back from safetensors or a PyTorch .pth, checking every name and shape before touching the module.</summary>
 public static class StateDictFile
 {
-    /// <summary>The prefixes <see cref="AutoPrefix"/> recognises: DistributedDataParallel's "module.", a
+    /// <summary>The prefixes <see cref="AutoPrefix"/> recognizes: DistributedDataParallel's "module.", a
     /// VICReg model's "backbone.", both, and our pretraining checkpoint's "model.backbone.".</summary>
     public static readonly string[] KnownPrefixes = ["", "module.", "backbone.", "module.backbone.", "model.backbone."];
 

@@ -4,7 +4,7 @@ namespace Vicreg.Engine.Nn;
 
 /// <summary>PyTorch's BatchNorm1d / BatchNorm2d (one class: the input's rank decides): weight 1, bias 0,
 /// running mean 0, running var 1, momentum 0.1, eps 1e-5; num_batches_tracked kept for state-dict parity.
-/// Given a <see cref="Communicator"/> of more than one rank, training normalises with the statistics of
+/// Given a <see cref="Communicator"/> of more than one rank, training normalizes with the statistics of
 /// every rank's batch together (PyTorch's SyncBatchNorm).</summary>
 public sealed class BatchNorm : Module
 {
@@ -33,7 +33,7 @@ public sealed class BatchNorm : Module
 
     private int _batchesTracked;
 
-    /// <summary>The ranks whose batches are normalised together in training (null: this process alone).</summary>
+    /// <summary>The ranks whose batches are normalized together in training (null: this process alone).</summary>
     public ICommunicator? Communicator { get; set; }
 
     /// <summary>Makes every BatchNorm under <paramref name="root"/> a SyncBatchNorm over <paramref name="communicator"/>.</summary>

@@ -1,7 +1,7 @@
 namespace Vicreg.Engine.Nn;
 
-/// <summary>Parameter initialisations with PyTorch's definitions, drawn from a seeded <see cref="Rng"/>.
-/// Values are generated on the host in double and converted once (initialisation is not a hot path).</summary>
+/// <summary>Parameter initializations with PyTorch's definitions, drawn from a seeded <see cref="Rng"/>.
+/// Values are generated on the host in double and converted once (initialization is not a hot path).</summary>
 public static class Init
 {
     public static void Uniform(Tensor t, double low, double high, ref Rng rng)
@@ -45,7 +45,7 @@ public static class Init
         {
             case DType.Float64: t.CopyFrom<double>(values); break;
             case DType.Float32: t.CopyFrom<float>(Array.ConvertAll(values, v => (float)v)); break;
-            default: throw new NotSupportedException($"cannot initialise a {t.DType.Name()} tensor with random values");
+            default: throw new NotSupportedException($"cannot initialize a {t.DType.Name()} tensor with random values");
         }
     }
 }

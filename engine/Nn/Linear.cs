@@ -1,6 +1,6 @@
 namespace Vicreg.Engine.Nn;
 
-/// <summary>y = x wᵀ + b (PyTorch's nn.Linear, same initialisation).</summary>
+/// <summary>y = x wᵀ + b (PyTorch's nn.Linear, same initialization).</summary>
 public sealed class Linear : Module
 {
     public Tensor Weight { get; }

@@ -6,7 +6,7 @@ namespace Vicreg.Engine;
 /// A one-input elementwise op written as a composition of differentiable ops. <see cref="Invoke"/> runs the
 /// parts, and the tape records each of them, so the op's backward is its parts' rules: nothing is derived by
 /// hand. A fused pair of kernels may be registered with it (forward y = forward(x), backward
-/// dx = backward(x, dy)) as an opt-in optimisation: they run, recorded as one node, only inside
+/// dx = backward(x, dy)) as an opt-in optimization: they run, recorded as one node, only inside
 /// <see cref="PreferFused"/>, and the composite's test checks them against the parts, forward and backward.
 /// </summary>
 public sealed class ElementwiseComposite

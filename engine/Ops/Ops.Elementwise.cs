@@ -7,7 +7,7 @@ namespace Vicreg.Engine;
 // these (Ops.Gelu.cs) need no backward of their own.
 public static partial class Ops
 {
-    // Declared first: the rules below use it in their initialisers, which run in textual order.
+    // Declared first: the rules below use it in their initializers, which run in textual order.
     private static readonly DerivativeRule s_passThrough = static (g, d) => g.Backend.Unary(UnaryOp.Copy, g.Dy, d);
 
     public static Tensor Add(Tensor a, Tensor b) => Binary(BinaryOp.Add, a, b, s_addRule);

@@ -4,7 +4,7 @@ namespace Vicreg.Engine;
 
 public static partial class Ops
 {
-    /// <summary>The checks every batch normalisation makes (x is [N, C] or [N, C, H, W]; each per-channel tensor
+    /// <summary>The checks every batch normalization makes (x is [N, C] or [N, C, H, W]; each per-channel tensor
     /// given is [C]), and x read as [outer = N, channels = C, inner = H·W].</summary>
     private static (int N, int C, int Inner) CheckBatchNorm(string op, Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar)
     {
@@ -17,10 +17,10 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Batch normalisation of x [N, C] or [N, C, H, W] over every axis but the channel axis, as PyTorch's
-    /// BatchNorm1d/2d. Training: batch statistics (biased variance) normalise, and the running statistics,
+    /// Batch normalization of x [N, C] or [N, C, H, W] over every axis but the channel axis, as PyTorch's
+    /// BatchNorm1d/2d. Training: batch statistics (biased variance) normalize, and the running statistics,
     /// when given, move by <paramref name="momentum"/> towards the batch's (unbiased variance).
-    /// Evaluation: the running statistics normalise. gamma and beta may be null (affine=False).
+    /// Evaluation: the running statistics normalize. gamma and beta may be null (affine=False).
     /// </summary>
     public static Tensor BatchNorm(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
         bool training, double momentum = 0.1, double eps = 1e-5)

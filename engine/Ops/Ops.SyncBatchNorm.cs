@@ -6,7 +6,7 @@ namespace Vicreg.Engine;
 public static partial class Ops
 {
     /// <summary>
-    /// Training-mode batch normalisation over the batches of every rank together, as PyTorch's
+    /// Training-mode batch normalization over the batches of every rank together, as PyTorch's
     /// SyncBatchNorm: the mean and the (biased) variance are those of all ranks' samples, from all-reduced
     /// per-channel sums (two passes: the sum, then the sum of squared deviations from the global mean, which
     /// keeps float32 free of the E[x²] − mean² cancellation). The running statistics move towards the global
@@ -48,7 +48,7 @@ public static partial class Ops
         be.Unary(UnaryOp.AddScalar, variance, invStd, eps);
         be.Unary(UnaryOp.Sqrt, invStd, invStd);
         be.Unary(UnaryOp.Reciprocal, invStd, invStd);
-        // With the global statistics known, normalising is the evaluation-mode kernel's per-channel affine map.
+        // With the global statistics known, normalizing is the evaluation-mode kernel's per-channel affine map.
         be.BatchNormInference(x, null, null, mean, variance, eps, xhat);
 
         if (runningMean is not null)

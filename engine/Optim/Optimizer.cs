@@ -1,8 +1,8 @@
 namespace Vicreg.Engine.Optim;
 
 /// <summary>
-/// Base of the momentum optimisers: one momentum buffer per parameter, created on the first step
-/// (outside any tensor scope, so it lives as long as the optimiser) and exposed by parameter name for
+/// Base of the momentum optimizers: one momentum buffer per parameter, created on the first step
+/// (outside any tensor scope, so it lives as long as the optimizer) and exposed by parameter name for
 /// checkpoints. <see cref="Step"/> takes the learning rate for this step from the caller's schedule.
 /// Learning-rate groups (PyTorch's param_groups with their own "lr", all following one schedule) are a
 /// <c>learningRateScale</c>: a parameter's step uses lr × scale(name, parameter); without one, every scale is 1.
@@ -16,7 +16,7 @@ public abstract class Optimizer
     protected Optimizer(IEnumerable<(string Name, Tensor Parameter)> parameters, Func<string, Tensor, double>? learningRateScale = null)
     {
         Parameters = parameters.ToList();
-        if (Parameters.Count == 0) throw new ArgumentException("an optimiser needs at least one parameter");
+        if (Parameters.Count == 0) throw new ArgumentException("an optimizer needs at least one parameter");
         _scales = Parameters.Select(p => learningRateScale?.Invoke(p.Name, p.Parameter) ?? 1.0).ToArray();
     }
 

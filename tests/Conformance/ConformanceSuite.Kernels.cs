@@ -88,7 +88,7 @@ public abstract partial class ConformanceSuite
 
     // ---- batch normalization ------------------------------------------------------------------------------------
     /// <summary>Per-channel statistics over m = N inner values (float32 sums on CUDA, double on the CPU), then
-    /// normalised outputs of order 1 that multiply the statistics' error by invstd (about 2 on this data):
+    /// normalized outputs of order 1 that multiply the statistics' error by invstd (about 2 on this data):
     /// 1e-4 relative + absolute is some 100 roundings of slack, while an indexing mistake is an error of order 1.</summary>
     private const double BatchNormTolerance = 1e-4;
 

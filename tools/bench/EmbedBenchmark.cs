@@ -13,7 +13,7 @@ namespace Vicreg.Bench;
 
 /// <summary>
 /// `embed` section: what `vicreg embed --images` does, in images/s: JPEG decode + the evaluation transform
-/// (Resize(256) + CenterCrop(224), bicubic, ImageNet normalisation) + a ResNet-18 forward (imagenet stem, eval
+/// (Resize(256) + CenterCrop(224), bicubic, ImageNet normalization) + a ResNet-18 forward (imagenet stem, eval
 /// mode, no grad), over generated photographs of ImageNet-like sizes; beside torchvision doing the same
 /// (tools/reference/torchvision_embed_reference.py throughput: PIL, DataLoader, torchvision's resnet18) on the
 /// same files with the same threads (one loader worker per core, the forward on every core). Each side embeds

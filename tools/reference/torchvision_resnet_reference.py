@@ -37,7 +37,7 @@ def build(arch, stem, in_channels):
 
 
 def names(arch, stem, in_channels):
-    # Names and shapes only: skip the (slow) random initialisation of every layer.
+    # Names and shapes only: skip the (slow) random initialization of every layer.
     torch.nn.init.kaiming_normal_ = lambda t, *a, **k: t
     torch.nn.Conv2d.reset_parameters = lambda self: None
     model = build(arch, stem, int(in_channels))

@@ -35,7 +35,7 @@ def backbone(arch="resnet18", stem="cifar", width=1.0, channels=3):
     else:
         m.conv1 = nn.Conv2d(channels, planes, kernel_size=7, stride=2, padding=3, bias=False)
     m.fc = nn.Identity()
-    # torchvision's initialisation and zero_init_residual, redone over the rebuilt layers.
+    # torchvision's initialization and zero_init_residual, redone over the rebuilt layers.
     for mod in m.modules():
         if isinstance(mod, nn.Conv2d):
             nn.init.kaiming_normal_(mod.weight, mode="fan_out", nonlinearity="relu")

@@ -9,12 +9,12 @@ namespace Vicreg.Augment;
 /// <list type="bullet">
 /// <item>ImageNet (official facebookresearch/vicreg augmentations.py): RandomResizedCrop(scale 0.08-1,
 /// bicubic), flip 0.5, ColorJitter(0.4, 0.4, 0.2, 0.1) with p 0.8, grayscale 0.2; view 1 blur p 1.0 and
-/// no solarize, view 2 blur p 0.1 and solarize p 0.2; ImageNet normalisation. Blur is PIL's
+/// no solarize, view 2 blur p 0.1 and solarize p 0.2; ImageNet normalization. Blur is PIL's
 /// GaussianBlur(radius = sigma), sigma uniform in [0.1, 2].</item>
 /// <item>Small images (28x28 Fashion-MNIST/MNIST gray, 32x32 CIFAR RGB): RandomResizedCrop to the input
 /// size with scale 0.2-1, flip; brightness/contrast jitter 0.4 for gray (saturation and hue mean nothing
 /// on one channel), full jitter + grayscale 0.2 for RGB; no blur (blurring a 32-pixel image destroys it);
-/// solarize p 0.2 on view 2 only; the dataset's normalisation.</item>
+/// solarize p 0.2 on view 2 only; the dataset's normalization.</item>
 /// <item>Linear evaluation of small images: RandomCrop(size, padding 4, zero fill) + flip, the standard
 /// CIFAR classifier recipe (it keeps the whole object, unlike a 0.08-scale crop); evaluation: the image
 /// as is. For ImageNet-size images: RandomResizedCrop(default scale) + flip, and Resize(256/224 x size)
@@ -117,7 +117,7 @@ public static class VicregAugmentations
         Std = norm.Std,
     });
 
-    /// <summary>Evaluation of small images: normalisation only.</summary>
+    /// <summary>Evaluation of small images: normalization only.</summary>
     public static IImageTransform SmallImageEvaluation(int size, DatasetNormalization norm) => new AugmentationPipeline(new AugmentationSpec
     {
         Size = size,
@@ -127,7 +127,7 @@ public static class VicregAugmentations
         Std = norm.Std,
     });
 
-    /// <summary>Evaluation of image files for a small-image model: the data set's normalisation on an image of its size
+    /// <summary>Evaluation of image files for a small-image model: the data set's normalization on an image of its size
     /// (as <see cref="SmallImageEvaluation"/>, the resize being the identity there); an image of another size is first
     /// resized (shorter side, bicubic) and centre-cropped to it.</summary>
     public static IImageTransform SmallImageEvaluationOfAnySize(int size, DatasetNormalization norm) => new AugmentationPipeline(new AugmentationSpec

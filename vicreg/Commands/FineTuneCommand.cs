@@ -23,7 +23,7 @@ public sealed class FineTuneCommand : ICommand
 
     public int Run(Arguments a, string commandLine)
     {
-        var inputs = FrozenEvaluationInputs.Parse(a, Name, ", the head's initialisation, the label subset, the shuffling and the augmentations");
+        var inputs = FrozenEvaluationInputs.Parse(a, Name, ", the head's initialization, the label subset, the shuffling and the augmentations");
         string? percentText = a.OptionalString("train-perc", "percentage of the training labels: 1, 10 or 100 (class-balanced, seeded by --seed; default 100 without --train-files)");
         string? trainFiles = a.OptionalString("train-files", $"a label subset list ({LabelSubset.FileName} of an earlier run) instead of drawing one");
         int epochs = a.Int("epochs", 20, "fine-tuning epochs", 1);

@@ -81,9 +81,9 @@ public sealed record FrozenEvaluationInputs(
 
     /// <summary>A backbone file (torchvision names, fc.* ignored), a whole pretraining checkpoint (model.backbone.*),
     /// or a PyTorch .pth (a state dict, or a checkpoint's 'model' entry with module.backbone.* keys); the prefix is
-    /// recognised and the load reported in one line.</summary>
+    /// recognized and the load reported in one line.</summary>
     /// <summary>Transfer (a backbone pretrained on another data set) needs nothing else: the backbone is built for the
-    /// evaluation data set's channels and its images get that data set's normalisation; a backbone whose first
+    /// evaluation data set's channels and its images get that data set's normalization; a backbone whose first
     /// convolution expects another number of channels cannot be used, and says so in one line.</summary>
     private static void LoadBackbone(ResNet backbone, string path, string dataset, DatasetNormalization normalization)
     {
@@ -98,7 +98,7 @@ public sealed record FrozenEvaluationInputs(
             throw new DatasetException($"{path} was pretrained on {conv1.Found[1]}-channel images and {dataset} has {conv1.Expected[1]}: " +
                                        "the channels cannot match (evaluate on a data set with as many channels)");
         }
-        Console.WriteLine($"evaluation data: {dataset}, {normalization.Channels} channel{(normalization.Channels == 1 ? "" : "s")}, normalised with its own mean " +
+        Console.WriteLine($"evaluation data: {dataset}, {normalization.Channels} channel{(normalization.Channels == 1 ? "" : "s")}, normalized with its own mean " +
                           $"[{string.Join(", ", normalization.Mean)}] and std [{string.Join(", ", normalization.Std)}] (whatever the backbone was pretrained on)");
     }
 }

@@ -6,14 +6,14 @@ namespace Vicreg.Commands;
 
 /// <summary>
 /// `vicreg knn-eval`: the weighted kNN classifier of InstDisc and solo-learn (<see cref="WeightedKnn"/>) on
-/// the frozen backbone's L2-normalised features of the training split, scored on the test split. Features come
+/// the frozen backbone's L2-normalized features of the training split, scored on the test split. Features come
 /// from the same extraction as linear-eval (<see cref="FrozenEvaluationInputs"/>); nothing is trained, so the
 /// result depends only on the weights, k and T. Ctrl-C (or SIGTERM) stops with one line and exit code 130 (143); nothing is written.
 /// </summary>
 public sealed class KnnEvalCommand : ICommand
 {
     public string Name => "knn-eval";
-    public string Summary => "weighted kNN (k 200, T 0.1) on frozen, L2-normalised features; report top-1 / top-5";
+    public string Summary => "weighted kNN (k 200, T 0.1) on frozen, L2-normalized features; report top-1 / top-5";
 
     public int Run(Arguments a, string commandLine)
     {
@@ -24,7 +24,7 @@ public sealed class KnnEvalCommand : ICommand
         if (a.HelpRequested)
         {
             Console.WriteLine(a.Usage(Summary + ".\n" +
-                "Features of both splits are computed once with the evaluation transform (backbone in eval mode) and L2-normalised; each test image's k most\n" +
+                "Features of both splits are computed once with the evaluation transform (backbone in eval mode) and L2-normalized; each test image's k most\n" +
                 "similar training images (cosine) vote for their label with weight exp(similarity / T); the classes rank by their summed votes.\n" +
                 "Ctrl-C stops; nothing is written."));
             return 0;
@@ -47,7 +47,7 @@ public sealed class KnnEvalCommand : ICommand
                 var accuracy = knn.Evaluate(train, test, opened.Classes, opened.Backend, new ProgressLine("kNN", test.Count, "images"), cancel);
                 int used = Math.Min(k, train.Count);
                 string t = temperature.ToString("G", CultureInfo.InvariantCulture);
-                Console.WriteLine($"knn-eval {inputs.WeightsLabel}: top-1 {accuracy.Top1:F2}%  top-5 {accuracy.Top5:F2}%  (k {used}, T {t}, {test.Dimension}-d L2-normalised features; " +
+                Console.WriteLine($"knn-eval {inputs.WeightsLabel}: top-1 {accuracy.Top1:F2}%  top-5 {accuracy.Top5:F2}%  (k {used}, T {t}, {test.Dimension}-d L2-normalized features; " +
                                   $"{train.Count} train / {test.Count} test images, {ProgressLine.Format(clock.Elapsed)})");
                 if (expDir is not null)
                 {

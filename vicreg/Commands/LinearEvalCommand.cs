@@ -18,7 +18,7 @@ public sealed class LinearEvalCommand : ICommand
 
     public int Run(Arguments a, string commandLine)
     {
-        var inputs = FrozenEvaluationInputs.Parse(a, Name, ", the head's initialisation, the shuffling and (--augment) the augmentations");
+        var inputs = FrozenEvaluationInputs.Parse(a, Name, ", the head's initialization, the shuffling and (--augment) the augmentations");
         double lrHead = a.Double("lr-head", 0.02, "learning rate of the linear head", 0);
         int epochs = a.Int("epochs", 100, "epochs of head training", 1);
         double weightDecay = a.Double("weight-decay", 1e-6, "weight decay of the head", 0);

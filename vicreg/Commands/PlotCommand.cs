@@ -15,7 +15,7 @@ public sealed class PlotCommand : ICommand
         var expDirs = a.Repeated("exp-dir", "an experiment folder holding stats.txt; repeat it to overlay several runs");
         if (a.HelpRequested)
         {
-            Console.WriteLine(a.Usage(Summary + ".\nOne panel per figure that any run logged, each run in its own colour, named by its folder in the legend."));
+            Console.WriteLine(a.Usage(Summary + ".\nOne panel per figure that any run logged, each run in its own color, named by its folder in the legend."));
             return 0;
         }
         a.RejectUnknown();

@@ -61,7 +61,7 @@ public sealed class PretrainCommand : ICommand
             CovCoeff = a.Double("cov-coeff", d.CovCoeff, "covariance coefficient", 0),
             LogFreqTime = a.Double("log-freq-time", d.LogFreqTime, "seconds between stats.txt lines", 0),
             NumWorkers = a.Int("num-workers", d.NumWorkers, "data-loading threads (0 = load on the training thread; default: this rank's share of the cores)", 0, 256),
-            Seed = (ulong)a.Int("seed", (int)d.Seed, "seed of initialisation, shuffling and augmentation", 0),
+            Seed = (ulong)a.Int("seed", (int)d.Seed, "seed of initialization, shuffling and augmentation", 0),
             Device = a.String("device", d.Device, "cpu, cuda, or auto"),
             NoTf32 = a.Switch("no-tf32", "CUDA: full float32 GEMMs and convolutions instead of TF32 tensor cores"),
             Deterministic = a.Switch("deterministic", "CUDA: deterministic cuDNN algorithms only (none chosen by timing), so a run repeats bit for bit on the same GPU and software; the CPU is always deterministic"),

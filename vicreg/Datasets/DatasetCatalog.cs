@@ -75,7 +75,7 @@ public static class DatasetCatalog
     /// <summary>
     /// The evaluation transform a data set's model takes image files through (<c>embed --images</c>), without opening
     /// the data set: photographs (imagefolder) as the linear evaluation takes them, Resize + CenterCrop to
-    /// <paramref name="imageSize"/>; the small data sets at their size with their normalisation and channels
+    /// <paramref name="imageSize"/>; the small data sets at their size with their normalization and channels
     /// (<see cref="VicregAugmentations.SmallImageEvaluationOfAnySize"/>).
     /// </summary>
     public static IImageTransform FileEvaluation(string name, int imageSize) => name.ToLowerInvariant() switch

@@ -4,13 +4,13 @@ using Vicreg.Engine.Autograd;
 namespace Vicreg.Losses;
 
 /// <summary>
-/// The Barlow Twins loss (Zbontar et al. 2021, the official code): each embedding is normalised per
+/// The Barlow Twins loss (Zbontar et al. 2021, the official code): each embedding is normalized per
 /// dimension over the batch (BatchNorm1d without affine: biased variance, eps 1e-5), c = A^T B / N and
 /// <code>  loss = sum_i (1 - c_ii)^2 + lambda · sum_{i != j} c_ij^2   (lambda 0.0051 by default)</code>
 /// Backward derived by hand, as for <see cref="VicregLoss"/>: with G = dL/dc, i.e. G_ij = 2 lambda c_ij off
 /// the diagonal and G_ii = -2 w (1 - c_ii) (w the on-diagonal weight, 1 in training),
 /// <code>  dL/dA = B G^T / N = (2 lambda / N) B c_off^T + B diag(g) / N,   dL/dB = (2 lambda / N) A c_off + A diag(g) / N</code>
-/// with g_i = -2 w (1 - c_ii) and c_off = c with its diagonal set to zero; then through the normalisation with the batch-norm backward
+/// with g_i = -2 w (1 - c_ii) and c_off = c with its diagonal set to zero; then through the normalization with the batch-norm backward
 /// kernel. The gradients are formed in the forward pass, so the D x D matrix c is freed at once.
 /// </summary>
 /// <remarks><paramref name="onDiagonalWeight"/> (1 in training) weighs the on-diagonal sum: 0 leaves the off-diagonal term
@@ -29,7 +29,7 @@ public sealed class BarlowTwinsLoss(double lambda = 0.0051, double onDiagonalWei
         ShapeMismatchException.SameDType(op, za, zb);
         ShapeMismatchException.Require(za.Rank == 2 && za.Shape == zb.Shape, op, "z_a and z_b must both be [N, D]", za, zb);
         if (za.DType == DType.Int32) throw new ShapeMismatchException($"{op}: needs floating-point embeddings");
-        if (za.Shape[0] < 2) throw new ShapeMismatchException($"{op}: needs at least 2 samples to normalise (got {za.Shape})");
+        if (za.Shape[0] < 2) throw new ShapeMismatchException($"{op}: needs at least 2 samples to normalize (got {za.Shape})");
         int n = za.Shape[0], d = za.Shape[1];
         var be = za.Backend;
         var dtype = za.DType;

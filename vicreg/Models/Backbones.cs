@@ -7,7 +7,7 @@ public static class Backbones
 {
     public static readonly string[] Architectures = ["resnet18", "resnet34", "resnet50", "resnet101"];
 
-    /// <summary>A ResNet with torchvision's initialisation and zero_init_residual (as VICReg's backbone).
+    /// <summary>A ResNet with torchvision's initialization and zero_init_residual (as VICReg's backbone).
     /// Throws <see cref="ArgumentException"/> naming the valid choices for an unknown arch.</summary>
     public static ResNet Create(string arch, ResNetStem stem, double width, int inChannels, ref Rng rng,
         bool zeroInitResidual = true, DType dtype = DType.Float32, IBackend? backend = null) => arch switch

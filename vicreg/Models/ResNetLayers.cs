@@ -3,13 +3,13 @@ using Vicreg.Engine.Nn;
 
 namespace Vicreg.Models;
 
-/// <summary>A residual block whose last batch norm can be zero-initialised ("zero_init_residual").</summary>
+/// <summary>A residual block whose last batch norm can be zero-initialized ("zero_init_residual").</summary>
 public interface IResidualBlock
 {
     BatchNorm LastNorm { get; }
 }
 
-/// <summary>The convolutions ResNet is made of, initialised as torchvision does.</summary>
+/// <summary>The convolutions ResNet is made of, initialized as torchvision does.</summary>
 internal static class ResNetLayers
 {
     /// <summary>A bias-free square conv with "same" padding for odd kernels (k/2), weights drawn from

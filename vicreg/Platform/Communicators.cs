@@ -12,10 +12,10 @@ public static class Communicators
     /// <summary>mpirun (OpenMPI) tells every rank the job's size in this variable.</summary>
     public static bool LaunchedByMpirun => Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null;
 
-    /// <summary>The number of ranks mpirun started (1 when not started by mpirun), known without initialising MPI.</summary>
+    /// <summary>The number of ranks mpirun started (1 when not started by mpirun), known without initializing MPI.</summary>
     public static int LauncherSize => int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE"), out int n) && n > 0 ? n : 1;
 
-    /// <summary>This process's rank as mpirun numbers them (0 outside mpirun), known without initialising MPI.</summary>
+    /// <summary>This process's rank as mpirun numbers them (0 outside mpirun), known without initializing MPI.</summary>
     public static int LauncherRank => int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK"), out int r) && r > 0 ? r : 0;
 
     /// <summary>True for the process that reports what every rank gets wrong alike (a bad flag): rank 0, or the only one.

@@ -19,7 +19,7 @@ public sealed record ResumedCheckpoint(TrainingPosition Position, IReadOnlyDicti
 
 /// <summary>
 /// A training checkpoint (pretraining, fine-tuning): one safetensors file holding the model's state dict under "model.",
-/// each optimiser momentum buffer under "optimizer.&lt;parameter&gt;.mu", and, as metadata, the position
+/// each optimizer momentum buffer under "optimizer.&lt;parameter&gt;.mu", and, as metadata, the position
 /// (epoch, batch, step), the settings (<see cref="CheckpointSettings"/>) and the SHA-256 of the data. The
 /// writer goes through a temporary file and a rename, so an interrupted save never replaces a good
 /// checkpoint, and refuses weights that are no longer finite. Loading checks everything before it is used:
@@ -75,7 +75,7 @@ public static class Checkpoint
         SafetensorsWriter.Write(path, tensors, metadata, checksum: true);
     }
 
-    /// <summary>Restores model and optimiser from <paramref name="path"/>. A checkpoint written with other fixed
+    /// <summary>Restores model and optimizer from <paramref name="path"/>. A checkpoint written with other fixed
     /// settings is refused with a line naming the first difference; a damaged one with a line saying what is wrong.</summary>
     public static ResumedCheckpoint Load(string path, Module model, Optimizer optimizer, CheckpointSettings settings, int stepsPerEpoch)
     {
@@ -95,7 +95,7 @@ public static class Checkpoint
 
         var missing = optimizer.State().Select(s => "optimizer." + s.Name + ".mu").Where(name => !reader.Contains(name)).ToList();
         if (missing.Count > 0)
-            throw new CheckpointException($"{path} is damaged: it lacks the optimiser state of {missing.Count} parameter{(missing.Count == 1 ? "" : "s")} ({missing[0]}{(missing.Count > 1 ? ", ..." : "")})");
+            throw new CheckpointException($"{path} is damaged: it lacks the optimizer state of {missing.Count} parameter{(missing.Count == 1 ? "" : "s")} ({missing[0]}{(missing.Count > 1 ? ", ..." : "")})");
         StateDictFile.Load(model, reader, prefix: "model.");
         var momenta = optimizer.State().Select(s => ("optimizer." + s.Name + ".mu", s.Momentum)).ToList();
         foreach (var (name, momentum) in momenta) reader.ReadInto(name, momentum);

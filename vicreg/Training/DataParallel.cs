@@ -12,7 +12,7 @@ namespace Vicreg.Training;
 /// --batch-size is the global batch, each rank loads its interleaved share; every BatchNorm is
 /// synchronised; the loss gathers the embeddings; the gradients are averaged before LARS. Rank 0 alone
 /// writes stats.txt, checkpoints and the backbone, and its starting point (fresh or resumed) is broadcast,
-/// so every rank starts from the same weights, optimiser state and position even without a shared disk.
+/// so every rank starts from the same weights, optimizer state and position even without a shared disk.
 /// On CUDA the ranks' collectives go through NCCL, bootstrapped over the given (MPI) communicator; gradient
 /// buckets are sent during the backward as their gradients complete (see <see cref="GradientAverager"/>).
 /// With one rank every method is free.
@@ -60,7 +60,7 @@ public sealed class DataParallel(ICommunicator communicator) : IDisposable
         return new TrainingPosition((int)v[0], (int)v[1], (long)v[2]);
     }
 
-    /// <summary>Replaces each gradient by its mean over the ranks (call between backward and the optimiser step).</summary>
+    /// <summary>Replaces each gradient by its mean over the ranks (call between backward and the optimizer step).</summary>
     public void AverageGradients() => _averager?.Average();
 
     /// <summary>True on every rank when any rank was asked to stop (Ctrl-C reaches each rank at its own moment).</summary>

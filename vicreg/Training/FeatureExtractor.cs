@@ -7,7 +7,7 @@ namespace Vicreg.Training;
 /// <summary>
 /// Runs a frozen backbone in evaluation mode over a whole split (deterministic evaluation transform,
 /// no shuffling) and keeps the features on the host. With no backbone, the features are the
-/// normalised pixels themselves (the raw-pixel probe). A sample that cannot be read is skipped (a
+/// normalized pixels themselves (the raw-pixel probe). A sample that cannot be read is skipped (a
 /// warning names it, and the skipped callback is told it with the reason) and gets no row, never another
 /// sample's features; in strict mode it stops the extraction with a <see cref="DatasetException"/>.
 /// </summary>

@@ -44,7 +44,7 @@ public sealed class FineTuner(FineTuneSettings settings, TextWriter output)
         return head;
     }
 
-    /// <summary>The optimiser: SGD momentum 0.9, one weight decay, the head at lr-head and the backbone at lr-backbone
+    /// <summary>The optimizer: SGD momentum 0.9, one weight decay, the head at lr-head and the backbone at lr-backbone
     /// times the schedule's factor (<see cref="Optimizer.Step"/> takes the factor).</summary>
     public static Sgd Optimizer(ClassifierModel model, FineTuneSettings s) =>
         new(model.NamedParameters(), momentum: 0.9, weightDecay: s.WeightDecay,
@@ -57,7 +57,7 @@ public sealed class FineTuner(FineTuneSettings settings, TextWriter output)
         int classes = train.Classes.Count;
         var optimizer = Optimizer(model, s);
         var schedule = new CosineEpochSchedule(1.0, s.Epochs);
-        // Batch norm in train mode cannot normalise a batch of one: such a last batch is dropped (torch would fail on it).
+        // Batch norm in train mode cannot normalize a batch of one: such a last batch is dropped (torch would fail on it).
         using var loader = new DataLoader(train, [trainTransform], new DataLoaderOptions
         {
             BatchSize = s.BatchSize, Shuffle = true, DropLast = train.Count % s.BatchSize == 1, NumWorkers = s.Workers, Seed = s.Seed, Strict = s.Strict,

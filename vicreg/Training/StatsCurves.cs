@@ -6,7 +6,7 @@ namespace Vicreg.Training;
 
 /// <summary>
 /// Curves from stats.txt files, drawn as one SVG of small panels (one per figure: the loss, each term, the std,
-/// RankMe, kNN accuracy, the learning rate) against the step, every run in its own colour with a legend.
+/// RankMe, kNN accuracy, the learning rate) against the step, every run in its own color with a legend.
 /// Written by hand (plain SVG 1.1 text, no library): lines are polylines, axes carry their range as labels.
 /// </summary>
 public static class StatsCurves
@@ -19,7 +19,7 @@ public static class StatsCurves
         ("rankme_embedding", "RankMe, embedding"), ("knn_top1", "kNN top-1 (%)"), ("lr", "learning rate"),
     ];
 
-    private static readonly string[] s_colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+    private static readonly string[] s_colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
     /// <summary>Each figure's (step, value) points in one stats.txt: the JSON lines after the command line(s); lines
     /// that are not JSON objects (the command line, a resumed run's) are skipped.</summary>
@@ -53,7 +53,7 @@ public static class StatsCurves
         for (int r = 0; r < runs.Count; r++)
         {
             int y = 16 + r * legendLine;
-            w.Append(CultureInfo.InvariantCulture, $"<line x1=\"10\" y1=\"{y - 4}\" x2=\"34\" y2=\"{y - 4}\" stroke=\"{Colour(r)}\" stroke-width=\"2\"/>");
+            w.Append(CultureInfo.InvariantCulture, $"<line x1=\"10\" y1=\"{y - 4}\" x2=\"34\" y2=\"{y - 4}\" stroke=\"{Color(r)}\" stroke-width=\"2\"/>");
             w.Append(CultureInfo.InvariantCulture, $"<text x=\"40\" y=\"{y}\">{Escape(runs[r].Name)}</text>\n");
         }
         for (int f = 0; f < figures.Length; f++)
@@ -80,7 +80,7 @@ public static class StatsCurves
                 if (series.Count == 0) continue;
                 var coordinates = series.Select(p => string.Create(CultureInfo.InvariantCulture,
                     $"{left + (p.Step - x0) / (x1 - x0) * plotWidth:F1},{top + (y1 - p.Value) / (y1 - y0) * plotHeight:F1}"));
-                w.Append(CultureInfo.InvariantCulture, $"<polyline class=\"run{r}\" fill=\"none\" stroke=\"{Colour(r)}\" stroke-width=\"1.5\" points=\"{string.Join(' ', coordinates)}\"/>\n");
+                w.Append(CultureInfo.InvariantCulture, $"<polyline class=\"run{r}\" fill=\"none\" stroke=\"{Color(r)}\" stroke-width=\"1.5\" points=\"{string.Join(' ', coordinates)}\"/>\n");
             }
             w.Append("</g>\n");
         }
@@ -88,7 +88,7 @@ public static class StatsCurves
         return w.ToString();
     }
 
-    private static string Colour(int run) => s_colours[run % s_colours.Length];
+    private static string Color(int run) => s_colors[run % s_colors.Length];
 
     private static string Number(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
 

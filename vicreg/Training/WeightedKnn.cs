@@ -5,7 +5,7 @@ namespace Vicreg.Training;
 
 /// <summary>
 /// The weighted k-nearest-neighbour classifier of InstDisc (Wu et al. 2018), as solo-learn's
-/// WeightedKNNClassifier runs it on frozen features: every feature is L2-normalised (x / max(||x||, 1e-12),
+/// WeightedKNNClassifier runs it on frozen features: every feature is L2-normalized (x / max(||x||, 1e-12),
 /// as F.normalize), each test feature's cosine similarity to every training feature is one GEMM row, the
 /// k most similar training samples vote for their label with weight exp(similarity / T), and the classes
 /// are ranked by their summed votes. Defaults k = 200 and T = 0.1; k above the training count means all of it.

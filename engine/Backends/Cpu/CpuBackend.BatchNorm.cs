@@ -3,7 +3,7 @@ using Vicreg.Engine.Backends.Cpu.Kernels;
 
 namespace Vicreg.Engine.Backends.Cpu;
 
-// Batch normalisation over x read as [N, C, inner]: statistics per channel over N * inner values,
+// Batch normalization over x read as [N, C, inner]: statistics per channel over N * inner values,
 // accumulated in double (two passes: the mean, then the squared deviations from it, so no cancellation).
 // The work is split over channels, so each channel's sums have one fixed order whatever the thread count.
 public sealed unsafe partial class CpuBackend
@@ -30,7 +30,7 @@ public sealed unsafe partial class CpuBackend
         RunPerChannel(ref body, x.Numel, c, inner);
     }
 
-    /// <summary>Channels handled together when inner == 1: the (N, C) layout is walked row by row, vectorised
+    /// <summary>Channels handled together when inner == 1: the (N, C) layout is walked row by row, vectorized
     /// across this many channels, instead of striding down each channel one value at a time.</summary>
     private const int ChannelBlock = 64;
 

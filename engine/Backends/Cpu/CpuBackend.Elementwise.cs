@@ -81,7 +81,7 @@ public sealed unsafe partial class CpuBackend
     {
         var body = new AddChannelVectorBody<T> { X = x, V = v, Y = y, Channels = channels, Inner = inner, Alpha = alpha };
         long total = (long)outer * channels * inner;
-        // inner == 1 ([N, C] rows): a task is one row, vectorised along the channels; else one (o, c) plane.
+        // inner == 1 ([N, C] rows): a task is one row, vectorized along the channels; else one (o, c) plane.
         int tasks = inner == 1 ? outer : outer * channels;
         RunTasks(tasks, total, ref body);
     }

@@ -4,7 +4,7 @@ using Vicreg.Engine.Backends.Cpu.Kernels;
 
 namespace Vicreg.Engine.Backends.Cpu;
 
-// Fused, in-place optimiser steps: one pass over weight, gradient and momentum buffer.
+// Fused, in-place optimizer steps: one pass over weight, gradient and momentum buffer.
 public sealed unsafe partial class CpuBackend
 {
     public void SgdUpdate(Tensor weight, Tensor grad, Tensor momentumBuffer, double lr, double weightDecay, double momentum)

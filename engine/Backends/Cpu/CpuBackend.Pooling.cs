@@ -26,7 +26,7 @@ public sealed unsafe partial class CpuBackend
         RunTasks(g.Batch * g.Channels, g.InputShape.Numel, ref body);
     }
 
-    /// <summary>Widest input row the vectorised forward keeps on the stack (two rows of T).</summary>
+    /// <summary>Widest input row the vectorized forward keeps on the stack (two rows of T).</summary>
     private const int MaxPoolStackWidth = 4096;
 
     private struct MaxPoolForwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
@@ -81,7 +81,7 @@ public sealed unsafe partial class CpuBackend
             }
         }
 
-        /// <summary>The same result in two steps: a vectorised maximum down the window's rows for every
+        /// <summary>The same result in two steps: a vectorized maximum down the window's rows for every
         /// input column (remembering the winning row), then a short scan across each window's columns.
         /// The scan breaks ties as the row-major definition does: among equal maxima the smallest row
         /// (then column) wins; among NaNs the largest.</summary>

@@ -72,7 +72,7 @@ public sealed unsafe partial class CpuBackend
         {
             if (Inner == 1)
             {
-                // Contiguous rows: one vectorised sum per output.
+                // Contiguous rows: one vectorized sum per output.
                 for (int o = start; o < end; o++) Y[o] = VectorMath.FromDouble<T>(Alpha * VectorMath.Sum(X + (long)o * Mid, Mid));
                 return;
             }

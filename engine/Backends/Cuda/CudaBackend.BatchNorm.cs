@@ -1,7 +1,7 @@
 namespace Vicreg.Engine.Backends.Cuda;
 
 /// <summary>Batch norm with our own kernels (batchnorm.cu): exact PyTorch semantics on the [N, C, inner] layout (biased
-/// variance for normalising, unbiased for the running variance), no descriptor plumbing.</summary>
+/// variance for normalizing, unbiased for the running variance), no descriptor plumbing.</summary>
 public sealed unsafe partial class CudaBackend
 {
     private static (int Outer, int Channels, int Inner) BatchNormLayout(Tensor x, Tensor saveMean)

@@ -10,6 +10,6 @@ public static class ImageDecoder
         if (JpegDecoder.IsJpeg(data)) JpegDecoder.Decode(data, destination, channels, scale, maxPixels);
         else if (PngDecoder.IsPng(data)) PngDecoder.Decode(data, destination, channels, maxPixels);
         else if (data.Length == 0) throw new ImageDecodeException("empty file");
-        else throw new ImageDecodeException("neither JPEG nor PNG (unrecognised first bytes)");
+        else throw new ImageDecodeException("neither JPEG nor PNG (unrecognized first bytes)");
     }
 }

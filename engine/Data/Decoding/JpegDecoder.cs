@@ -1,7 +1,7 @@
 namespace Vicreg.Engine.Data.Decoding;
 
 /// <summary>
-/// JPEG decoding through TurboJPEG: baseline and progressive, grayscale and colour (YCbCr/RGB),
+/// JPEG decoding through TurboJPEG: baseline and progressive, grayscale and color (YCbCr/RGB),
 /// to RGB or gray bytes. CMYK/YCCK files are refused. With a scale chooser the image is decoded
 /// straight to a smaller size by libjpeg's DCT scaling (factors n/8) when the crop allows it.
 /// One decompressor handle per thread (TurboJPEG handles are not thread-safe), freed at thread exit

@@ -4,13 +4,13 @@ using System.IO.Compression;
 namespace Vicreg.Engine.Data.Decoding;
 
 /// <summary>
-/// A managed PNG decoder: every colour type (gray, RGB, palette, gray+alpha, RGBA), bit depths
+/// A managed PNG decoder: every color type (gray, RGB, palette, gray+alpha, RGBA), bit depths
 /// 1/2/4/8/16 (16-bit keeps the high byte, as PIL does when converting to 8-bit modes), the five row
 /// filters, Adam7 interlacing, and CRC checks on every chunk.
 /// <para>
 /// Alpha (an alpha channel, or a tRNS chunk) is dropped, not composited: that is what torchvision's
 /// ImageFolder loader does (<c>Image.open(f).convert("RGB")</c>), and matching it matters more than a
-/// background colour choice.
+/// background color choice.
 /// </para>
 /// </summary>
 public static class PngDecoder
@@ -55,7 +55,7 @@ public static class PngDecoder
             2 or 4 or 6 => h.BitDepth is 8 or 16,
             _ => false,
         };
-        if (!depthOk) throw new ImageDecodeException($"unsupported PNG colour type {h.ColorType} with bit depth {h.BitDepth}");
+        if (!depthOk) throw new ImageDecodeException($"unsupported PNG color type {h.ColorType} with bit depth {h.BitDepth}");
         if (d[10] != 0 || d[11] != 0 || d[12] > 1) throw new ImageDecodeException("PNG with unknown compression, filter or interlace method");
         return h;
     }

@@ -18,7 +18,7 @@ internal static unsafe partial class TurboJpegNative
     public const int Subsampling444 = 0;
     public const int Subsampling420 = 2;
     public const int SubsamplingGray = 3;
-    // TJCS colour spaces reported by tjDecompressHeader3
+    // TJCS color spaces reported by tjDecompressHeader3
     public const int ColorspaceRgb = 0;
     public const int ColorspaceYCbCr = 1;
     public const int ColorspaceGray = 2;

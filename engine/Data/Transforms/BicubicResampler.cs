@@ -6,7 +6,7 @@ namespace Vicreg.Engine.Data.Transforms;
 /// <summary>
 /// Bicubic resampling of 8-bit images computed as Pillow does (libImaging/Resample.c), so that our
 /// crops match torchvision-on-PIL pixel for pixel: Keys' cubic with a = -0.5, support 2 widened by
-/// the scale when downscaling (antialiasing), weights normalised then rounded to 22-bit fixed point,
+/// the scale when downscaling (antialiasing), weights normalized then rounded to 22-bit fixed point,
 /// a horizontal pass into an 8-bit intermediate (rounded and clamped) then a vertical pass.
 /// <para>
 /// The output may be a window of a larger virtual output (a resize followed by a centre crop computes

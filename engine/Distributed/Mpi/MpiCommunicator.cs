@@ -3,7 +3,7 @@ using static Vicreg.Engine.Distributed.Mpi.MpiNative;
 namespace Vicreg.Engine.Distributed.Mpi;
 
 /// <summary>
-/// The ranks of MPI_COMM_WORLD (a job started by <c>mpirun</c>) through OpenMPI. Initialises MPI with
+/// The ranks of MPI_COMM_WORLD (a job started by <c>mpirun</c>) through OpenMPI. Initializes MPI with
 /// MPI_THREAD_FUNNELED (only the training thread calls MPI) and MPI_ERRORS_RETURN, so a failed call
 /// becomes an exception naming it instead of OpenMPI's default abort; <see cref="Dispose"/> finalises.
 /// Tensors must be in host memory (the CPU backend); GPU ranks use NCCL.

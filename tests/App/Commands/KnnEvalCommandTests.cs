@@ -34,7 +34,7 @@ public class KnnEvalCommandTests
         var result = CommandRunner.Run(Tiny("pixels", dir.Path, "--k", "20"));
         Assert.True(result.Code == 0, result.Err);
         Assert.Contains("knn-eval pixels: top-1 ", result.Out);
-        Assert.Contains("(k 20, T 0.1, 784-d L2-normalised features; 400 train / 150 test images", result.Out);
+        Assert.Contains("(k 20, T 0.1, 784-d L2-normalized features; 400 train / 150 test images", result.Out);
         var json = Result(dir.Path);
         // kNN on raw Fashion-MNIST pixels is about 85% with all 60000 training images; 400 still put it far above chance (10%),
         // which a misaligned label or a wrong sign of the similarity would not.

@@ -8,7 +8,7 @@ using Vicreg.Tests.Engine.IO;
 namespace Vicreg.Tests.App.Commands;
 
 /// <summary>Transfer: linear-eval and finetune take a backbone pretrained on one data set and evaluate it on another,
-/// with the evaluation data set's channels and normalisation; a backbone for another number of channels is one line.</summary>
+/// with the evaluation data set's channels and normalization; a backbone for another number of channels is one line.</summary>
 public class TransferTests
 {
     /// <summary>A 1-channel backbone as pretraining on Fashion-MNIST leaves it (random weights, width 1/16).</summary>
@@ -55,7 +55,7 @@ public class TransferTests
         string weights = Backbone(dir, 1), mnist = Mnist(dir, 40);
         var probe = CommandRunner.Run(["linear-eval", .. Common(weights, mnist, dir.File("probe"))]);
         Assert.True(probe.Code == 0, probe.Err);
-        Assert.Contains("evaluation data: mnist, 1 channel, normalised with its own mean [0.1307] and std [0.3081]", probe.Out);
+        Assert.Contains("evaluation data: mnist, 1 channel, normalized with its own mean [0.1307] and std [0.3081]", probe.Out);
         Assert.Contains("40 train / 40 test images", probe.Out);
         var tuned = CommandRunner.Run(["finetune", .. Common(weights, mnist, dir.File("tuned")), "--train-perc", "100"]);
         Assert.True(tuned.Code == 0, tuned.Err);

@@ -46,7 +46,7 @@ public class DatasetDetectionTests
     }
 
     [Fact]
-    public void EachKindOfFolderIsRecognised()
+    public void EachKindOfFolderIsRecognized()
     {
         using var root = new TempFolder();
         Assert.Equal("cifar10", DatasetDetection.Detect(Cifar10(root, "c10")).Name);

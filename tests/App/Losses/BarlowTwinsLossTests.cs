@@ -19,7 +19,7 @@ public class BarlowTwinsLossTests
     /// <summary>The loss as plain loops from the definition.</summary>
     private static (double On, double Off) Reference(double[] za, double[] zb, int n, int d)
     {
-        double[] Normalise(double[] z)
+        double[] Normalize(double[] z)
         {
             var r = new double[z.Length];
             for (int j = 0; j < d; j++)
@@ -33,8 +33,8 @@ public class BarlowTwinsLossTests
             }
             return r;
         }
-        var a = Normalise(za);
-        var b = Normalise(zb);
+        var a = Normalize(za);
+        var b = Normalize(zb);
         double on = 0, off = 0;
         for (int p = 0; p < d; p++)
             for (int q = 0; q < d; q++)

@@ -96,7 +96,7 @@ public class ResNetTests
     [Theory]
     [InlineData("resnet18", ".bn2.weight")]
     [InlineData("resnet50", ".bn3.weight")]
-    public void InitialisationIsTorchvisionsWithZeroInitResidual(string arch, string lastNorm)
+    public void InitializationIsTorchvisionsWithZeroInitResidual(string arch, string lastNorm)
     {
         foreach (var (name, t) in Shared(arch, "imagenet", 3).StateDict())
         {

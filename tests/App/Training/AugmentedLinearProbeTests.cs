@@ -10,7 +10,7 @@ using Vicreg.Training;
 namespace Vicreg.Tests.App.Training;
 
 /// <summary>The official linear-evaluation protocol's data: every epoch draws a fresh RandomCrop(28, pad 4) + flip
-/// of each training image, while test features are the evaluation transform's (the normalised image as is).
+/// of each training image, while test features are the evaluation transform's (the normalized image as is).
 /// On the first images of Fashion-MNIST (Debian's dataset-fashion-mnist).</summary>
 public class AugmentedLinearProbeTests
 {
@@ -24,7 +24,7 @@ public class AugmentedLinearProbeTests
     }
 
     /// <summary>(pixel / 255 - mean) / std of every image, computed here from the raw bytes: what the evaluation transform must give.</summary>
-    private static float[][] Normalised(IImageDataset dataset, DatasetNormalization norm)
+    private static float[][] Normalized(IImageDataset dataset, DatasetNormalization norm)
     {
         var image = new ImageBuffer();
         byte[] scratch = [];
@@ -38,8 +38,8 @@ public class AugmentedLinearProbeTests
     }
 
     /// <summary>Whether <paramref name="sample"/> is <paramref name="image"/> (or its mirror) shifted by at most the
-    /// padding, with the padding's zeros (normalised) where the shift leaves the image.</summary>
-    private static bool IsPaddedCropOrFlip(float[] sample, float[] image, float normalisedZero)
+    /// padding, with the padding's zeros (normalized) where the shift leaves the image.</summary>
+    private static bool IsPaddedCropOrFlip(float[] sample, float[] image, float normalizedZero)
     {
         for (int flip = 0; flip < 2; flip++)
             for (int dy = -Pad; dy <= Pad; dy++)
@@ -51,7 +51,7 @@ public class AugmentedLinearProbeTests
                         {
                             int sy = y + dy, sx = x + dx;
                             bool inside = (uint)sy < Size && (uint)sx < Size;
-                            float expected = inside ? image[sy * Size + (flip == 1 ? Size - 1 - sx : sx)] : normalisedZero;
+                            float expected = inside ? image[sy * Size + (flip == 1 ? Size - 1 - sx : sx)] : normalizedZero;
                             match = Math.Abs(sample[y * Size + x] - expected) < 1e-5f;
                         }
                     if (match) return true;
@@ -64,10 +64,10 @@ public class AugmentedLinearProbeTests
     {
         var choice = FashionMnist();
         var dataset = DatasetCatalog.Limit(choice.Dataset, Count);
-        var images = Normalised(dataset, choice.Normalization);
-        float normalisedZero = -choice.Normalization.Mean[0] / choice.Normalization.Std[0];
+        var images = Normalized(dataset, choice.Normalization);
+        float normalizedZero = -choice.Normalization.Mean[0] / choice.Normalization.Std[0];
 
-        // Test features (raw-pixel probe): exactly the normalised images, in order.
+        // Test features (raw-pixel probe): exactly the normalized images, in order.
         var test = FeatureExtractor.Extract(null, dataset, choice.Evaluation, Device.Cpu, batchSize: 5, workers: 1);
         Assert.Equal(Size * Size, test.Dimension);
         for (int i = 0; i < Count; i++)
@@ -102,8 +102,8 @@ public class AugmentedLinearProbeTests
         int unchanged = 0, asIs = 0;
         for (int i = 0; i < Count; i++)
         {
-            Assert.True(IsPaddedCropOrFlip(samples[0][i], images[i], normalisedZero), $"epoch 0, image {i}: not a padded crop or flip of the image");
-            Assert.True(IsPaddedCropOrFlip(samples[1][i], images[i], normalisedZero), $"epoch 1, image {i}: not a padded crop or flip of the image");
+            Assert.True(IsPaddedCropOrFlip(samples[0][i], images[i], normalizedZero), $"epoch 0, image {i}: not a padded crop or flip of the image");
+            Assert.True(IsPaddedCropOrFlip(samples[1][i], images[i], normalizedZero), $"epoch 1, image {i}: not a padded crop or flip of the image");
             if (samples[0][i].SequenceEqual(samples[1][i])) unchanged++;
             if (samples[0][i].Zip(images[i]).All(p => Math.Abs(p.First - p.Second) < 1e-5f)) asIs++;
         }

@@ -16,7 +16,7 @@ public class CheckpointTests
     private static readonly CheckpointSettings Settings = Checkpoint.Settings(Options, 1, "cifar", 96);
     private static readonly TrainingPosition Position = new(1, 2, 6);
 
-    /// <summary>A tiny model and its LARS optimiser, with random weights and momenta (never zeros).</summary>
+    /// <summary>A tiny model and its LARS optimizer, with random weights and momenta (never zeros).</summary>
     internal static (VicregModel Model, Optimizer Optimizer) Fresh(ulong seed)
     {
         var rng = new Rng(seed);
@@ -103,7 +103,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void AMissingOptimiserTensorIsRefused()
+    public void AMissingOptimizerTensorIsRefused()
     {
         using var dir = new TempFolder();
         string path = Saved(dir);

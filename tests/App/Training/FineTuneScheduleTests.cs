@@ -6,7 +6,7 @@ using Vicreg.Training;
 
 namespace Vicreg.Tests.App.Training;
 
-/// <summary>Fine-tuning's optimisation against the official formula (evaluate.py: torch.optim.SGD with two
+/// <summary>Fine-tuning's optimization against the official formula (evaluate.py: torch.optim.SGD with two
 /// param_groups, momentum 0.9, weight decay on every parameter, CosineAnnealingLR(T_max = epochs) stepped per epoch):
 /// buf = 0.9 buf + (g + wd w); w -= lr_group(epoch) buf, with lr_group(e) = lr_group (1 + cos(pi e / T)) / 2.</summary>
 public class FineTuneScheduleTests

@@ -10,7 +10,7 @@ namespace Vicreg.Tests.App.Training;
 /// (every similarity, a full sort) at awkward sizes and block sizes, and solo-learn's formula in PyTorch.</summary>
 public class WeightedKnnTests
 {
-    /// <summary>Features with a different norm per row (normalisation must take it out) and labels 0 .. classes-1.</summary>
+    /// <summary>Features with a different norm per row (normalization must take it out) and labels 0 .. classes-1.</summary>
     private static FeatureSet Random(int count, int d, int classes, ulong seed)
     {
         var rng = new Rng(seed);
@@ -26,7 +26,7 @@ public class WeightedKnnTests
         return new FeatureSet(values, labels, d, [.. Enumerable.Range(0, labels.Length)]);
     }
 
-    /// <summary>The definition written plainly: normalise in double, all similarities, sort by (similarity desc, index asc), take k, vote.</summary>
+    /// <summary>The definition written plainly: normalize in double, all similarities, sort by (similarity desc, index asc), take k, vote.</summary>
     private static double[] BruteForceVotes(FeatureSet train, FeatureSet test, int classes, int k, double temperature)
     {
         int d = train.Dimension;

@@ -37,7 +37,7 @@ public class JpegDecoderTests
     }
 
     [Fact]
-    public void GrayJpegExpandsToRgbAndColourReducesToGray()
+    public void GrayJpegExpandsToRgbAndColorReducesToGray()
     {
         var gray = TestImages.Smooth(20, 12, 1, 5);
         var jpeg = JpegEncoder.Encode(gray, 20, 12, 1, quality: 100);
@@ -46,12 +46,12 @@ public class JpegDecoderTests
         var expected = gray.SelectMany(v => new[] { v, v, v }).ToArray();
         AssertClose(expected, rgb.Pixels, 1.0, 6);
 
-        var colour = TestImages.Smooth(20, 12, 3, 6);
-        var cj = JpegEncoder.Encode(colour, 20, 12, 3, quality: 100);
+        var color = TestImages.Smooth(20, 12, 3, 6);
+        var cj = JpegEncoder.Encode(color, 20, 12, 3, quality: 100);
         var g = new ImageBuffer();
         JpegDecoder.Decode(cj, g, 1);
         var luma = new byte[20 * 12];
-        for (int i = 0; i < luma.Length; i++) luma[i] = ColorMath.Luma(colour[i * 3], colour[i * 3 + 1], colour[i * 3 + 2]);
+        for (int i = 0; i < luma.Length; i++) luma[i] = ColorMath.Luma(color[i * 3], color[i * 3 + 1], color[i * 3 + 2]);
         AssertClose(luma, g.Pixels, 1.5, 8);
     }
 

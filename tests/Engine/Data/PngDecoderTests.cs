@@ -22,7 +22,7 @@ public class PngDecoderTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void DecodesEveryColourTypeDepthFilterAndInterlaceExactly(int colorType, int depth, bool interlace, int width, int height)
+    public void DecodesEveryColorTypeDepthFilterAndInterlaceExactly(int colorType, int depth, bool interlace, int width, int height)
     {
         var rng = new Rng((ulong)(colorType * 100 + depth * 3 + (interlace ? 1 : 0)));
         int spp = TestPngWriter.SamplesPerPixel(colorType);

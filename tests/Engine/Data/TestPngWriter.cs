@@ -5,7 +5,7 @@ namespace Vicreg.Tests.Engine.Data;
 
 /// <summary>
 /// A minimal PNG encoder owned by the tests (independent of the decoder under test, with its own
-/// bitwise CRC): any colour type and bit depth, a chosen filter type per row, optional Adam7.
+/// bitwise CRC): any color type and bit depth, a chosen filter type per row, optional Adam7.
 /// Samples are given unpacked: one int per sample (0..2^depth-1), rows of width*samplesPerPixel.
 /// </summary>
 internal static class TestPngWriter

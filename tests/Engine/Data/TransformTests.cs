@@ -41,7 +41,7 @@ public class TransformTests
     }
 
     [Fact]
-    public void HueShiftOfPureColoursRotatesThem()
+    public void HueShiftOfPureColorsRotatesThem()
     {
         // Red (h=0) shifted by a third of the circle: uint8(1/3*255) = 85 -> hue byte 85 -> green.
         byte[] red = [255, 0, 0];

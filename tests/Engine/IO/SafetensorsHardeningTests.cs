@@ -8,7 +8,7 @@ using Vicreg.Engine.Nn;
 namespace Vicreg.Tests.Engine.IO;
 
 /// <summary>Hostile safetensors files (generated here) give one format error; large tensors, checksums, stale
-/// temporaries and non-finite weights behave as the README's "Limits and failure behaviour" says.</summary>
+/// temporaries and non-finite weights behave as the README's "Limits and failure behavior" says.</summary>
 public class SafetensorsHardeningTests
 {
     private static byte[] RawFile(byte[] header, long dataBytes)

@@ -30,7 +30,7 @@ internal static unsafe class Im2Col
         => Walk(g, x, oh0, oh1, col, ldCol, new Gather<T>());
 
     /// <summary>The adjoint of <see cref="Lower{T}"/>: dx[c, ih, iw] += every column entry that read that
-    /// pixel. <paramref name="dx"/> [C, H, W] must be initialised (usually zeroed) by the caller.</summary>
+    /// pixel. <paramref name="dx"/> [C, H, W] must be initialized (usually zeroed) by the caller.</summary>
     public static void Raise<T>(in Conv2dGeometry g, T* col, nint ldCol, T* dx) where T : unmanaged, INumberBase<T>
         => Raise(g, 0, g.OutHeight, col, ldCol, dx);
 

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
-/// Image rows to and from the layout the Winograd transforms vectorise over. Tile tw of a tile row reads
+/// Image rows to and from the layout the Winograd transforms vectorize over. Tile tw of a tile row reads
 /// input columns 2tw..2tw+3, so with a row split into its even and odd columns, tile lanes l..l+v-1 read
 /// four contiguous vectors (even[l], odd[l], even[l+1], odd[l+1]) instead of a stride-2 gather; and the
 /// two output columns of a tile come back interleaved into one contiguous run.

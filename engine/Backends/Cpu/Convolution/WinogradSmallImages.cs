@@ -6,7 +6,7 @@ namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
 /// <summary>
 /// The input transform for small images (a tile row no longer than a vector: 16x16, 8x8 and 4x4 outputs),
-/// vectorised over channels instead of tiles. Along a tile row such images fill at most one vector (a
+/// vectorized over channels instead of tiles. Along a tile row such images fill at most one vector (a
 /// quarter of one at 4x4) and pay a row split per handful of tiles; instead, eight channels' planes go through 8x8 register
 /// transposes into a pixel-major buffer (a vector of eight channels per pixel, and a zero vector for the
 /// padding), from which every tile's 16 elements are whole-vector loads. The result is V transposed,

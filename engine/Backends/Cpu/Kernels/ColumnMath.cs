@@ -6,7 +6,7 @@ namespace Vicreg.Engine.Backends.Cpu.Kernels;
 /// <summary>
 /// Per-column sums and transforms over a strided row-major panel [rows, width] (row r at x + r * stride):
 /// the (N, C) layout of batch norm and column reductions, where each channel is a column and the
-/// contiguous direction runs across channels. Vectorised along the row; accumulators are doubles in a
+/// contiguous direction runs across channels. Vectorized along the row; accumulators are doubles in a
 /// caller's buffer (width at most a few hundred, so it lives on the stack). Rows are added in order,
 /// so the result depends only on the data.
 /// </summary>

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace Vicreg.Engine.Backends.Cpu.Kernels;
 
 /// <summary>
-/// Small vectorised building blocks shared by the host kernels, generic over float and double.
+/// Small vectorized building blocks shared by the host kernels, generic over float and double.
 /// Sums are accumulated in double whatever T is (float32 statistics over large batches lose digits
 /// otherwise), with four independent accumulators so the additions pipeline; the order is fixed by the
 /// length alone, so a given call always returns the same bits.

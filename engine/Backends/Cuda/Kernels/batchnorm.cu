@@ -1,4 +1,4 @@
-// Batch normalisation over x read as [outer=N, channels=C, inner=H*W], as PyTorch's BatchNorm1d/2d:
+// Batch normalization over x read as [outer=N, channels=C, inner=H*W], as PyTorch's BatchNorm1d/2d:
 // batch statistics with the biased variance; running statistics updated with the unbiased variance.
 // Statistics are two-pass (mean, then squared deviations), each a two-stage deterministic sum.
 

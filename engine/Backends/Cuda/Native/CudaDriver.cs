@@ -54,7 +54,7 @@ public static unsafe partial class CudaDriver
         "cuGetErrorString",
     ];
 
-    // ---- initialisation and devices -------------------------------------------------------------
+    // ---- initialization and devices -------------------------------------------------------------
     [LibraryImport(Lib, EntryPoint = "cuInit")]
     public static partial int cuInit(uint flags);
     [LibraryImport(Lib, EntryPoint = "cuDriverGetVersion")]

@@ -158,7 +158,7 @@ public static unsafe partial class Cudnn
     [LibraryImport(Lib, EntryPoint = "cudnnConvolutionBackwardBias")]
     public static partial int cudnnConvolutionBackwardBias(nint handle, float* alpha, nint dyDesc, nint dy, float* beta, nint dbDesc, nint db);
 
-    // ---- batch normalisation and pooling (cudnn_ops.h) ---------------------------------------------------
+    // ---- batch normalization and pooling (cudnn_ops.h) ---------------------------------------------------
     [LibraryImport(Lib, EntryPoint = "cudnnDeriveBNTensorDescriptor")]
     public static partial int cudnnDeriveBNTensorDescriptor(nint derivedDesc, nint xDesc, int mode);
     [LibraryImport(Lib, EntryPoint = "cudnnBatchNormalizationForwardTraining")]

@@ -56,7 +56,7 @@ public class BatchNormKernelTests
     }
 
     /// <summary>y = g (x - mean) / sqrt(var + eps) + b per channel, from the definition.</summary>
-    private static double[] Normalised(double[] xv, int n, int c, int inner, double[] mean, double[] variance, double[] gv, double[] bv, double eps)
+    private static double[] Normalized(double[] xv, int n, int c, int inner, double[] mean, double[] variance, double[] gv, double[] bv, double eps)
     {
         var y = new double[xv.Length];
         for (int i = 0; i < n; i++)
@@ -71,7 +71,7 @@ public class BatchNormKernelTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void TrainingNormalisesAndUpdatesRunningStatisticsAsPyTorch(int n, int c, int inner, bool affine, int threads)
+    public void TrainingNormalizesAndUpdatesRunningStatisticsAsPyTorch(int n, int c, int inner, bool affine, int threads)
     {
         using var _ = Threads(threads);
         using var scope = TensorScope.Begin();
@@ -95,7 +95,7 @@ public class BatchNormKernelTests
 
             var (mean, variance) = Statistics(xv, n, c, innerCount);
             int m = n * innerCount;
-            var expectedY = Normalised(xv, n, c, innerCount, mean, variance, gv, bv, eps);
+            var expectedY = Normalized(xv, n, c, innerCount, mean, variance, gv, bv, eps);
             var expectedInvStd = new double[c];
             var expectedRm = new double[c];
             var expectedRv = new double[c];
@@ -126,7 +126,7 @@ public class BatchNormKernelTests
         var saveMean = Garbage(new Shape(3), DType.Float32);
         var saveInvStd = Garbage(new Shape(3), DType.Float32);
         Host.BatchNormTraining(x, null, null, null, null, 0.1, 1e-5, y, saveMean, saveInvStd);
-        // Normalised: each channel has mean 0 and (biased) variance 1 - eps / (var + eps).
+        // Normalized: each channel has mean 0 and (biased) variance 1 - eps / (var + eps).
         var yv = Read(y);
         for (int ch = 0; ch < 3; ch++)
         {
@@ -155,7 +155,7 @@ public class BatchNormKernelTests
             var (runningMean, rm, runningVar, rv) = RunningStatistics(ref rng, c, dtype);
             var y = Garbage(shape, dtype);
             Host.BatchNormInference(x, gamma, beta, runningMean, runningVar, eps, y);
-            var expected = Normalised(xv, n, c, innerCount, rm, rv, gv, bv, eps);
+            var expected = Normalized(xv, n, c, innerCount, rm, rv, gv, bv, eps);
             AssertClose(expected, Read(y), Tolerance(dtype) * 4, $"inference {dtype.Name()} {shape}");
         }
     }

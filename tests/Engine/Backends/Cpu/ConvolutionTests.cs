@@ -31,7 +31,7 @@ public sealed class ConvolutionTests
         // Outputs over 256 pixels are lowered a band of output rows at a time (Im2Col.BlockPixels).
         new(3, 3, 37, 37, 5, 3, 3, 1, 1, 1, 1),
         new(1, 4, 45, 45, 3, 5, 5, 2, 2, 2, 2),
-        // Stride 2 over rows long enough for the vectorised stride-2 lowering and raising (16 pixels into 8
+        // Stride 2 over rows long enough for the vectorized stride-2 lowering and raising (16 pixels into 8
         // columns): a whole vector, an overlapping last one, a scalar tail, and an exact fit at 1x1.
         new(3, 5, 21, 35, 7, 3, 3, 2, 2, 1, 1),
         new(2, 3, 7, 32, 5, 1, 1, 2, 2, 0, 0),

@@ -4,7 +4,7 @@ using static Vicreg.Tests.Engine.Backends.Cpu.KernelTestSupport;
 namespace Vicreg.Tests.Engine.Backends.Cpu;
 
 [Collection(ThreadCountCollection.Name)]
-public class OptimiserKernelTests
+public class OptimizerKernelTests
 {
     public static TheoryData<int, int> SizesAndThreads()
     {

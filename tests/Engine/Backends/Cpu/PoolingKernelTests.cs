@@ -17,7 +17,7 @@ public class PoolingKernelTests
             new Pool2dGeometry(1, 17, 6, 11, 3, 2, 1, 3, 1, 1),
             new Pool2dGeometry(2, 2, 5, 5, 2, 2, 2, 2, 1, 1),   // overlapping padding on both sides
             new Pool2dGeometry(7, 3, 33, 31, 3, 3, 2, 2, 1, 1), // above the parallel threshold
-            new Pool2dGeometry(1, 2, 3, 4099, 3, 3, 2, 2, 1, 1), // rows wider than the vectorised path takes
+            new Pool2dGeometry(1, 2, 3, 4099, 3, 3, 2, 2, 1, 1), // rows wider than the vectorized path takes
         };
         foreach (var g in shapes)
             foreach (int threads in new[] { 1, 2 })

@@ -7,7 +7,7 @@ namespace Vicreg.Tests.Engine.Backends.Cpu;
 /// <summary>
 /// The Winograd F(2x2, 3x3) path (forced on) against the direct loops, in all three directions, at awkward
 /// sizes: odd and tiny images (partial tiles at the right and bottom edges, a single pixel), non-square
-/// ones, rows of tiles longer and shorter than a vector (the layouts vectorised over tiles and over
+/// ones, rows of tiles longer and shorter than a vector (the layouts vectorized over tiles and over
 /// channels, <see cref="WinogradSmallImages"/>), channel counts not multiples of the vector width,
 /// padding 0, 1 and 2, batch 1 and 3, one and two threads.
 /// <para>Error bound. Winograd sums products of transformed values, not of the inputs: per channel, an
@@ -43,7 +43,7 @@ public sealed class WinogradConvolutionTests
         (3, 17, 13, 32, 16, 2), // 15x34: tile rows of 17, a vector and a remainder
         (1, 1, 32, 7, 64, 2),   // 34x9
         (3, 64, 2, 2, 64, 2),   // 4x4, as ResNet's last stage: blocks span images
-        (3, 17, 16, 16, 16, 1), // 16x16: 8 tiles a row, the most the channel-vectorised layout takes
+        (3, 17, 16, 16, 16, 1), // 16x16: 8 tiles a row, the most the channel-vectorized layout takes
         (3, 16, 5, 5, 64, 0),   // 3x3
         (1, 3, 1, 13, 3, 1),    // 1x13
         (3, 1, 7, 1, 17, 2),    // 9x3

@@ -5,7 +5,7 @@
 # libnccl.so.2 (ranks meeting in a shared file, results queued on the collective's stream).
 # NVRTC is the real one (the backend still compiles every module to CUBIN). Convolutions run both through the
 # cuDNN path and the im2col + cuBLAS fallback. This checks kernel logic, launch-argument marshalling, memory,
-# copies and the cuDNN plumbing; it cannot check real-GPU behaviour (timing, races between streams, real
+# copies and the cuDNN plumbing; it cannot check real-GPU behavior (timing, races between streams, real
 # cuDNN/cuBLAS numerics). Needs g++ (C++20).
 #   tests/Engine/Backends/Cuda/Emulator/run-emulated.sh [extra dotnet test arguments]   (VICREG_TEST_FILTER narrows the tests)
 set -eu
