@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The first run on a GPU, in one command (issue 12): builds, runs the CUDA device suite (tests/Cuda and the
+# The first run on a GPU, in one command (issue 12): builds, runs the CUDA device suite (tests/Engine/Backends/Cuda and the
 # conformance suite's CUDA rows, now on the real device), runs 200 VICReg pretraining steps on Fashion-MNIST with
 # --device cuda beside the same 200 steps on the CPU and compares the loss curves, times the training step on the
 # GPU (ours, and PyTorch's where /usr/bin/python3 has torch with CUDA), and ends with a summary table.
@@ -50,10 +50,10 @@ get() { sed -nE "s/.* $1=\"([0-9]+)\".*/\1/p" <<<"$counters"; }
 total=$(get total); executed=$(get executed); passed=$(get passed); fails=$(get failed)
 skips=$(( ${total:-0} - ${executed:-0} ))
 if [ -n "$counters" ] && [ "${fails:-1}" -eq 0 ] && [ "$skips" -eq 0 ] && [ "${passed:-0}" -gt 0 ]; then
-  row "device suite (tests/Cuda, conformance)" PASS "${passed} passed"
+  row "device suite (tests/Engine/Backends/Cuda, conformance)" PASS "${passed} passed"
 else
   grep -E "^\s+(Failed|Skipped) |Error Message" -A2 "$out/device-suite.log" | head -n 40
-  row "device suite (tests/Cuda, conformance)" FAIL "${passed:-0} passed, ${fails:-?} failed, $skips skipped (see $out/device-suite.log)"
+  row "device suite (tests/Engine/Backends/Cuda, conformance)" FAIL "${passed:-0} passed, ${fails:-?} failed, $skips skipped (see $out/device-suite.log)"
 fi
 
 # ---- 200 pretraining steps on the GPU and on the CPU ------------------------------------------------------------------
