@@ -127,27 +127,7 @@ internal static unsafe class WinogradF4
             {
                 float* src = planes + (nint)(r0 + r) * w;
                 float* dst = pixels + ((nint)r * pw + g.PadWidth) * Lanes;
-                int s = 0;
-                if (count == Lanes)
-                {
-                    for (; s + Lanes <= w; s += Lanes)
-                    {
-                        float* p = src + s;
-                        var r0v = Vector256.Load(p); var r1v = Vector256.Load(p + hw); var r2v = Vector256.Load(p + 2 * hw); var r3v = Vector256.Load(p + 3 * hw);
-                        var r4v = Vector256.Load(p + 4 * hw); var r5v = Vector256.Load(p + 5 * hw); var r6v = Vector256.Load(p + 6 * hw); var r7v = Vector256.Load(p + 7 * hw);
-                        VectorTranspose.Transpose8x8(ref r0v, ref r1v, ref r2v, ref r3v, ref r4v, ref r5v, ref r6v, ref r7v);
-                        float* d = dst + (nint)s * Lanes;
-                        r0v.Store(d); r1v.Store(d + 8); r2v.Store(d + 16); r3v.Store(d + 24);
-                        r4v.Store(d + 32); r5v.Store(d + 40); r6v.Store(d + 48); r7v.Store(d + 56);
-                    }
-                }
-                for (; s < w; s++)
-                {
-                    float* d = dst + (nint)s * Lanes;
-                    int l = 0;
-                    for (; l < count; l++) d[l] = src[l * hw + s];
-                    for (; l < Lanes; l++) d[l] = 0;
-                }
+                WinogradSmallImages.Gather(src, hw, w, count, dst);
             }
         }
 

@@ -61,7 +61,7 @@ internal static unsafe class WinogradSmallImages
             float* first = vt + (nint)(u - u0) * tw * ld;
             for (int c0 = 0; c0 < g.InChannels; c0 += Lanes)
             {
-                Gather(image + (nint)c0 * hw, hw, Math.Min(Lanes, g.InChannels - c0), pixels);
+                Gather(image + (nint)c0 * hw, hw, hw, Math.Min(Lanes, g.InChannels - c0), pixels);
                 for (int t = 0; t < tiles; t++)
                 {
                     int* e = index + t * 16;
@@ -101,7 +101,7 @@ internal static unsafe class WinogradSmallImages
             float* first = dt + (nint)(u - u0) * tw * ld;
             for (int k0 = 0; k0 < g.OutChannels; k0 += Lanes)
             {
-                Gather(image + (nint)k0 * hw, hw, Math.Min(Lanes, g.OutChannels - k0), pixels);
+                Gather(image + (nint)k0 * hw, hw, hw, Math.Min(Lanes, g.OutChannels - k0), pixels);
                 for (int t = 0; t < tiles; t++)
                 {
                     int* e = index + t * 4;
@@ -113,29 +113,30 @@ internal static unsafe class WinogradSmallImages
         }
     }
 
-    /// <summary>pixels[p][l] = plane l's pixel p for <paramref name="count"/> planes <paramref name="hw"/> apart
-    /// (lanes past the count zero).</summary>
-    private static void Gather(float* planes, int hw, int count, float* pixels)
+    /// <summary>pixels[p][l] = plane l's pixel p for the first <paramref name="pixelCount"/> pixels of
+    /// <paramref name="count"/> planes <paramref name="planeStride"/> floats apart (lanes past the count zero):
+    /// 8x8 transposes where all 8 lanes are planes, element by element at the tail.</summary>
+    internal static void Gather(float* planes, nint planeStride, int pixelCount, int count, float* pixels)
     {
         int p = 0;
         if (count == Lanes)
         {
-            for (; p + Lanes <= hw; p += Lanes)
+            for (; p + Lanes <= pixelCount; p += Lanes)
             {
                 float* s = planes + p;
-                var r0 = Vector256.Load(s); var r1 = Vector256.Load(s + hw); var r2 = Vector256.Load(s + 2 * hw); var r3 = Vector256.Load(s + 3 * hw);
-                var r4 = Vector256.Load(s + 4 * hw); var r5 = Vector256.Load(s + 5 * hw); var r6 = Vector256.Load(s + 6 * hw); var r7 = Vector256.Load(s + 7 * hw);
+                var r0 = Vector256.Load(s); var r1 = Vector256.Load(s + planeStride); var r2 = Vector256.Load(s + 2 * planeStride); var r3 = Vector256.Load(s + 3 * planeStride);
+                var r4 = Vector256.Load(s + 4 * planeStride); var r5 = Vector256.Load(s + 5 * planeStride); var r6 = Vector256.Load(s + 6 * planeStride); var r7 = Vector256.Load(s + 7 * planeStride);
                 VectorTranspose.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
                 float* d = pixels + (nint)p * Lanes;
                 r0.Store(d); r1.Store(d + 8); r2.Store(d + 16); r3.Store(d + 24);
                 r4.Store(d + 32); r5.Store(d + 40); r6.Store(d + 48); r7.Store(d + 56);
             }
         }
-        for (; p < hw; p++)
+        for (; p < pixelCount; p++)
         {
             float* d = pixels + (nint)p * Lanes;
             int l = 0;
-            for (; l < count; l++) d[l] = planes[(nint)l * hw + p];
+            for (; l < count; l++) d[l] = planes[l * planeStride + p];
             for (; l < Lanes; l++) d[l] = 0;
         }
     }
