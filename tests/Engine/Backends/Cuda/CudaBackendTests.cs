@@ -266,6 +266,9 @@ public class CudaBackendTests
     [InlineData(2, 17, 1)]
     [InlineData(7, 3, 1031)]
     [InlineData(1, 4099, 1)]
+    [InlineData(1, 70001, 1)]   // a whole-tensor sum over more blocks than the first pass launches
+    [InlineData(1031, 67, 1)]   // column sums over many chunks of rows
+    [InlineData(37, 8193, 1)]   // [N, 8192]-like: 33 column blocks, a short last chunk of rows
     public void Broadcasting_and_reductions_match_cpu(int outer, int mid, int inner)
     {
         var gpu = Require();
