@@ -57,8 +57,8 @@ tally "stage 1" $? "$results/suite.log" "$results/suite/suite.trx"
 
 if command -v g++ >/dev/null 2>&1; then
   echo "== stage 2: CUDA device tests on the CPU emulation (no GPU involved)"
-  # The CUDA device tests and the conformance suite's CUDA rows (tests/Conformance).
-  VICREG_TEST_FILTER="FullyQualifiedName~Vicreg.Tests.Engine.Backends.Cuda|FullyQualifiedName~Vicreg.Tests.Conformance.Cuda" \
+  # The CUDA device tests, the conformance suite's CUDA rows (tests/Conformance) and pretraining with --device cuda.
+  VICREG_TEST_FILTER="FullyQualifiedName~Vicreg.Tests.Engine.Backends.Cuda|FullyQualifiedName~Vicreg.Tests.Conformance.Cuda|FullyQualifiedName~Vicreg.Tests.App.Training.CudaPretrainTests" \
   VICREG_EMULATOR_DIR="$results/emulator" bash tests/Engine/Backends/Cuda/Emulator/run-emulated.sh -c Release --no-build --nologo \
     --results-directory "$results/emulated" --logger "trx;LogFileName=emulated.trx" --logger "console;verbosity=normal" \
     > "$results/emulated.log" 2>&1

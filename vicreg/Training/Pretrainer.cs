@@ -96,15 +96,14 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         double lastLoss = double.NaN, lastStd = double.NaN;
         long step = position.Step;
         bool interrupted = false, stopped = false;
-        Tensor? deviceA = null, deviceB = null;
+        using var onBackend = new DeviceBatches(backend);
         model.Train();
 
         for (int epoch = position.Epoch; epoch < o.Epochs && !stopped; epoch++)
         {
             int firstBatch = epoch == position.Epoch ? position.Batch : 0;
-            foreach (var batch in loader.Epoch(epoch, firstBatch))
+            foreach (var (batch, viewA, viewB) in onBackend.Over(loader.Epoch(epoch, firstBatch)))
             {
-                var (viewA, viewB) = OnBackend(batch, backend, ref deviceA, ref deviceB);
                 double lr = schedule.At(step);
                 bool endOfEpoch = batch.Index == stepsPerEpoch - 1;
                 // Decided before the step, so the step can measure what only a log line needs (RankMe) while its tensors live.
@@ -142,8 +141,6 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
             }
         }
         if (parallel.IsWriter) progress.Finish();
-        deviceA?.Dispose();
-        deviceB?.Dispose();
         if (parallel.IsWriter && !interrupted && (o.MaxSteps == 0 || step >= totalSteps))
             SaveBackbone(backbone, stem, $"done: {step} steps in {ProgressLine.Format(clock.Elapsed)}, final loss {lastLoss:F4}");
         return new PretrainResult(step, lastLoss, lastStd, interrupted, losses);
@@ -208,17 +205,6 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         string backbonePath = Path.Combine(options.ExpDir, "backbone.safetensors");
         StateDictFile.Save(backbone, backbonePath, new Dictionary<string, string> { ["arch"] = options.Arch, ["stem"] = stem });
         output.WriteLine($"{summary}; backbone saved to {backbonePath}");
-    }
-
-    /// <summary>The batch's views on the training backend: the loader's CPU tensors themselves, or copies on the device.</summary>
-    private static (Tensor A, Tensor B) OnBackend(Batch batch, IBackend backend, ref Tensor? deviceA, ref Tensor? deviceB)
-    {
-        if (backend.IsHostMemory) return (batch.Views[0], batch.Views[1]);
-        deviceA ??= TensorScope.Detach(Tensor.Empty(batch.Views[0].Shape, DType.Float32, backend));
-        deviceB ??= TensorScope.Detach(Tensor.Empty(batch.Views[1].Shape, DType.Float32, backend));
-        backend.CopyFromHost(System.Runtime.InteropServices.MemoryMarshal.AsBytes(batch.Views[0].AsSpan<float>()), deviceA);
-        backend.CopyFromHost(System.Runtime.InteropServices.MemoryMarshal.AsBytes(batch.Views[1].AsSpan<float>()), deviceB);
-        return (deviceA, deviceB);
     }
 
     /// <summary>What one step reports: the weighted loss, its unweighted terms, the embeddings' mean per-dimension std,

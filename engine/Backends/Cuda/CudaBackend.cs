@@ -7,7 +7,7 @@ namespace Vicreg.Engine.Backends.Cuda;
 /// Kernels on one NVIDIA GPU: cuBLAS for GEMM (full float32 unless TF32 is asked for), cuDNN for
 /// convolutions (im2col + cuBLAS when cuDNN's convolution symbols are absent), and our own NVRTC-compiled
 /// kernels for everything else. Float32 and Int32 tensors only. All work is queued on one compute stream
-/// in call order; a second stream carries pinned uploads (<see cref="UploadAsync"/>). Driven from one
+/// in call order; a second stream carries pinned uploads (<see cref="BeginUpload"/>). Driven from one
 /// thread at a time; any thread may drive it (the context is made current on entry).
 /// The kernel families live in the partial files beside this one; each kernel's launcher (Launch&lt;Kernel&gt;) is generated
 /// from its .cu signature (tools/CudaKernelGenerator), with the op enums the kernels switch on.

@@ -20,6 +20,21 @@ extern "C" __global__ void channel_sum_f32(const float* __restrict__ x, float* _
     if (threadIdx.x == 0) y[c] = alpha * s;
 }
 
+// The inner == 1 case of channel_sum_f32 ([rows, cols], the column sums): partials[k, c] = sum of x[r, c] over the rows
+// of chunk k, in row order. Threads run along the columns, so each row is read coalesced; block b covers column block
+// b % column_blocks of chunk b / column_blocks. reduce_sum_f32 then adds the chunks in order (no atomics).
+extern "C" __global__ void column_sum_partial_f32(const float* __restrict__ x, float* __restrict__ partials, int rows, int cols, int rows_per_chunk)
+{
+    int column_blocks = (cols + blockDim.x - 1) / blockDim.x;
+    int chunk = blockIdx.x / column_blocks;
+    int c = (blockIdx.x % column_blocks) * blockDim.x + threadIdx.x;
+    if (c >= cols) return;
+    int first = chunk * rows_per_chunk, last = min(first + rows_per_chunk, rows);
+    float s = 0.0f;
+    for (int r = first; r < last; r++) s += x[(i64)r * cols + c];
+    partials[(i64)chunk * cols + c] = s;
+}
+
 // y[o,i] = alpha * sum over m of x[o,m,i]; one thread per output (coalesced along i).
 extern "C" __global__ void reduce_sum_f32(const float* __restrict__ x, float* __restrict__ y, int outer, int mid, int inner, float alpha)
 {
@@ -53,6 +68,15 @@ extern "C" __global__ void sum_squares_partial_f32(const float* __restrict__ x, 
         float v = x[i];
         s += v * v;
     }
+    s = block_sum(s);
+    if (threadIdx.x == 0) partials[blockIdx.x] = s;
+}
+
+// partials[b] = sum of x[i] over the grid-stride share of block b (first stage of a whole-tensor sum).
+extern "C" __global__ void sum_partial_f32(const float* __restrict__ x, i64 n, float* __restrict__ partials)
+{
+    float s = 0.0f;
+    for (i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) s += x[i];
     s = block_sum(s);
     if (threadIdx.x == 0) partials[blockIdx.x] = s;
 }

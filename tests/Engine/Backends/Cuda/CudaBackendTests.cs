@@ -266,6 +266,9 @@ public class CudaBackendTests
     [InlineData(2, 17, 1)]
     [InlineData(7, 3, 1031)]
     [InlineData(1, 4099, 1)]
+    [InlineData(1, 70001, 1)]   // a whole-tensor sum over more blocks than the first pass launches
+    [InlineData(1031, 67, 1)]   // column sums over many chunks of rows
+    [InlineData(37, 8193, 1)]   // [N, 8192]-like: 33 column blocks, a short last chunk of rows
     public void Broadcasting_and_reductions_match_cpu(int outer, int mid, int inner)
     {
         var gpu = Require();
@@ -375,6 +378,43 @@ public class CudaBackendTests
         var sum = gy.ToArray<float>();
         for (int i = 0; i < n; i++) Assert.Equal(batch[i] + x[i], sum[i]);
         Assert.False(gpu.Supports(DType.Float64));
+    }
+
+    /// <summary>The training loop's pattern: batch k+1's upload is queued before batch k's kernels, which wait for
+    /// batch k's upload alone. On the emulation a copy stays queued until an event orders it, so a kernel that did
+    /// not wait would read the buffer's previous contents.</summary>
+    [SkippableTheory]
+    [InlineData(1)]
+    [InlineData(1031)]
+    public void Overlapped_uploads_reach_the_kernels_that_wait_for_them(int n)
+    {
+        var gpu = Require();
+        const int batches = 5;
+        var pairs = new[] { (On(gpu, new float[n], n), On(gpu, new float[n], n)), (On(gpu, new float[n], n), On(gpu, new float[n], n)) };
+        using var total = On(gpu, new float[n], n);
+        var expected = new double[n];
+        Tensor[] Host(int k) => [On(Cpu, RandomArray(n, 200 + (ulong)k), n), On(Cpu, RandomArray(n, 300 + (ulong)k), n)];
+        var host = Host(0);
+        var pending = gpu.BeginUpload(host, [pairs[0].Item1, pairs[0].Item2]);
+        for (int k = 0; k < batches; k++)
+        {
+            var (a, b) = pairs[k % 2];
+            float[] ha = host[0].ToArray<float>(), hb = host[1].ToArray<float>();
+            for (int i = 0; i < n; i++) expected[i] += ha[i] + 2.0 * hb[i];
+            var next = default(Vicreg.Engine.Backends.PendingUpload);
+            if (k + 1 < batches)
+            {
+                host = Host(k + 1);
+                var (na, nb) = pairs[(k + 1) % 2];
+                next = gpu.BeginUpload(host, [na, nb]);
+            }
+            gpu.WaitForUpload(pending);
+            gpu.Axpy(1, a, total);
+            gpu.Axpy(2, b, total);
+            pending = next;
+        }
+        AssertClose(expected.Select(v => (float)v).ToArray(), total.ToArray<float>(), 1e-5, 1e-5, "sum of the uploaded batches");
+        foreach (var (a, b) in pairs) { a.Dispose(); b.Dispose(); }
     }
 
     [SkippableTheory]
