@@ -7,7 +7,7 @@ namespace Vicreg.Commands;
 /// `vicreg linear-eval`: a linear classifier on the frozen backbone (eval mode), the official head
 /// recipe (N(0, 0.01) weights, zero bias, SGD momentum 0.9, cosine per epoch). The weights, data and
 /// backbone flags are those of every frozen-backbone evaluation (<see cref="FrozenEvaluationInputs"/>).
-/// By default features are computed once and standardised (<see cref="LinearProbe"/>); --augment runs the
+/// By default features are computed once and standardized (<see cref="LinearProbe"/>); --augment runs the
 /// official protocol, a fresh crop + flip of every training image every epoch (<see cref="AugmentedLinearProbe"/>).
 /// Ctrl-C (or SIGTERM) stops after the current step with exit code 130 (143); nothing is written.
 /// </summary>
@@ -27,7 +27,7 @@ public sealed class LinearEvalCommand : ICommand
         if (a.HelpRequested)
         {
             Console.WriteLine(a.Usage(Summary + ".\n" +
-                "Default protocol: features are computed once with the evaluation transform and standardised per dimension; the head then trains on them (fast, and the same for every probe).\n" +
+                "Default protocol: features are computed once with the evaluation transform and standardized per dimension; the head then trains on them (fast, and the same for every probe).\n" +
                 "--augment: the official protocol: every step the frozen backbone (eval mode) sees a freshly augmented batch (crop + flip) and the head trains on its raw features; the test split uses the evaluation transform.\n" +
                 "Ctrl-C stops after the current step; nothing is written."));
             return 0;
@@ -67,7 +67,7 @@ public sealed class LinearEvalCommand : ICommand
                     accuracy = probe.Run(trainFeatures, testFeatures, classes, backend, OnEpoch, cancel);
                 }
                 progress.Finish();
-                string protocol = augment ? "augmented every step, raw" : "computed once, standardised";
+                string protocol = augment ? "augmented every step, raw" : "computed once, standardized";
                 int trainImages = trainFeatures?.Count ?? trainSet.Count;
                 string skippedNote = skipped > 0 ? $", {skipped} unreadable skipped" : "";
                 Console.WriteLine($"linear-eval {inputs.WeightsLabel}: top-1 {accuracy.Top1:F2}%  top-5 {accuracy.Top5:F2}%  ({testFeatures.Dimension}-d features {protocol}; {trainImages} train / {testFeatures.Count} test images{skippedNote}, {ProgressLine.Format(clock.Elapsed)})");

@@ -8,7 +8,7 @@ namespace Vicreg.Training;
 /// The official linear-evaluation protocol (`linear-eval --augment`): every step the frozen backbone
 /// (eval mode, no tape) sees a freshly augmented batch of the training split (the linear-evaluation
 /// training transform: crop + flip), and the head (<see cref="LinearHead"/>) trains on those raw,
-/// unstandardised features. The test split's features come from the evaluation transform.
+/// unstandardized features. The test split's features come from the evaluation transform.
 /// Batches come from the engine's <see cref="DataLoader"/> seeded with <c>seed</c>, so a run is
 /// deterministic for a seed and thread count.
 /// </summary>

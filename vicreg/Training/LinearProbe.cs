@@ -10,7 +10,7 @@ public readonly record struct ProbeAccuracy(double Top1, double Top5);
 /// A linear classifier on frozen features, trained as the official linear evaluation trains its head:
 /// weights N(0, 0.01), zero bias, SGD with momentum 0.9, weight decay, batch 256, a cosine schedule
 /// stepped per epoch. Features are computed once (the backbone is frozen and in eval mode) and each
-/// feature dimension is standardised with the training split's mean and std, so every probe — a
+/// feature dimension is standardized with the training split's mean and std, so every probe — a
 /// trained backbone, a random one, raw pixels — is measured the same way. This is linear-eval's default
 /// protocol; <see cref="AugmentedLinearProbe"/> is the official one (fresh augmentations every step).
 /// </summary>
@@ -22,7 +22,9 @@ public sealed class LinearProbe(int epochs, int batchSize, double lr, double wei
         if (train.Dimension != test.Dimension)
             throw new ArgumentException($"train features have {train.Dimension} dimensions, test features {test.Dimension}");
         var (mean, std) = train.ColumnStatistics();
-        using var trainX = Upload(train.Standardized(mean, std), train.Count, train.Dimension, backend);
+        // The training rows stay on the host: each batch is gathered there in shuffled order and uploaded in one copy
+        // (one device copy per row would be 256 tiny transfers a step on a GPU).
+        float[] trainValues = train.Standardized(mean, std);
         using var testX = Upload(test.Standardized(mean, std), test.Count, test.Dimension, backend);
 
         var head = new LinearHead(train.Dimension, classes, epochs, lr, weightDecay, seed, backend);
@@ -32,6 +34,7 @@ public sealed class LinearProbe(int epochs, int batchSize, double lr, double wei
         using var batchX = Tensor.Empty(new Shape(batchSize, train.Dimension), DType.Float32, backend);
         using var batchY = Tensor.Empty(new Shape(batchSize), DType.Int32, backend);
         var batchLabels = new int[batchSize];
+        var batchValues = new float[batchSize * train.Dimension];
         for (int epoch = 0; epoch < epochs; epoch++)
         {
             for (int i = 0; i < order.Length; i++) order[i] = i;
@@ -45,12 +48,13 @@ public sealed class LinearProbe(int epochs, int batchSize, double lr, double wei
                 for (int r = 0; r < count; r++)
                 {
                     int row = order[start + r];
-                    backend.Copy(trainX, (long)row * train.Dimension, batchX, (long)r * train.Dimension, train.Dimension);
+                    Array.Copy(trainValues, (long)row * train.Dimension, batchValues, (long)r * train.Dimension, train.Dimension);
                     batchLabels[r] = labels[row];
                 }
                 using var scope = TensorScope.Begin();
                 var x = count == batchSize ? batchX : batchX.NarrowView(0, count);
                 var y = count == batchSize ? batchY : batchY.NarrowView(0, count);
+                x.CopyFrom<float>(batchValues.AsSpan(0, count * train.Dimension));
                 y.CopyFrom<int>(batchLabels.AsSpan(0, count));
                 lossSum += head.Step(x, y, epoch) * count;
             }
