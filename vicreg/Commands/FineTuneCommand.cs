@@ -96,8 +96,7 @@ public sealed class FineTuneCommand : ICommand
                 string summary = $"finetune {inputs.WeightsLabel} on {train.Count} labels: last (epoch {last.Epoch + 1}/{epochs}) top-1 {last.Accuracy.Top1:F2}%  top-5 {last.Accuracy.Top5:F2}%;  " +
                                  $"best (epoch {best.Epoch + 1}, chosen on the test split) top-1 {best.Accuracy.Top1:F2}%  top-5 {best.Accuracy.Top5:F2}%  ({ProgressLine.Format(clock.Elapsed)})";
                 Console.WriteLine(summary);
-                using var log = new StatsLog(Path.Combine(expDir, "finetune.txt"), commandLine);
-                log.Write(json =>
+                StatsLog.WriteResult(expDir, "finetune.txt", commandLine, json =>
                 {
                     json.WriteString("weights", inputs.Weights);
                     json.WriteNumber("train_images", train.Count);

@@ -32,45 +32,30 @@ public sealed class KnnEvalCommand : ICommand
         a.RejectUnknown();
         inputs = inputs.Validate();
 
-        using var stop = new CancellationTokenSource();
-        using var interrupts = new InterruptHandler(stop.Cancel, "interrupt: knn-eval stops; no result is written (Ctrl-C again to abort)");
-        var cancel = stop.Token;
-        try
+        return CancellableCommand.Run("interrupt: knn-eval stops; no result is written (Ctrl-C again to abort)", cancel =>
         {
-            CommandErrors.Guard(() =>
-            {
-                var opened = inputs.Open();
-                var clock = Stopwatch.StartNew();
-                var train = RequireFinite(opened.Features(opened.TrainSet, "features (train)", cancel), "training");
-                var test = RequireFinite(opened.Features(opened.TestSet, "features (test)", cancel), "test");
-                var knn = new WeightedKnn(k, temperature);
-                var accuracy = knn.Evaluate(train, test, opened.Classes, opened.Backend, new ProgressLine("kNN", test.Count, "images"), cancel);
-                int used = Math.Min(k, train.Count);
-                string t = temperature.ToString("G", CultureInfo.InvariantCulture);
-                Console.WriteLine($"knn-eval {inputs.WeightsLabel}: top-1 {accuracy.Top1:F2}%  top-5 {accuracy.Top5:F2}%  (k {used}, T {t}, {test.Dimension}-d L2-normalized features; " +
-                                  $"{train.Count} train / {test.Count} test images, {ProgressLine.Format(clock.Elapsed)})");
-                if (expDir is not null)
+            var opened = inputs.Open();
+            var clock = Stopwatch.StartNew();
+            var train = RequireFinite(opened.Features(opened.TrainSet, "features (train)", cancel), "training");
+            var test = RequireFinite(opened.Features(opened.TestSet, "features (test)", cancel), "test");
+            var knn = new WeightedKnn(k, temperature);
+            var accuracy = knn.Evaluate(train, test, opened.Classes, opened.Backend, new ProgressLine("kNN", test.Count, "images"), cancel);
+            int used = Math.Min(k, train.Count);
+            string t = temperature.ToString("G", CultureInfo.InvariantCulture);
+            Console.WriteLine($"knn-eval {inputs.WeightsLabel}: top-1 {accuracy.Top1:F2}%  top-5 {accuracy.Top5:F2}%  (k {used}, T {t}, {test.Dimension}-d L2-normalized features; " +
+                              $"{train.Count} train / {test.Count} test images, {ProgressLine.Format(clock.Elapsed)})");
+            if (expDir is not null)
+                StatsLog.WriteResult(expDir, "knn_eval.txt", commandLine, json =>
                 {
-                    Directory.CreateDirectory(expDir);
-                    using var log = new StatsLog(Path.Combine(expDir, "knn_eval.txt"), commandLine);
-                    log.Write(json =>
-                    {
-                        json.WriteString("weights", inputs.Weights);
-                        json.WriteNumber("top1", accuracy.Top1);
-                        json.WriteNumber("top5", accuracy.Top5);
-                        json.WriteNumber("k", used);
-                        json.WriteNumber("temperature", temperature);
-                        json.WriteNumber("feature_dim", test.Dimension);
-                    });
-                }
-                return accuracy;
-            });
+                    json.WriteString("weights", inputs.Weights);
+                    json.WriteNumber("top1", accuracy.Top1);
+                    json.WriteNumber("top5", accuracy.Top5);
+                    json.WriteNumber("k", used);
+                    json.WriteNumber("temperature", temperature);
+                    json.WriteNumber("feature_dim", test.Dimension);
+                });
             return 0;
-        }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-        {
-            return interrupts.ExitCode; // the interrupt handler has printed the one line
-        }
+        });
     }
 
     /// <summary>A backbone whose weights hold NaN or infinity gives features no neighbour search can rank.</summary>

@@ -35,64 +35,49 @@ public sealed class LinearEvalCommand : ICommand
         a.RejectUnknown();
         inputs = inputs.Validate();
 
-        using var stop = new CancellationTokenSource();
-        using var interrupts = new InterruptHandler(stop.Cancel, "interrupt: linear-eval stops after the current step; no result is written (Ctrl-C again to abort)");
-        var cancel = stop.Token;
-        try
+        return CancellableCommand.Run("interrupt: linear-eval stops after the current step; no result is written (Ctrl-C again to abort)", cancel =>
         {
-            var result = CommandErrors.Guard(() =>
+            var opened = inputs.Open();
+            var (backend, backbone, trainSet, testSet) = (opened.Backend, opened.Backbone, opened.TrainSet, opened.TestSet);
+            int batchSize = opened.BatchSize, classes = opened.Classes;
+            var clock = Stopwatch.StartNew();
+            var trainFeatures = augment ? null : opened.Features(trainSet, "features (train)", cancel);
+            var testFeatures = opened.Features(testSet, "features (test)", cancel);
+            // Unreadable images have no feature row; the counts below are of the images used.
+            long skipped = (trainFeatures is null ? 0 : trainSet.Count - trainFeatures.Count) + testSet.Count - testFeatures.Count;
+            var progress = new ProgressLine(augment ? "linear head (augmented)" : "linear head", epochs, "epochs");
+            // Each epoch of --augment runs the backbone over the whole split: report every one, with the time so far.
+            void OnEpoch(int epoch, double loss) =>
+                progress.Report(epoch + 1, $"loss {loss:F4} elapsed {ProgressLine.Format(clock.Elapsed)}", force: augment);
+            ProbeAccuracy accuracy;
+            if (trainFeatures is null)
             {
-                var opened = inputs.Open();
-                var (backend, backbone, trainSet, testSet) = (opened.Backend, opened.Backbone, opened.TrainSet, opened.TestSet);
-                int batchSize = opened.BatchSize, classes = opened.Classes;
-                var clock = Stopwatch.StartNew();
-                var trainFeatures = augment ? null : opened.Features(trainSet, "features (train)", cancel);
-                var testFeatures = opened.Features(testSet, "features (test)", cancel);
-                // Unreadable images have no feature row; the counts below are of the images used.
-                long skipped = (trainFeatures is null ? 0 : trainSet.Count - trainFeatures.Count) + testSet.Count - testFeatures.Count;
-                var progress = new ProgressLine(augment ? "linear head (augmented)" : "linear head", epochs, "epochs");
-                // Each epoch of --augment runs the backbone over the whole split: report every one, with the time so far.
-                void OnEpoch(int epoch, double loss) =>
-                    progress.Report(epoch + 1, $"loss {loss:F4} elapsed {ProgressLine.Format(clock.Elapsed)}", force: augment);
-                ProbeAccuracy accuracy;
-                if (trainFeatures is null)
+                var probe = new AugmentedLinearProbe(epochs, batchSize, lrHead, weightDecay, inputs.Seed, inputs.Workers, inputs.Strict);
+                accuracy = probe.Run(backbone, trainSet, opened.Train.LinearTrain, testFeatures, classes, backend, OnEpoch, cancel);
+                skipped += probe.SkippedSamples;
+            }
+            else
+            {
+                var probe = new LinearProbe(epochs, batchSize, lrHead, weightDecay, inputs.Seed);
+                accuracy = probe.Run(trainFeatures, testFeatures, classes, backend, OnEpoch, cancel);
+            }
+            progress.Finish();
+            string protocol = augment ? "augmented every step, raw" : "computed once, standardized";
+            int trainImages = trainFeatures?.Count ?? trainSet.Count;
+            string skippedNote = skipped > 0 ? $", {skipped} unreadable skipped" : "";
+            Console.WriteLine($"linear-eval {inputs.WeightsLabel}: top-1 {accuracy.Top1:F2}%  top-5 {accuracy.Top5:F2}%  ({testFeatures.Dimension}-d features {protocol}; {trainImages} train / {testFeatures.Count} test images{skippedNote}, {ProgressLine.Format(clock.Elapsed)})");
+            if (expDir is not null)
+                StatsLog.WriteResult(expDir, "linear_eval.txt", commandLine, json =>
                 {
-                    var probe = new AugmentedLinearProbe(epochs, batchSize, lrHead, weightDecay, inputs.Seed, inputs.Workers, inputs.Strict);
-                    accuracy = probe.Run(backbone, trainSet, opened.Train.LinearTrain, testFeatures, classes, backend, OnEpoch, cancel);
-                    skipped += probe.SkippedSamples;
-                }
-                else
-                {
-                    var probe = new LinearProbe(epochs, batchSize, lrHead, weightDecay, inputs.Seed);
-                    accuracy = probe.Run(trainFeatures, testFeatures, classes, backend, OnEpoch, cancel);
-                }
-                progress.Finish();
-                string protocol = augment ? "augmented every step, raw" : "computed once, standardized";
-                int trainImages = trainFeatures?.Count ?? trainSet.Count;
-                string skippedNote = skipped > 0 ? $", {skipped} unreadable skipped" : "";
-                Console.WriteLine($"linear-eval {inputs.WeightsLabel}: top-1 {accuracy.Top1:F2}%  top-5 {accuracy.Top5:F2}%  ({testFeatures.Dimension}-d features {protocol}; {trainImages} train / {testFeatures.Count} test images{skippedNote}, {ProgressLine.Format(clock.Elapsed)})");
-                if (expDir is not null)
-                {
-                    Directory.CreateDirectory(expDir);
-                    using var log = new StatsLog(Path.Combine(expDir, "linear_eval.txt"), commandLine);
-                    log.Write(json =>
-                    {
-                        json.WriteString("weights", inputs.Weights);
-                        json.WriteNumber("top1", accuracy.Top1);
-                        json.WriteNumber("top5", accuracy.Top5);
-                        json.WriteNumber("epochs", epochs);
-                        json.WriteNumber("feature_dim", testFeatures.Dimension);
-                        json.WriteBoolean("augment", augment);
-                        json.WriteNumber("skipped_images", skipped);
-                    });
-                }
-                return accuracy;
-            });
-            return double.IsFinite(result.Top1) ? 0 : 1;
-        }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-        {
-            return interrupts.ExitCode; // the interrupt handler has printed the one line on Ctrl-C
-        }
+                    json.WriteString("weights", inputs.Weights);
+                    json.WriteNumber("top1", accuracy.Top1);
+                    json.WriteNumber("top5", accuracy.Top5);
+                    json.WriteNumber("epochs", epochs);
+                    json.WriteNumber("feature_dim", testFeatures.Dimension);
+                    json.WriteBoolean("augment", augment);
+                    json.WriteNumber("skipped_images", skipped);
+                });
+            return double.IsFinite(accuracy.Top1) ? 0 : 1;
+        });
     }
 }

@@ -37,5 +37,14 @@ public sealed class StatsLog : IDisposable
         _writer.Flush();
     }
 
+    /// <summary>An evaluation's result: <paramref name="fileName"/> in <paramref name="expDir"/> (created if missing) gets
+    /// the command line and one JSON line, appended as every log here is.</summary>
+    public static void WriteResult(string expDir, string fileName, string commandLine, Action<Utf8JsonWriter> write)
+    {
+        Directory.CreateDirectory(expDir);
+        using var log = new StatsLog(Path.Combine(expDir, fileName), commandLine);
+        log.Write(write);
+    }
+
     public void Dispose() => _writer.Dispose();
 }
