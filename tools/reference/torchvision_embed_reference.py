@@ -1,10 +1,10 @@
-"""Reference for `vicreg embed --images` (tests/Vicreg/Commands/EmbedImagesTests.cs), under /usr/bin/python3.
+"""Reference for `vicreg embed --images` (tests/App/Commands/EmbedImagesTests.cs), under /usr/bin/python3.
 
   resnet ARCH SEED SIZE WEIGHTS OUT IMAGE...
       a torchvision ResNet (imagenet stem, random weights and BatchNorm statistics) saved by torch.save (zip
       format) to WEIGHTS; each IMAGE opened with PIL and taken through the linear evaluation's transform as
-      torchvision writes it (Resize(256 * SIZE / 224, bicubic), CenterCrop(SIZE), ToTensor, Normalize with
-      ImageNet's statistics; our evaluation transform resamples bicubically as Pillow does); OUT (safetensors)
+      the official evaluate.py writes it (Resize(256 * SIZE / 224) with torchvision's default, bilinear,
+      CenterCrop(SIZE), ToTensor, Normalize with ImageNet's statistics); OUT (safetensors)
       gets the eval-mode features [N, rep] as "features"
   throughput LIST THREADS BATCH SIZE REPEATS
       the anchor of tools/bench's embed section: the files LIST names (one per line) through PIL, the same
@@ -28,7 +28,7 @@ import torchvision_resnet_reference  # noqa: E402
 
 def evaluation_transform(size):
     return transforms.Compose([
-        transforms.Resize(round(256 * size / 224), interpolation=InterpolationMode.BICUBIC),
+        transforms.Resize(round(256 * size / 224), interpolation=InterpolationMode.BILINEAR),
         transforms.CenterCrop(size),
         transforms.ToTensor(),
         transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),

@@ -103,8 +103,8 @@ public sealed class AugmentationPipeline : IImageTransform
                 int rx1 = Math.Clamp((int)Math.Ceiling(fx1), rx0 + 1, w), ry1 = Math.Clamp((int)Math.Ceiling(fy1), ry0 + 1, h);
                 fx1 = Math.Min(fx1, rx1);
                 fy1 = Math.Min(fy1, ry1);
-                BicubicResampler.Resize(src[(ry0 * stride + rx0 * ch)..], rx1 - rx0, ry1 - ry0, ch, stride,
-                    fx0 - rx0, fy0 - ry0, fx1 - rx0, fy1 - ry0, size, size, 0, 0, size, size, output);
+                PillowResampler.Resize(src[(ry0 * stride + rx0 * ch)..], rx1 - rx0, ry1 - ry0, ch, stride,
+                    fx0 - rx0, fy0 - ry0, fx1 - rx0, fy1 - ry0, size, size, 0, 0, size, size, output, _spec.Interpolation);
                 break;
             }
             case GeometryKind.ResizeCentreCrop:
@@ -117,7 +117,7 @@ public sealed class AugmentationPipeline : IImageTransform
                 else { oh = r; ow = (int)((long)r * sw / sh); }
                 int top = (int)Math.Round((oh - size) / 2.0, MidpointRounding.ToEven);
                 int left = (int)Math.Round((ow - size) / 2.0, MidpointRounding.ToEven);
-                BicubicResampler.Resize(src, w, h, ch, stride, 0, 0, w, h, ow, oh, left, top, size, size, output);
+                PillowResampler.Resize(src, w, h, ch, stride, 0, 0, w, h, ow, oh, left, top, size, size, output, _spec.Interpolation);
                 break;
             }
             case GeometryKind.RandomCropPadded:

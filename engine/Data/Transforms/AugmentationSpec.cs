@@ -3,9 +3,9 @@ namespace Vicreg.Engine.Data.Transforms;
 /// <summary>How the first, geometric stage maps a decoded image onto the output grid.</summary>
 public enum GeometryKind
 {
-    /// <summary>torchvision RandomResizedCrop(size, scale, ratio) with bicubic resampling.</summary>
+    /// <summary>torchvision RandomResizedCrop(size, scale, ratio), resampled with <see cref="AugmentationSpec.Interpolation"/>.</summary>
     RandomResizedCrop,
-    /// <summary>Resize(shorter side = ResizeShorter, bicubic) then CenterCrop(size): evaluation.</summary>
+    /// <summary>Resize(shorter side = ResizeShorter, <see cref="AugmentationSpec.Interpolation"/>) then CenterCrop(size): evaluation.</summary>
     ResizeCentreCrop,
     /// <summary>RandomCrop(size, padding = Padding, zero fill): small-image linear evaluation.</summary>
     RandomCropPadded,
@@ -32,6 +32,9 @@ public sealed record AugmentationSpec
     public double RatioMax { get; init; } = 4.0 / 3.0;
     /// <summary>For ResizeCentreCrop: the shorter side before the crop (256 for 224).</summary>
     public int ResizeShorter { get; init; } = 256;
+    /// <summary>The resampling filter of RandomResizedCrop and Resize: bicubic for the official pretraining views,
+    /// bilinear (torchvision's default) for the official evaluation transforms.</summary>
+    public ResampleFilter Interpolation { get; init; } = ResampleFilter.Bicubic;
     /// <summary>For RandomCropPadded.</summary>
     public int Padding { get; init; } = 4;
 

@@ -174,7 +174,7 @@ public class EmbedImagesTests
         }
     }
 
-    /// <summary>Files decoded and transformed by us and by PIL + torchvision (Resize(256, bicubic) + CenterCrop(224) +
+    /// <summary>Files decoded and transformed by us and by PIL + torchvision (Resize(256), bilinear as the official evaluate.py, + CenterCrop(224) +
     /// Normalize), then a torchvision ResNet-18 saved by torch.save: the same features. The images' shorter sides are at
     /// most 256, so the JPEG decoder does not down-scale (PIL decodes in full); one is resized down, the others up.</summary>
     [SkippableFact]

@@ -6,7 +6,7 @@ namespace Vicreg.Tests.Engine.Data;
 
 /// <summary>
 /// Our 8-bit operations against Pillow itself (Debian's python3-pil under /usr/bin/python3), on random
-/// images at awkward sizes: bicubic crops (up and down), jitter adjustments, grayscale, blur, solarize.
+/// images at awkward sizes: bicubic and bilinear crops (up and down), jitter adjustments, grayscale, blur, solarize.
 /// Skipped with the reason when Python or PIL is missing.
 /// </summary>
 public class PilParityTests
@@ -20,10 +20,10 @@ public class PilParityTests
         return copy;
     }
 
-    private static byte[] Crop(byte[] src, int w, int ch, int l, int t, int cw, int chh, int ow, int oh)
+    private static byte[] Crop(byte[] src, int w, int ch, int l, int t, int cw, int chh, int ow, int oh, ResampleFilter filter = ResampleFilter.Bicubic)
     {
         var dst = new byte[ow * oh * ch];
-        BicubicResampler.Resize(src.AsSpan((t * w + l) * ch), cw, chh, ch, w * ch, 0, 0, cw, chh, ow, oh, 0, 0, ow, oh, dst);
+        PillowResampler.Resize(src.AsSpan((t * w + l) * ch), cw, chh, ch, w * ch, 0, 0, cw, chh, ow, oh, 0, 0, ow, oh, dst, filter);
         return dst;
     }
 
@@ -51,6 +51,11 @@ public class PilParityTests
                 Add(mode, img, "resizedcrop", "10 2 7 23 17 5", s => Crop(s, w, ch, 10, 2, 7, 23, 17, 5));        // mixed
                 Add(mode, img, "resizedcrop", "1 1 35 27 35 9", s => Crop(s, w, ch, 1, 1, 35, 27, 35, 9));        // vertical only
                 Add(mode, img, "resizedcrop", "36 28 1 1 3 2", s => Crop(s, w, ch, 36, 28, 1, 1, 3, 2));          // one pixel
+                const ResampleFilter bilinear = ResampleFilter.Bilinear;
+                Add(mode, img, "resizedcrop_bilinear", "3 5 31 19 13 11", s => Crop(s, w, ch, 3, 5, 31, 19, 13, 11, bilinear));
+                Add(mode, img, "resizedcrop_bilinear", "0 0 37 29 64 50", s => Crop(s, w, ch, 0, 0, 37, 29, 64, 50, bilinear));
+                Add(mode, img, "resizedcrop_bilinear", "10 2 7 23 17 5", s => Crop(s, w, ch, 10, 2, 7, 23, 17, 5, bilinear));
+                Add(mode, img, "resizedcrop_bilinear", "36 28 1 1 3 2", s => Crop(s, w, ch, 36, 28, 1, 1, 3, 2, bilinear));
                 foreach (float f in new[] { 0.63f, 1.37f })
                 {
                     Add(mode, img, "brightness", f.ToString("R"), s => Run(s, p => PixelOps.Brightness(p, f)));

@@ -26,9 +26,9 @@ def main():
             open(dst, "wb").write(Image.open(src).convert(mode).tobytes())
             continue
         img = Image.frombytes(mode, (w, h), open(src, "rb").read())
-        if op == "resizedcrop":  # left top width height outw outh
+        if op in ("resizedcrop", "resizedcrop_bilinear"):  # left top width height outw outh
             l, t, cw, ch, ow, oh = map(int, args)
-            out = img.crop((l, t, l + cw, t + ch)).resize((ow, oh), Image.BICUBIC)
+            out = img.crop((l, t, l + cw, t + ch)).resize((ow, oh), Image.BICUBIC if op == "resizedcrop" else Image.BILINEAR)
         elif op == "resize":  # outw outh
             out = img.resize((int(args[0]), int(args[1])), Image.BICUBIC)
         elif op == "brightness":

@@ -4,20 +4,20 @@ using System.Runtime.Intrinsics;
 namespace Vicreg.Engine.Data.Transforms;
 
 /// <summary>
-/// Bicubic resampling of 8-bit images computed as Pillow does (libImaging/Resample.c), so that our
-/// crops match torchvision-on-PIL pixel for pixel: Keys' cubic with a = -0.5, support 2 widened by
-/// the scale when downscaling (antialiasing), weights normalized then rounded to 22-bit fixed point,
-/// a horizontal pass into an 8-bit intermediate (rounded and clamped) then a vertical pass.
+/// Resampling of 8-bit images computed as Pillow does (libImaging/Resample.c), so that our crops and
+/// resizes match torchvision-on-PIL pixel for pixel: the filter (<see cref="ResampleFilter"/>: bicubic,
+/// Keys' cubic with a = -0.5 and support 2, or bilinear, the triangle with support 1) widened by the
+/// scale when downscaling (antialiasing), weights normalized then rounded to 22-bit fixed point, a
+/// horizontal pass into an 8-bit intermediate (rounded and clamped) then a vertical pass.
 /// <para>
 /// The output may be a window of a larger virtual output (a resize followed by a centre crop computes
 /// only the kept pixels, identically), and the source region may have fractional bounds (a crop
 /// mapped onto a DCT-downscaled decode).
 /// </para>
 /// </summary>
-public static class BicubicResampler
+public static class PillowResampler
 {
     private const int PrecisionBits = 32 - 8 - 2;
-    private const double Support = 2.0;
 
     [ThreadStatic] private static int[]? t_boundsX, t_boundsY;
     [ThreadStatic] private static int[]? t_kernelX, t_kernelY;
@@ -34,17 +34,34 @@ public static class BicubicResampler
         return 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Triangle(double x)
+    {
+        if (x < 0) x = -x;
+        return x < 1 ? 1 - x : 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Weight(ResampleFilter filter, double x) => filter == ResampleFilter.Bicubic ? Cubic(x) : Triangle(x);
+
+    private static double Support(ResampleFilter filter) => filter switch
+    {
+        ResampleFilter.Bicubic => 2.0,
+        ResampleFilter.Bilinear => 1.0,
+        _ => throw new ArgumentOutOfRangeException(nameof(filter)),
+    };
+
     /// <summary>
     /// Resamples the source region [in0, in1) along one axis of an input of <paramref name="inSize"/>
     /// samples onto <paramref name="outSize"/> outputs, keeping outputs [outStart, outStart + count).
     /// Fills first-tap/tap-count pairs and fixed-point weights (ksize per output); returns ksize.
     /// </summary>
-    private static int Coefficients(int inSize, double in0, double in1, int outSize, int outStart, int count,
+    private static int Coefficients(ResampleFilter filter, int inSize, double in0, double in1, int outSize, int outStart, int count,
                                     ref int[]? bounds, ref int[]? kernel)
     {
         double scale = (in1 - in0) / outSize;
         double filterScale = Math.Max(scale, 1.0);
-        double support = Support * filterScale;
+        double support = Support(filter) * filterScale;
         int ksize = (int)Math.Ceiling(support) * 2 + 1;
         if (bounds is null || bounds.Length < count * 2) bounds = new int[Math.Max(count * 2, 512)];
         if (kernel is null || kernel.Length < count * ksize) kernel = new int[Math.Max(count * ksize, 4096)];
@@ -64,7 +81,7 @@ public static class BicubicResampler
             double ww = 0;
             for (int x = 0; x < xmax; x++)
             {
-                double w = Cubic((x + xmin - center + 0.5) * ss);
+                double w = Weight(filter, (x + xmin - center + 0.5) * ss);
                 weights[x] = w;
                 ww += w;
             }
@@ -93,13 +110,14 @@ public static class BicubicResampler
     /// <paramref name="height"/>, 1 or 3 channels, rows <paramref name="sourceStride"/> bytes apart: a crop is the
     /// parent image's span from the crop's first byte with the parent's stride) to a virtual <paramref name="outWidth"/> x <paramref name="outHeight"/>
     /// image and writes its window starting at (<paramref name="windowX"/>, <paramref name="windowY"/>) of size
-    /// <paramref name="windowWidth"/> x <paramref name="windowHeight"/> into <paramref name="destination"/> (packed HWC).
+    /// <paramref name="windowWidth"/> x <paramref name="windowHeight"/> into <paramref name="destination"/> (packed HWC),
+    /// resampling with <paramref name="filter"/>.
     /// </summary>
     public static void Resize(ReadOnlySpan<byte> source, int width, int height, int channels, int sourceStride,
                               double x0, double y0, double x1, double y1,
                               int outWidth, int outHeight,
                               int windowX, int windowY, int windowWidth, int windowHeight,
-                              Span<byte> destination)
+                              Span<byte> destination, ResampleFilter filter)
     {
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels));
         if (destination.Length < windowWidth * windowHeight * channels) throw new ArgumentException("destination too small");
@@ -107,8 +125,8 @@ public static class BicubicResampler
         bool needVertical = outHeight != height || y0 != 0 || y1 != height;
 
         int ksizeX = 0, ksizeY;
-        if (needHorizontal) ksizeX = Coefficients(width, x0, x1, outWidth, windowX, windowWidth, ref t_boundsX, ref t_kernelX);
-        ksizeY = Coefficients(height, y0, y1, outHeight, windowY, windowHeight, ref t_boundsY, ref t_kernelY);
+        if (needHorizontal) ksizeX = Coefficients(filter, width, x0, x1, outWidth, windowX, windowWidth, ref t_boundsX, ref t_kernelX);
+        ksizeY = Coefficients(filter, height, y0, y1, outHeight, windowY, windowHeight, ref t_boundsY, ref t_kernelY);
         var boundsY = t_boundsY!;
 
         // Rows of the source the vertical pass reads.
