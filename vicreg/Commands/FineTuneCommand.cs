@@ -92,23 +92,21 @@ public sealed class FineTuneCommand : ICommand
                 Console.WriteLine($"stopped at step {r.Steps} (--max-steps {maxSteps}) before the last epoch; the same command without it resumes");
                 return r;
             }
+            string summary = $"finetune {inputs.WeightsLabel} on {train.Count} labels: last (epoch {last.Epoch + 1}/{epochs}) top-1 {last.Accuracy.Top1:F2}%  top-5 {last.Accuracy.Top5:F2}%;  " +
+                             $"best (epoch {best.Epoch + 1}, chosen on the test split) top-1 {best.Accuracy.Top1:F2}%  top-5 {best.Accuracy.Top5:F2}%  ({ProgressLine.Format(clock.Elapsed)})";
+            Console.WriteLine(summary);
+            StatsLog.WriteResult(expDir, "finetune.txt", commandLine, json =>
             {
-                string summary = $"finetune {inputs.WeightsLabel} on {train.Count} labels: last (epoch {last.Epoch + 1}/{epochs}) top-1 {last.Accuracy.Top1:F2}%  top-5 {last.Accuracy.Top5:F2}%;  " +
-                                 $"best (epoch {best.Epoch + 1}, chosen on the test split) top-1 {best.Accuracy.Top1:F2}%  top-5 {best.Accuracy.Top5:F2}%  ({ProgressLine.Format(clock.Elapsed)})";
-                Console.WriteLine(summary);
-                StatsLog.WriteResult(expDir, "finetune.txt", commandLine, json =>
-                {
-                    json.WriteString("weights", inputs.Weights);
-                    json.WriteNumber("train_images", train.Count);
-                    json.WriteNumber("epochs_run", last.Epoch + 1);
-                    json.WriteNumber("last_top1", last.Accuracy.Top1);
-                    json.WriteNumber("last_top5", last.Accuracy.Top5);
-                    json.WriteNumber("best_epoch", best.Epoch + 1);
-                    json.WriteNumber("best_top1", best.Accuracy.Top1);
-                    json.WriteNumber("best_top5", best.Accuracy.Top5);
-                    json.WriteNumber("seconds", Math.Round(clock.Elapsed.TotalSeconds, 1));
-                });
-            }
+                json.WriteString("weights", inputs.Weights);
+                json.WriteNumber("train_images", train.Count);
+                json.WriteNumber("epochs_run", last.Epoch + 1);
+                json.WriteNumber("last_top1", last.Accuracy.Top1);
+                json.WriteNumber("last_top5", last.Accuracy.Top5);
+                json.WriteNumber("best_epoch", best.Epoch + 1);
+                json.WriteNumber("best_top1", best.Accuracy.Top1);
+                json.WriteNumber("best_top5", best.Accuracy.Top5);
+                json.WriteNumber("seconds", Math.Round(clock.Elapsed.TotalSeconds, 1));
+            });
             return r;
         });
         return result.Interrupted ? interrupts.ExitCode : 0;
