@@ -1,19 +1,27 @@
 namespace Vicreg.Engine;
 
 /// <summary>A buffer from a backend's caching allocator, shared by a tensor and its views and
-/// returned to the cache when the last of them is disposed.</summary>
+/// returned to the cache when the last of them is disposed. The object itself is reused (<see cref="Recycler{T}"/>)
+/// once the tensor that made it is recycled.</summary>
 public sealed class Storage
 {
-    public IBackend Backend { get; }
+    public IBackend Backend { get; private set; } = null!;
     public nint Pointer { get; private set; }
-    public long Bytes { get; }
-    private int _references = 1;
+    public long Bytes { get; private set; }
+    private int _references;
 
-    internal Storage(IBackend backend, long bytes)
+    private Storage() { }
+
+    /// <summary>A buffer of <paramref name="bytes"/> from the backend's allocator, in a recycled object when there is one.</summary>
+    internal static Storage Allocate(IBackend backend, long bytes)
     {
-        Backend = backend;
-        Bytes = bytes;
-        Pointer = backend.Allocate(bytes);
+        var pointer = backend.Allocate(bytes);
+        var storage = Recycler<Storage>.Take() ?? new Storage();
+        storage.Backend = backend;
+        storage.Bytes = bytes;
+        storage.Pointer = pointer;
+        storage._references = 1;
+        return storage;
     }
 
     internal void AddReference()
@@ -30,4 +38,11 @@ public sealed class Storage
     }
 
     public bool IsReleased => Pointer == 0;
+
+    /// <summary>Gives a released storage object back for reuse (only the tensor that allocated it does).</summary>
+    internal void Recycle()
+    {
+        if (!IsReleased) throw new InvalidOperationException("a storage still in use was recycled");
+        Recycler<Storage>.Return(this);
+    }
 }

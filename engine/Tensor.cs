@@ -6,16 +6,21 @@ namespace Vicreg.Engine;
 /// <summary>
 /// A dense, contiguous, row-major tensor (NCHW for images, as PyTorch) living on one backend.
 /// A reshape or a slice along the first axis is a view that shares the storage; a tensor's buffer
-/// returns to the backend's cache when the tensor and all its views are disposed.
+/// returns to the backend's cache when the tensor and all its views are disposed. A tensor made inside a
+/// <see cref="TensorScope"/> is recycled when the scope ends: its header (and the storage object it allocated)
+/// serve a later tensor, so a steady training step allocates no GC objects. Holding one past its scope is
+/// an error: it reads as disposed until it is reused.
 /// </summary>
 public sealed class Tensor : IDisposable
 {
     public Shape Shape { get; private set; }
-    public DType DType { get; }
-    public Storage Storage { get; }
+    public DType DType { get; private set; }
+    public Storage Storage { get; private set; }
     /// <summary>Offset of the first element within the storage, in elements.</summary>
-    public long Offset { get; }
+    public long Offset { get; private set; }
     private bool _disposed;
+    // True when this header allocated its storage (not a view): its storage object is recycled with it.
+    private bool _ownsStorage;
 
     /// <summary>Set on leaves (parameters) whose gradient is wanted, and on every result computed from one.</summary>
     public bool RequiresGrad { get; set; }
@@ -44,13 +49,45 @@ public sealed class Tensor : IDisposable
         }
     }
 
-    private Tensor(Shape shape, DType dtype, Storage storage, long offset)
+    private Tensor(Shape shape, DType dtype, Storage storage, long offset, bool ownsStorage)
     {
         Shape = shape;
         DType = dtype;
         Storage = storage;
         Offset = offset;
-        TensorScope.Register(this);
+        _ownsStorage = ownsStorage;
+    }
+
+    /// <summary>A header for the given storage: a recycled one when this thread has one, else a new one.</summary>
+    private static Tensor Create(Shape shape, DType dtype, Storage storage, long offset, bool ownsStorage)
+    {
+        var t = Recycler<Tensor>.Take();
+        if (t is null) t = new Tensor(shape, dtype, storage, offset, ownsStorage);
+        else
+        {
+            t.Shape = shape;
+            t.DType = dtype;
+            t.Storage = storage;
+            t.Offset = offset;
+            t._ownsStorage = ownsStorage;
+            t._disposed = false;
+        }
+        TensorScope.Register(t);
+        return t;
+    }
+
+    /// <summary>Called by the scope that owned this disposed tensor when it ends: forgets every link (gradient,
+    /// tape node, name) and gives the header, and the storage object it allocated, back for reuse.</summary>
+    internal void Recycle()
+    {
+        if (!_disposed) throw new InvalidOperationException($"tensor {Shape} was recycled while still in use");
+        if (_ownsStorage && Storage.IsReleased) Storage.Recycle();
+        _ownsStorage = false;
+        RequiresGrad = false;
+        Grad = null;
+        GradFn = null;
+        Name = null;
+        Recycler<Tensor>.Return(this);
     }
 
     /// <summary>A new tensor with undefined contents on the given backend (the default backend when null).</summary>
@@ -63,7 +100,7 @@ public sealed class Tensor : IDisposable
         long bytes;
         try { bytes = checked(Math.Max(1, shape.Numel) * dtype.SizeInBytes()); }
         catch (OverflowException) { throw new OutOfMemoryException($"a {dtype.Name()} tensor of shape {shape} needs more bytes than can be addressed"); }
-        return new Tensor(shape, dtype, new Storage(backend, bytes), 0);
+        return Create(shape, dtype, Storage.Allocate(backend, bytes), 0, ownsStorage: true);
     }
 
     public static Tensor Empty(params ReadOnlySpan<int> dims) => Empty(new Shape(dims));
@@ -146,7 +183,7 @@ public sealed class Tensor : IDisposable
     {
         if (shape.Numel != Numel) throw new ShapeMismatchException($"View: cannot view {Shape} as {shape}");
         Storage.AddReference();
-        return new Tensor(shape, DType, Storage, Offset);
+        return Create(shape, DType, Storage, Offset, ownsStorage: false);
     }
 
     /// <summary>A view of rows [start, start+count) along the first axis (contiguous, so no copy).</summary>
@@ -156,7 +193,7 @@ public sealed class Tensor : IDisposable
             throw new ShapeMismatchException($"Narrow: rows [{start}, {start + count}) of {Shape}");
         long rowElements = Rank == 0 ? 1 : Shape.Product(1, Rank);
         Storage.AddReference();
-        return new Tensor(Shape.With(0, count), DType, Storage, Offset + start * rowElements);
+        return Create(Shape.With(0, count), DType, Storage, Offset + start * rowElements, ownsStorage: false);
     }
 
     public void Dispose()

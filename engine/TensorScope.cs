@@ -1,10 +1,13 @@
+using Vicreg.Engine.Autograd;
+
 namespace Vicreg.Engine;
 
 /// <summary>
 /// Disposes, at its end, every tensor created while it was the innermost scope on this thread, except
 /// those handed to <see cref="Keep"/>. A training step runs inside one, so its intermediates return to
 /// the caching allocator deterministically and the steady state takes nothing new from it.
-/// Scope objects and their lists are pooled per thread, so beginning a scope allocates nothing.
+/// Scope objects and their lists are pooled per thread, so beginning a scope allocates nothing; the tensors it
+/// disposes are recycled (see <see cref="Tensor"/>) unless a tape node recorded in the scope may still read them.
 /// </summary>
 public sealed class TensorScope : IDisposable
 {
@@ -14,6 +17,7 @@ public sealed class TensorScope : IDisposable
     private readonly List<Tensor> _owned = new(256);
     private TensorScope? _parent;
     private bool _active;
+    private long _recordedAtBegin;
 
     private TensorScope() { }
 
@@ -23,6 +27,7 @@ public sealed class TensorScope : IDisposable
         var scope = t_pool.Count > 0 ? t_pool.Pop() : new TensorScope();
         scope._parent = t_current;
         scope._active = true;
+        scope._recordedAtBegin = Tape.Recorded;
         t_current = scope;
         return scope;
     }
@@ -57,6 +62,11 @@ public sealed class TensorScope : IDisposable
         if (!_active) return;
         if (t_current != this) throw new InvalidOperationException("tensor scopes must end in the reverse order they began");
         for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+        // A node recorded in this scope and still on the tape would release or unlink its tensors later, so they are
+        // only recycled when no such node is left (the tape ran, or nothing was recorded; earlier nodes cannot
+        // reference tensors made after them).
+        if (Tape.Count == 0 || Tape.Recorded == _recordedAtBegin)
+            foreach (var t in _owned) t.Recycle();
         _owned.Clear();
         t_current = _parent;
         _parent = null;

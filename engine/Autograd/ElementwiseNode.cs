@@ -28,18 +28,39 @@ internal sealed class ElementwiseRule(string name, DerivativeRule forA, Derivati
 /// <summary>
 /// The one tape node of every elementwise op (one or two differentiable inputs of one shape and a scalar),
 /// parametrised by the op's <see cref="ElementwiseRule"/>: an op is a line and its rule instead of a class.
-/// It keeps only the rule, the inputs and the scalar (the output is <see cref="Node.Output"/>), so it is
-/// no larger than the two-input node class it replaced.
+/// It keeps only the rule, the inputs and the scalar (the output is <see cref="Node.Output"/>), and is pooled.
 /// </summary>
-internal sealed class ElementwiseNode(ElementwiseRule rule, Tensor a, Tensor? b, double alpha) : Node
+internal sealed class ElementwiseNode : PooledNode<ElementwiseNode>
 {
-    public override string Name => rule.Name;
+    private ElementwiseRule _rule = null!;
+    private Tensor _a = null!;
+    private Tensor? _b;
+    private double _alpha;
+
+    public static ElementwiseNode Of(ElementwiseRule rule, Tensor a, Tensor? b, double alpha)
+    {
+        var node = Rent();
+        node._rule = rule;
+        node._a = a;
+        node._b = b;
+        node._alpha = alpha;
+        return node;
+    }
+
+    public override string Name => _rule.Name;
 
     public override void Backward(Tensor dy)
     {
-        var g = new ElementwiseGradient(dy, a, b, Output!, alpha);
-        Accumulate(a, rule.ForA, g);
-        if (b is not null) Accumulate(b, rule.ForB, g);
+        var g = new ElementwiseGradient(dy, _a, _b, Output!, _alpha);
+        Accumulate(_a, _rule.ForA, g);
+        if (_b is not null) Accumulate(_b, _rule.ForB, g);
+    }
+
+    protected override void Clear()
+    {
+        _rule = null!;
+        _a = null!;
+        _b = null;
     }
 
     private static void Accumulate(Tensor input, DerivativeRule rule, ElementwiseGradient g)

@@ -18,4 +18,8 @@ public abstract class Node
 
     /// <summary>The tensor this node produced (set by the tape when recorded).</summary>
     public Tensor? Output { get; internal set; }
+
+    /// <summary>Called by the tape once it has run or dropped this node: it no longer refers to its output, and a
+    /// <see cref="PooledNode{TSelf}"/> goes back to its pool.</summary>
+    internal virtual void Recycle() => Output = null;
 }

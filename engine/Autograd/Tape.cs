@@ -11,6 +11,7 @@ public static class Tape
     [ThreadStatic] private static List<Node>? t_nodes;
     [ThreadStatic] private static int t_noGradDepth;
     [ThreadStatic] private static Action<Tensor>? t_leafGradientHook;
+    [ThreadStatic] private static long t_recorded;
 
     private static List<Node> Nodes => t_nodes ??= new List<Node>(1024);
 
@@ -28,6 +29,10 @@ public static class Tape
     /// <summary>Number of nodes recorded and not yet consumed by a backward pass.</summary>
     public static int Count => t_nodes?.Count ?? 0;
 
+    /// <summary>Number of nodes ever recorded on this thread (a tensor scope compares it to see whether a node of
+    /// its own may still be on the tape).</summary>
+    internal static long Recorded => t_recorded;
+
     /// <summary>True when any of the inputs needs a gradient and recording is on.</summary>
     public static bool NeedsGrad(Tensor a) => IsEnabled && a.RequiresGrad;
     public static bool NeedsGrad(Tensor a, Tensor b) => IsEnabled && (a.RequiresGrad || b.RequiresGrad);
@@ -42,10 +47,12 @@ public static class Tape
     /// when <see cref="NeedsGrad(ReadOnlySpan{Tensor?})"/> held; the output then requires a gradient too.</summary>
     public static Tensor Record(Node node, Tensor output)
     {
+        if (node.Output is not null) throw new InvalidOperationException($"autograd: a {node.Name} node was recorded twice");
         node.Output = output;
         output.GradFn = node;
         output.RequiresGrad = true;
         Nodes.Add(node);
+        t_recorded++;
         return output;
     }
 
@@ -88,7 +95,11 @@ public static class Tape
             for (int i = nodes.Count - 1; i >= 0; i--)
             {
                 var node = nodes[i];
-                var output = node.Output!;
+                var output = node.Output;
+                // A pooled node or tensor used after it went back to its pool breaks this link; stop rather than
+                // run a stranger's backward.
+                if (output is null || !ReferenceEquals(output.GradFn, node))
+                    throw new InvalidOperationException($"autograd: the tape's {node.GetType().Name} no longer produces its output (a node or tensor was used after its step ended)");
                 var grad = output.Grad;
                 if (grad is not null)
                 {
@@ -101,6 +112,7 @@ public static class Tape
                 }
                 node.ReleaseSaved();
                 output.GradFn = null;
+                node.Recycle();
             }
         }
         finally
@@ -117,6 +129,7 @@ public static class Tape
         {
             n.ReleaseSaved();
             if (n.Output is { } o) o.GradFn = null;
+            n.Recycle();
         }
         nodes.Clear();
     }

@@ -24,33 +24,46 @@ public static partial class Ops
         var y = New(x, g.OutputShape);
         x.Backend.Conv2dForward(g, x, weight, y);
         if (bias is not null) x.Backend.AddChannelVector(y, bias, g.Batch, g.OutChannels, g.OutHeight * g.OutWidth, 1, y);
-        return Tape.NeedsGrad(x, weight, bias) ? Tape.Record(new Conv2dNode(g, x, weight, bias), y) : y;
+        return Tape.NeedsGrad(x, weight, bias) ? Tape.Record(Conv2dNode.Of(g, x, weight, bias), y) : y;
     }
 
-    private sealed class Conv2dNode(Conv2dGeometry g, Tensor x, Tensor weight, Tensor? bias) : Node
+    private sealed class Conv2dNode : PooledNode<Conv2dNode>
     {
+        private Conv2dGeometry _g;
+        private Tensor _x = null!, _weight = null!;
+        private Tensor? _bias;
+
+        public static Conv2dNode Of(Conv2dGeometry g, Tensor x, Tensor weight, Tensor? bias)
+        {
+            var node = Rent();
+            (node._g, node._x, node._weight, node._bias) = (g, x, weight, bias);
+            return node;
+        }
+
+        protected override void Clear() => (_x, _weight, _bias) = (null!, null!, null);
+
         public override string Name => "conv2d";
 
         public override void Backward(Tensor dy)
         {
             var be = dy.Backend;
-            if (x.RequiresGrad)
+            if (_x.RequiresGrad)
             {
-                var dx = Like(x);
-                be.Conv2dBackwardData(g, dy, weight, dx);
-                Tape.Accumulate(x, dx);
+                var dx = Like(_x);
+                be.Conv2dBackwardData(_g, dy, _weight, dx);
+                Tape.Accumulate(_x, dx);
             }
-            if (weight.RequiresGrad)
+            if (_weight.RequiresGrad)
             {
-                var dw = Like(weight);
-                be.Conv2dBackwardFilter(g, x, dy, dw);
-                Tape.Accumulate(weight, dw);
+                var dw = Like(_weight);
+                be.Conv2dBackwardFilter(_g, _x, dy, dw);
+                Tape.Accumulate(_weight, dw);
             }
-            if (bias is { RequiresGrad: true })
+            if (_bias is { RequiresGrad: true })
             {
-                var db = Like(bias);
-                be.ChannelSum(dy, g.Batch, g.OutChannels, g.OutHeight * g.OutWidth, 1, db);
-                Tape.Accumulate(bias, db);
+                var db = Like(_bias);
+                be.ChannelSum(dy, _g.Batch, _g.OutChannels, _g.OutHeight * _g.OutWidth, 1, db);
+                Tape.Accumulate(_bias, db);
             }
         }
     }

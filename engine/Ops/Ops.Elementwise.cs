@@ -72,7 +72,7 @@ public static partial class Ops
         var rule = new ElementwiseRule(name,
             (g, d) => g.Backend.Binary(BinaryOp.SelectNonZero, condition, g.Dy, d),
             (g, d) => g.Backend.Binary(BinaryOp.SelectZero, condition, g.Dy, d));
-        return Tape.Record(new ElementwiseNode(rule, a, b, 0), y);
+        return Tape.Record(ElementwiseNode.Of(rule, a, b, 0), y);
     }
 
     private static Tensor Binary(BinaryOp op, Tensor a, Tensor b, ElementwiseRule rule)
@@ -81,7 +81,7 @@ public static partial class Ops
         Floating(rule.Name, a);
         var y = Like(a);
         a.Backend.Binary(op, a, b, y);
-        return Tape.NeedsGrad(a, b) ? Tape.Record(new ElementwiseNode(rule, a, b, 0), y) : y;
+        return Tape.NeedsGrad(a, b) ? Tape.Record(ElementwiseNode.Of(rule, a, b, 0), y) : y;
     }
 
     /// <summary>A one-input op: checks, runs the kernel, records the rule when x needs a gradient.</summary>
@@ -90,7 +90,7 @@ public static partial class Ops
         Floating(rule.Name, x);
         var y = Like(x);
         x.Backend.Unary(op, x, y, alpha);
-        return Tape.NeedsGrad(x) ? Tape.Record(new ElementwiseNode(rule, x, null, alpha), y) : y;
+        return Tape.NeedsGrad(x) ? Tape.Record(ElementwiseNode.Of(rule, x, null, alpha), y) : y;
     }
 
     /// <summary>y = alpha * x.</summary>

@@ -16,34 +16,47 @@ public static partial class Ops
         int k = transposeA ? a.Shape[0] : a.Shape[1];
         int kb = transposeB ? b.Shape[1] : b.Shape[0];
         int n = transposeB ? b.Shape[0] : b.Shape[1];
-        ShapeMismatchException.Require(k == kb, op,
-            $"inner dimensions differ ({k} vs {kb}; transposeA={transposeA}, transposeB={transposeB})", a, b);
+        // Not Require: its message would be formatted on every call.
+        if (k != kb)
+            throw new ShapeMismatchException($"{op}: inner dimensions differ ({k} vs {kb}; transposeA={transposeA}, transposeB={transposeB}) (got {a.Shape} and {b.Shape})");
         var c = New(a, new Shape(m, n));
         a.Backend.Gemm(transposeA, transposeB, 1, a, b, 0, c);
-        return Tape.NeedsGrad(a, b) ? Tape.Record(new MatMulNode(a, b, transposeA, transposeB), c) : c;
+        return Tape.NeedsGrad(a, b) ? Tape.Record(MatMulNode.Of(a, b, transposeA, transposeB), c) : c;
     }
 
-    private sealed class MatMulNode(Tensor a, Tensor b, bool transposeA, bool transposeB) : Node
+    private sealed class MatMulNode : PooledNode<MatMulNode>
     {
+        private Tensor _a = null!, _b = null!;
+        private bool _transposeA, _transposeB;
+
+        public static MatMulNode Of(Tensor a, Tensor b, bool transposeA, bool transposeB)
+        {
+            var node = Rent();
+            (node._a, node._b, node._transposeA, node._transposeB) = (a, b, transposeA, transposeB);
+            return node;
+        }
+
+        protected override void Clear() => (_a, _b) = (null!, null!);
+
         public override string Name => "matmul";
 
         public override void Backward(Tensor dc)
         {
             var be = dc.Backend;
-            if (a.RequiresGrad)
+            if (_a.RequiresGrad)
             {
                 // C = A B  => dA = dC B^T;  C = A^T B => dA = B dC^T  (and likewise with B transposed)
-                var da = Like(a);
-                if (!transposeA) be.Gemm(false, !transposeB, 1, dc, b, 0, da);
-                else be.Gemm(transposeB, true, 1, b, dc, 0, da);
-                Tape.Accumulate(a, da);
+                var da = Like(_a);
+                if (!_transposeA) be.Gemm(false, !_transposeB, 1, dc, _b, 0, da);
+                else be.Gemm(_transposeB, true, 1, _b, dc, 0, da);
+                Tape.Accumulate(_a, da);
             }
-            if (b.RequiresGrad)
+            if (_b.RequiresGrad)
             {
-                var db = Like(b);
-                if (!transposeB) be.Gemm(!transposeA, false, 1, a, dc, 0, db);
-                else be.Gemm(true, transposeA, 1, dc, a, 0, db);
-                Tape.Accumulate(b, db);
+                var db = Like(_b);
+                if (!_transposeB) be.Gemm(!_transposeA, false, 1, _a, dc, 0, db);
+                else be.Gemm(true, _transposeA, 1, dc, _a, 0, db);
+                Tape.Accumulate(_b, db);
             }
         }
     }
@@ -63,33 +76,45 @@ public static partial class Ops
         var y = New(x, new Shape(x.Shape[0], outFeatures));
         x.Backend.Gemm(false, true, 1, x, weight, 0, y);
         if (bias is not null) x.Backend.AddChannelVector(y, bias, x.Shape[0], outFeatures, 1, 1, y);
-        return Tape.NeedsGrad(x, weight, bias) ? Tape.Record(new LinearNode(x, weight, bias), y) : y;
+        return Tape.NeedsGrad(x, weight, bias) ? Tape.Record(LinearNode.Of(x, weight, bias), y) : y;
     }
 
-    private sealed class LinearNode(Tensor x, Tensor weight, Tensor? bias) : Node
+    private sealed class LinearNode : PooledNode<LinearNode>
     {
+        private Tensor _x = null!, _weight = null!;
+        private Tensor? _bias;
+
+        public static LinearNode Of(Tensor x, Tensor weight, Tensor? bias)
+        {
+            var node = Rent();
+            (node._x, node._weight, node._bias) = (x, weight, bias);
+            return node;
+        }
+
+        protected override void Clear() => (_x, _weight, _bias) = (null!, null!, null);
+
         public override string Name => "linear";
 
         public override void Backward(Tensor dy)
         {
             var be = dy.Backend;
-            if (x.RequiresGrad)
+            if (_x.RequiresGrad)
             {
-                var dx = Like(x);
-                be.Gemm(false, false, 1, dy, weight, 0, dx);
-                Tape.Accumulate(x, dx);
+                var dx = Like(_x);
+                be.Gemm(false, false, 1, dy, _weight, 0, dx);
+                Tape.Accumulate(_x, dx);
             }
-            if (weight.RequiresGrad)
+            if (_weight.RequiresGrad)
             {
-                var dw = Like(weight);
-                be.Gemm(true, false, 1, dy, x, 0, dw);
-                Tape.Accumulate(weight, dw);
+                var dw = Like(_weight);
+                be.Gemm(true, false, 1, dy, _x, 0, dw);
+                Tape.Accumulate(_weight, dw);
             }
-            if (bias is { RequiresGrad: true })
+            if (_bias is { RequiresGrad: true })
             {
-                var db = Like(bias);
+                var db = Like(_bias);
                 be.ChannelSum(dy, dy.Shape[0], dy.Shape[1], 1, 1, db);
-                Tape.Accumulate(bias, db);
+                Tape.Accumulate(_bias, db);
             }
         }
     }

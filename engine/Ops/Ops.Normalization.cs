@@ -12,7 +12,9 @@ public static partial class Ops
         ShapeMismatchException.Require(x.Rank is 2 or 4, op, "input must be [N, C] or [N, C, H, W]", x);
         int n = x.Shape[0], c = x.Shape[1], inner = x.Rank == 4 ? x.Shape.Product(2, 4) : 1;
         foreach (var p in (ReadOnlySpan<Tensor?>)[gamma, beta, runningMean, runningVar])
-            if (p is not null) ShapeMismatchException.Require(p.Rank == 1 && p.Shape[0] == c, op, $"per-channel tensors must be [{c}]", p, x);
+            // Not Require: its message would be formatted on every call.
+            if (p is not null && !(p.Rank == 1 && p.Shape[0] == c))
+                throw new ShapeMismatchException($"{op}: per-channel tensors must be [{c}] (got {p.Shape} and {x.Shape})");
         return (n, c, inner);
     }
 
@@ -46,30 +48,42 @@ public static partial class Ops
             invStd.Dispose();
             return y;
         }
-        return Tape.Record(new BatchNormNode(x, gamma, beta, mean, invStd), y);
+        return Tape.Record(BatchNormNode.Of(x, gamma, beta, mean, invStd), y);
     }
 
-    private sealed class BatchNormNode(Tensor x, Tensor? gamma, Tensor? beta, Tensor mean, Tensor invStd) : Node
+    private sealed class BatchNormNode : PooledNode<BatchNormNode>
     {
+        private Tensor _x = null!, _mean = null!, _invStd = null!;
+        private Tensor? _gamma, _beta;
+
+        public static BatchNormNode Of(Tensor x, Tensor? gamma, Tensor? beta, Tensor mean, Tensor invStd)
+        {
+            var node = Rent();
+            (node._x, node._gamma, node._beta, node._mean, node._invStd) = (x, gamma, beta, mean, invStd);
+            return node;
+        }
+
+        protected override void Clear() => (_x, _gamma, _beta, _mean, _invStd) = (null!, null, null, null!, null!);
+
         public override string Name => "batch_norm";
 
         public override void Backward(Tensor dy)
         {
-            var dx = x.RequiresGrad ? Like(x) : null;
-            var dgamma = gamma is { RequiresGrad: true } ? Like(gamma) : null;
-            var dbeta = beta is { RequiresGrad: true } ? Like(beta) : null;
+            var dx = _x.RequiresGrad ? Like(_x) : null;
+            var dgamma = _gamma is { RequiresGrad: true } ? Like(_gamma) : null;
+            var dbeta = _beta is { RequiresGrad: true } ? Like(_beta) : null;
             // The kernel always computes dx; give it scratch when x needs no gradient.
-            var dxTarget = dx ?? Like(x);
-            dy.Backend.BatchNormBackward(x, dy, gamma, mean, invStd, dxTarget, dgamma, dbeta);
-            if (dx is not null) Tape.Accumulate(x, dx); else dxTarget.Dispose();
-            if (dgamma is not null) Tape.Accumulate(gamma!, dgamma);
-            if (dbeta is not null) Tape.Accumulate(beta!, dbeta);
+            var dxTarget = dx ?? Like(_x);
+            dy.Backend.BatchNormBackward(_x, dy, _gamma, _mean, _invStd, dxTarget, dgamma, dbeta);
+            if (dx is not null) Tape.Accumulate(_x, dx); else dxTarget.Dispose();
+            if (dgamma is not null) Tape.Accumulate(_gamma!, dgamma);
+            if (dbeta is not null) Tape.Accumulate(_beta!, dbeta);
         }
 
         public override void ReleaseSaved()
         {
-            mean.Dispose();
-            invStd.Dispose();
+            _mean.Dispose();
+            _invStd.Dispose();
         }
     }
 

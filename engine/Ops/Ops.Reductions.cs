@@ -22,7 +22,7 @@ public static partial class Ops
         int n = checked((int)x.Numel);
         var y = New(x, new Shape());
         x.Backend.ReduceSum(x, 1, n, 1, alpha, y);
-        return Tape.NeedsGrad(x) ? Tape.Record(new ReduceNode(op, x, 1, n, 1, alpha), y) : y;
+        return Tape.NeedsGrad(x) ? Tape.Record(ReduceNode.Of(op, x, 1, n, 1, alpha), y) : y;
     }
 
     private static Tensor ReduceAxis(string op, Tensor x, int axis, bool mean)
@@ -36,19 +36,33 @@ public static partial class Ops
         double alpha = mean ? 1.0 / Math.Max(1, mid) : 1.0;
         var y = New(x, new Shape(dims));
         x.Backend.ReduceSum(x, outer, mid, inner, alpha, y);
-        return Tape.NeedsGrad(x) ? Tape.Record(new ReduceNode(op, x, outer, mid, inner, alpha), y) : y;
+        return Tape.NeedsGrad(x) ? Tape.Record(ReduceNode.Of(op, x, outer, mid, inner, alpha), y) : y;
     }
 
     /// <summary>Backward of a (scaled) sum over the middle axis of [outer, mid, inner]: broadcast back.</summary>
-    private sealed class ReduceNode(string name, Tensor x, int outer, int mid, int inner, double alpha) : Node
+    private sealed class ReduceNode : PooledNode<ReduceNode>
     {
-        public override string Name => name;
+        private string _name = "";
+        private Tensor _x = null!;
+        private int _outer, _mid, _inner;
+        private double _alpha;
+
+        public static ReduceNode Of(string name, Tensor x, int outer, int mid, int inner, double alpha)
+        {
+            var node = Rent();
+            (node._name, node._x, node._outer, node._mid, node._inner, node._alpha) = (name, x, outer, mid, inner, alpha);
+            return node;
+        }
+
+        protected override void Clear() => _x = null!;
+
+        public override string Name => _name;
 
         public override void Backward(Tensor dy)
         {
-            var dx = Like(x);
-            dy.Backend.Broadcast(dy, outer, mid, inner, alpha, dx);
-            Tape.Accumulate(x, dx);
+            var dx = Like(_x);
+            dy.Backend.Broadcast(dy, _outer, _mid, _inner, _alpha, dx);
+            Tape.Accumulate(_x, dx);
         }
     }
 }

@@ -9,20 +9,31 @@ public static partial class Ops
     {
         if (shape.Numel != x.Numel) throw new ShapeMismatchException($"reshape: cannot reshape {x.Shape} to {shape}");
         var y = x.View(shape);
-        return Tape.NeedsGrad(x) ? Tape.Record(new ReshapeNode(x), y) : y;
+        return Tape.NeedsGrad(x) ? Tape.Record(ReshapeNode.Of(x), y) : y;
     }
 
     /// <summary>[N, ...] → [N, rest]: torchvision's flatten(1).</summary>
     public static Tensor Flatten(Tensor x) => Reshape(x, new Shape(x.Shape[0], x.Shape.Product(1, x.Rank)));
 
-    private sealed class ReshapeNode(Tensor x) : Node
+    private sealed class ReshapeNode : PooledNode<ReshapeNode>
     {
+        private Tensor _x = null!;
+
+        public static ReshapeNode Of(Tensor x)
+        {
+            var node = Rent();
+            node._x = x;
+            return node;
+        }
+
+        protected override void Clear() => _x = null!;
+
         public override string Name => "reshape";
         public override void Backward(Tensor dy)
         {
-            var dx = Like(x);
+            var dx = Like(_x);
             dy.Backend.Copy(dy, 0, dx, 0, dx.Numel);
-            Tape.Accumulate(x, dx);
+            Tape.Accumulate(_x, dx);
         }
     }
 
@@ -37,25 +48,36 @@ public static partial class Ops
         var y = New(a, a.Shape.With(0, a.Shape[0] + b.Shape[0]));
         a.Backend.Copy(a, 0, y, 0, a.Numel);
         a.Backend.Copy(b, 0, y, a.Numel, b.Numel);
-        return Tape.NeedsGrad(a, b) ? Tape.Record(new ConcatNode(a, b), y) : y;
+        return Tape.NeedsGrad(a, b) ? Tape.Record(ConcatNode.Of(a, b), y) : y;
     }
 
-    private sealed class ConcatNode(Tensor a, Tensor b) : Node
+    private sealed class ConcatNode : PooledNode<ConcatNode>
     {
+        private Tensor _a = null!, _b = null!;
+
+        public static ConcatNode Of(Tensor a, Tensor b)
+        {
+            var node = Rent();
+            (node._a, node._b) = (a, b);
+            return node;
+        }
+
+        protected override void Clear() => (_a, _b) = (null!, null!);
+
         public override string Name => "concat";
         public override void Backward(Tensor dy)
         {
-            if (a.RequiresGrad)
+            if (_a.RequiresGrad)
             {
-                var da = Like(a);
-                dy.Backend.Copy(dy, 0, da, 0, a.Numel);
-                Tape.Accumulate(a, da);
+                var da = Like(_a);
+                dy.Backend.Copy(dy, 0, da, 0, _a.Numel);
+                Tape.Accumulate(_a, da);
             }
-            if (b.RequiresGrad)
+            if (_b.RequiresGrad)
             {
-                var db = Like(b);
-                dy.Backend.Copy(dy, a.Numel, db, 0, b.Numel);
-                Tape.Accumulate(b, db);
+                var db = Like(_b);
+                dy.Backend.Copy(dy, _a.Numel, db, 0, _b.Numel);
+                Tape.Accumulate(_b, db);
             }
         }
     }
@@ -68,18 +90,30 @@ public static partial class Ops
         long row = x.Shape.Product(1, x.Rank);
         var y = New(x, x.Shape.With(0, count));
         x.Backend.Copy(x, start * row, y, 0, y.Numel);
-        return Tape.NeedsGrad(x) ? Tape.Record(new SliceNode(x, start * row), y) : y;
+        return Tape.NeedsGrad(x) ? Tape.Record(SliceNode.Of(x, start * row), y) : y;
     }
 
-    private sealed class SliceNode(Tensor x, long offset) : Node
+    private sealed class SliceNode : PooledNode<SliceNode>
     {
+        private Tensor _x = null!;
+        private long _offset;
+
+        public static SliceNode Of(Tensor x, long offset)
+        {
+            var node = Rent();
+            (node._x, node._offset) = (x, offset);
+            return node;
+        }
+
+        protected override void Clear() => _x = null!;
+
         public override string Name => "slice";
         public override void Backward(Tensor dy)
         {
-            var dx = Like(x);
+            var dx = Like(_x);
             dy.Backend.Fill(dx, 0);
-            dy.Backend.Copy(dy, 0, dx, offset, dy.Numel);
-            Tape.Accumulate(x, dx);
+            dy.Backend.Copy(dy, 0, dx, _offset, dy.Numel);
+            Tape.Accumulate(_x, dx);
         }
     }
 
@@ -93,25 +127,38 @@ public static partial class Ops
         int n = x.Shape[0], c = x.Shape[1], inner = x.Shape.Product(2, x.Rank);
         var y = Like(x);
         x.Backend.AddChannelVector(x, v, n, c, inner, alpha, y);
-        return Tape.NeedsGrad(x, v) ? Tape.Record(new AddChannelVectorNode(x, v, n, c, inner, alpha), y) : y;
+        return Tape.NeedsGrad(x, v) ? Tape.Record(AddChannelVectorNode.Of(x, v, n, c, inner, alpha), y) : y;
     }
 
-    private sealed class AddChannelVectorNode(Tensor x, Tensor v, int n, int c, int inner, double alpha) : Node
+    private sealed class AddChannelVectorNode : PooledNode<AddChannelVectorNode>
     {
+        private Tensor _x = null!, _v = null!;
+        private int _n, _c, _inner;
+        private double _alpha;
+
+        public static AddChannelVectorNode Of(Tensor x, Tensor v, int n, int c, int inner, double alpha)
+        {
+            var node = Rent();
+            (node._x, node._v, node._n, node._c, node._inner, node._alpha) = (x, v, n, c, inner, alpha);
+            return node;
+        }
+
+        protected override void Clear() => (_x, _v) = (null!, null!);
+
         public override string Name => "add_channel_vector";
         public override void Backward(Tensor dy)
         {
-            if (x.RequiresGrad)
+            if (_x.RequiresGrad)
             {
-                var dx = Like(x);
+                var dx = Like(_x);
                 dy.Backend.Copy(dy, 0, dx, 0, dx.Numel);
-                Tape.Accumulate(x, dx);
+                Tape.Accumulate(_x, dx);
             }
-            if (v.RequiresGrad)
+            if (_v.RequiresGrad)
             {
-                var dv = Like(v);
-                dy.Backend.ChannelSum(dy, n, c, inner, alpha, dv);
-                Tape.Accumulate(v, dv);
+                var dv = Like(_v);
+                dy.Backend.ChannelSum(dy, _n, _c, _inner, _alpha, dv);
+                Tape.Accumulate(_v, dv);
             }
         }
     }

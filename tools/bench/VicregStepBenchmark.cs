@@ -56,7 +56,7 @@ public sealed class VicregStepBenchmark(StepCase config) : IBenchmark
                 double ours = batch / s;
                 string theirs = torch.TryGetValue(threads, out var t) ? $"{batch / t.Seconds,13:F2} {ours * t.Seconds / batch,6:F2}" : $"{"n/a",13} {"",6}";
                 string theirMs = torch.TryGetValue(threads, out var t2) ? $"{t2.Seconds * 1000,8:F0}" : $"{"n/a",8}";
-                Console.WriteLine($"{threads,7} | {ours,12:F2} {theirs} | {s * 1000,8:F0} {theirMs} | {systemAllocations} new native buffers, {gcBytes / 1024.0:F0} KiB GC objects per step");
+                Console.WriteLine($"{threads,7} | {ours,12:F2} {theirs} | {s * 1000,8:F0} {theirMs} | {systemAllocations} new native buffers, {gcBytes} bytes of GC objects per step");
             }
             // Read before the flop count below builds a second model.
             long peakRss = Process.GetCurrentProcess().PeakWorkingSet64;
@@ -81,16 +81,16 @@ public sealed class VicregStepBenchmark(StepCase config) : IBenchmark
 
     /// <summary>Median seconds per step of our engine, how many buffers the allocator took from the
     /// system during the timed (steady) steps (0 when the cache serves everything), and the GC bytes a step allocates
-    /// (tape nodes and tensor headers: small objects, no arrays).</summary>
+    /// on all threads of this process (0: tensor headers and tape nodes come back from their pools).</summary>
     private static (double Seconds, long SystemAllocations, long GcBytesPerStep) OurStep(VicregStepFixture fixture, int steps)
     {
         void Step() => fixture.Step();
         Step();
         Step();
         long before = CpuBackend.Instance.MemoryStatistics.SystemAllocations;
-        long gcBefore = GC.GetAllocatedBytesForCurrentThread();
         var times = new double[steps];
         var sw = new Stopwatch();
+        long gcBefore = GC.GetTotalAllocatedBytes(precise: true); // after the two objects above, which are not the step's
         for (int i = 0; i < steps; i++)
         {
             sw.Restart();
@@ -98,7 +98,7 @@ public sealed class VicregStepBenchmark(StepCase config) : IBenchmark
             times[i] = sw.Elapsed.TotalSeconds;
         }
         long after = CpuBackend.Instance.MemoryStatistics.SystemAllocations;
-        long gcPerStep = (GC.GetAllocatedBytesForCurrentThread() - gcBefore) / steps;
+        long gcPerStep = (GC.GetTotalAllocatedBytes(precise: true) - gcBefore) / steps;
         Array.Sort(times);
         return (times[steps / 2], after - before, gcPerStep);
     }

@@ -78,7 +78,11 @@ public sealed class VicregLoss(double simCoeff = 25, double stdCoeff = 25, doubl
             be.Unary(UnaryOp.Scale, invarianceTerm, invarianceTerm, 1.0 / communicator.Size);
         }
         if (needsGrad)
-            Tape.Record(new VicregNode(distributed ? [(za, ga!), (zb, gb!), (wholeA, wholeGa!), (wholeB, wholeGb!)] : [(za, ga!), (zb, gb!)]), loss);
+        {
+            var node = VicregNode.Of(za, ga!, zb, gb!);
+            if (distributed) node.Add(wholeA, wholeGa!).Add(wholeB, wholeGb!);
+            Tape.Record(node, loss);
+        }
         return new VicregLossOutput(loss, terms);
     }
 
@@ -202,14 +206,26 @@ public sealed class VicregLoss(double simCoeff = 25, double stdCoeff = 25, doubl
 
     /// <summary>The loss is a root: its backward scales the gradients computed in the forward by the upstream
     /// gradient, for each input (the two branches, and with several ranks also their gathered whole batches).</summary>
-    private sealed class VicregNode((Tensor Input, Tensor Grad)[] inputs) : Node
+    private sealed class VicregNode : PooledNode<VicregNode>
     {
+        private readonly List<(Tensor Input, Tensor Grad)> _inputs = new(4);
+
+        public static VicregNode Of(Tensor za, Tensor ga, Tensor zb, Tensor gb) => Rent().Add(za, ga).Add(zb, gb);
+
+        public VicregNode Add(Tensor input, Tensor grad)
+        {
+            _inputs.Add((input, grad));
+            return this;
+        }
+
+        protected override void Clear() => _inputs.Clear();
+
         public override string Name => "vicreg_loss";
 
         public override void Backward(Tensor dy)
         {
             var be = dy.Backend;
-            foreach (var (input, grad) in inputs)
+            foreach (var (input, grad) in _inputs)
                 if (input.RequiresGrad) Tape.Accumulate(input, Scaled(be, dy, grad, checked((int)grad.Numel)));
         }
 
@@ -224,7 +240,7 @@ public sealed class VicregLoss(double simCoeff = 25, double stdCoeff = 25, doubl
 
         public override void ReleaseSaved()
         {
-            foreach (var (_, grad) in inputs) grad.Dispose();
+            foreach (var (_, grad) in _inputs) grad.Dispose();
         }
     }
 }
