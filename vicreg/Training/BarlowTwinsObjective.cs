@@ -27,6 +27,9 @@ public sealed class BarlowTwinsObjective(PretrainOptions o) : PretrainObjective(
 
     public override double PeakLearningRate => Options.BatchSize / 256.0;
 
+    public override string DescribePeak() =>
+        $"peak lr {PeakLearningRate * Options.LearningRateWeights:G3} (weights), {PeakLearningRate * Options.LearningRateBiases:G3} (biases and batch norm)";
+
     /// <summary>The official grouping: <c>param.ndim == 1</c> goes with the biases.</summary>
     public static bool IsBiasGroup(Tensor parameter) => parameter.Rank == 1;
 

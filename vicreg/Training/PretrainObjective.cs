@@ -34,6 +34,9 @@ public abstract class PretrainObjective(PretrainOptions options)
     /// <summary>The schedule's peak: what <see cref="WarmupCosineSchedule"/> warms up to for the global batch.</summary>
     public abstract double PeakLearningRate { get; }
 
+    /// <summary>The peak learning rate(s) for the start-up line, such as "peak lr 0.2".</summary>
+    public abstract string DescribePeak();
+
     /// <summary>The warm-up + cosine schedule, stepped per iteration, of a run with this many steps an epoch.</summary>
     public WarmupCosineSchedule Schedule(int stepsPerEpoch) =>
         new(PeakLearningRate, (long)options.WarmupEpochs * stepsPerEpoch, (long)options.Epochs * stepsPerEpoch);

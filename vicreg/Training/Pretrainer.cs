@@ -63,7 +63,6 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         });
         int stepsPerEpoch = loader.BatchesPerEpoch;
         long totalSteps = (long)o.Epochs * stepsPerEpoch;
-        double peakLr = objective.PeakLearningRate;
         var schedule = objective.Schedule(stepsPerEpoch);
 
         // Rank 0 alone owns the folder (its lock, checkpoints and logs); the others receive its start.
@@ -81,7 +80,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
             return new PretrainResult(position.Step, double.NaN, double.NaN, false, []);
         }
         output.WriteLine($"pretrain{(o.Loss == PretrainOptions.Vicreg ? "" : " --loss " + o.Loss)}: {o.Arch} ({stem} stem, width {o.Width}, {backbone.ParameterCount():N0} parameters) + expander {backbone.RepresentationSize}-{o.Mlp}; " +
-                         $"{dataset.Count} images, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, peak lr {peakLr:G3}, on {backend.Name}" +
+                         $"{dataset.Count} images, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, {objective.DescribePeak()}, on {backend.Name}" +
                          (parallel.IsDistributed ? $"; {parallel.Communicator.Name}, {o.BatchSize / parallel.Communicator.Size} per rank" : ""));
 
         // kNN monitoring is rank 0's, like every log (the other ranks wait for it at the next step's collectives).

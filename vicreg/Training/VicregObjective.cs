@@ -20,6 +20,8 @@ public sealed class VicregObjective(PretrainOptions o) : PretrainObjective(o)
 
     public override double PeakLearningRate => Options.BaseLr * Options.BatchSize / 256;
 
+    public override string DescribePeak() => $"peak lr {PeakLearningRate:G3}";
+
     public override Lars CreateOptimizer(Module model) => new(model.NamedParameters(), Options.WeightDecay, momentum: 0.9, eta: Options.LarsEta);
 
     public override Tensor Forward(Tensor za, Tensor zb, ICommunicator communicator, out Tensor terms)

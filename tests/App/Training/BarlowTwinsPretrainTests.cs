@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Vicreg.Engine;
 using Vicreg.Engine.Data.Datasets;
+using Vicreg.Engine.IO;
 using Vicreg.Models;
 using Vicreg.Training;
 
@@ -72,6 +73,29 @@ public class BarlowTwinsPretrainTests : IDisposable
         var e = Assert.Throws<CheckpointException>(() => Run(o with { Loss = resumed }));
         Assert.Contains($"was written with --loss {written}, this run has --loss {resumed}", e.Message);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [SkippableFact]
+    public void AVicregCheckpointWrittenBeforeLossWasRecordedStillResumes()
+    {
+        RequireFashionMnist();
+        var o = Tiny("older") with { Loss = PretrainOptions.Vicreg };
+        Run(o with { MaxSteps = 2 });
+        string path = Path.Combine(o.ExpDir, Checkpoint.FileName);
+        using (TensorScope.Begin())
+        {
+            List<(string, Tensor)> tensors;
+            Dictionary<string, string> metadata;
+            using (var reader = new SafetensorsReader(path))
+            {
+                tensors = reader.Entries.Select(e => (e.Name, reader.ReadTensor(e.Name))).ToList();
+                metadata = reader.Metadata.Where(m => m.Key is not ("loss" or SafetensorsHeader.ChecksumKey)).ToDictionary();
+            }
+            SafetensorsWriter.Write(path, tensors, metadata, checksum: true);
+        }
+        Assert.Equal(12, Run(o).Steps);
+        var e = Assert.Throws<CheckpointException>(() => Run(Tiny("older")));
+        Assert.Contains("was written with --loss vicreg, this run has --loss barlowtwins", e.Message);
     }
 
     [Fact]
