@@ -63,5 +63,5 @@ public abstract class PretrainObjective(PretrainOptions options)
     /// <summary>The progress line's account of the terms, such as "inv 0.1234 var 0.0100 cov 0.0020".</summary>
     public abstract string Describe(LossReading reading);
 
-    protected static double Term(LossReading r, int index) => index switch { 0 => r.Term0, 1 => r.Term1, _ => r.Term2 };
+    private static double Term(LossReading r, int index) => index switch { 0 => r.Term0, 1 => r.Term1, _ => r.Term2 };
 }
