@@ -65,6 +65,9 @@ public sealed class Arguments
     /// <summary>The whole command line as typed, for the head of stats.txt.</summary>
     public static string CommandLine(string[] args) => "vicreg " + string.Join(' ', args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
 
+    /// <summary>Whether the command line names the flag (a flag that belongs to one mode of a command is refused in another).</summary>
+    public bool Given(string flag) => _given.ContainsKey(flag);
+
     public string String(string flag, string defaultValue, string help)
     {
         Declare(flag, defaultValue, help);

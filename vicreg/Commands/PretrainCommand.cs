@@ -5,7 +5,7 @@ using Vicreg.Training;
 
 namespace Vicreg.Commands;
 
-/// <summary>`vicreg pretrain`: VICReg pretraining with the official flag names.</summary>
+/// <summary>`vicreg pretrain`: VICReg (or, --loss barlowtwins, Barlow Twins) pretraining with the official flag names.</summary>
 public sealed class PretrainCommand : ICommand
 {
     public string Name => "pretrain";
@@ -31,12 +31,26 @@ public sealed class PretrainCommand : ICommand
         return result.Interrupted ? interrupts.ExitCode : 0;
     }
 
-    public const string SummaryLine = "pretrain a ResNet with VICReg (checkpoints every epoch, resumes automatically)";
+    public const string SummaryLine = "pretrain a ResNet with VICReg or Barlow Twins (checkpoints every epoch, resumes automatically)";
 
-    /// <summary>Reads the flags; every default is <see cref="PretrainOptions"/>'s, stated there once.</summary>
+    /// <summary>The flags that belong to one loss; given with the other, they are refused.</summary>
+    private static readonly (string Flag, string Loss)[] s_lossFlags =
+    [
+        ("base-lr", PretrainOptions.Vicreg), ("sim-coeff", PretrainOptions.Vicreg), ("std-coeff", PretrainOptions.Vicreg), ("cov-coeff", PretrainOptions.Vicreg),
+        ("lambd", PretrainOptions.BarlowTwins), ("learning-rate-weights", PretrainOptions.BarlowTwins), ("learning-rate-biases", PretrainOptions.BarlowTwins),
+    ];
+
+    /// <summary>Reads the flags; every default is <see cref="PretrainOptions"/>'s, stated there once (those that
+    /// depend on --loss in <see cref="PretrainOptions.For"/>).</summary>
     public static PretrainOptions ParseOptions(Arguments a)
     {
-        var d = new PretrainOptions();
+        string loss = a.String("loss", PretrainOptions.Vicreg,
+            "vicreg, or barlowtwins (the official Barlow Twins main.py); flags marked [vicreg] or [barlowtwins] belong to that loss alone");
+        if (!PretrainOptions.Losses.Contains(loss))
+            throw new UsageException($"pretrain: --loss must be {string.Join(" or ", PretrainOptions.Losses)}, got '{loss}'");
+        var d = PretrainOptions.For(loss);
+        var vicreg = PretrainOptions.For(PretrainOptions.Vicreg);
+        var barlow = PretrainOptions.For(PretrainOptions.BarlowTwins);
         string? dataset = a.OptionalString("dataset", $"data set: {string.Join(", ", DatasetCatalog.Names)} (default: what --data-dir holds; fashion-mnist without --data-dir)");
         string? dataDir = a.OptionalString("data-dir", "data folder (default for fashion-mnist: Debian's dataset-fashion-mnist folder)");
         var (name, note) = a.HelpRequested ? (d.Dataset, null) : DatasetFlag.Resolve("pretrain", dataset, dataDir);
@@ -49,16 +63,21 @@ public sealed class PretrainCommand : ICommand
             Arch = a.String("arch", d.Arch, $"backbone: {string.Join(", ", Backbones.Architectures)}"),
             Stem = a.String("stem", d.Stem, "imagenet (7x7/2 conv + max-pool), cifar (3x3/1 conv), or auto (cifar for small images)"),
             Width = a.Double("width", d.Width, "channel width multiplier (0.25 for a small fast network; 2 for resnet50x2)", 0.0625, 8),
-            Mlp = a.String("mlp", d.Mlp, "expander sizes after the representation, e.g. 8192-8192-8192"),
+            Mlp = a.String("mlp", d.Mlp, $"expander sizes after the representation (vicreg: {vicreg.Mlp}; barlowtwins: {barlow.Mlp}, without hidden biases)"),
             Epochs = a.Int("epochs", d.Epochs, "training epochs", 1),
             WarmupEpochs = a.Int("warmup-epochs", d.WarmupEpochs, "linear learning-rate warm-up, in epochs", 0),
             BatchSize = a.Int("batch-size", d.BatchSize, "pairs per step (the learning rate scales with batch/256)", 2),
-            BaseLr = a.Double("base-lr", d.BaseLr, "base learning rate (peak = base-lr * batch-size / 256)", 0),
+            BaseLr = a.Double("base-lr", d.BaseLr, "[vicreg] base learning rate (peak = base-lr * batch-size / 256)", 0),
             WeightDecay = a.Double("wd", d.WeightDecay, "LARS weight decay (official 1e-6; small-data recipes use 1e-4)", 0),
             LarsEta = a.Double("lars-eta", d.LarsEta, "LARS trust coefficient (official 0.001; small-data recipes use 0.02)", 0),
-            SimCoeff = a.Double("sim-coeff", d.SimCoeff, "invariance coefficient", 0),
-            StdCoeff = a.Double("std-coeff", d.StdCoeff, "variance coefficient", 0),
-            CovCoeff = a.Double("cov-coeff", d.CovCoeff, "covariance coefficient", 0),
+            SimCoeff = a.Double("sim-coeff", d.SimCoeff, "[vicreg] invariance coefficient", 0),
+            StdCoeff = a.Double("std-coeff", d.StdCoeff, "[vicreg] variance coefficient", 0),
+            CovCoeff = a.Double("cov-coeff", d.CovCoeff, "[vicreg] covariance coefficient", 0),
+            Lambd = a.Double("lambd", d.Lambd, "[barlowtwins] weight of the off-diagonal term", 0),
+            LearningRateWeights = a.Double("learning-rate-weights", d.LearningRateWeights,
+                "[barlowtwins] base learning rate of the weights (times batch-size / 256 and the schedule)", 0),
+            LearningRateBiases = a.Double("learning-rate-biases", d.LearningRateBiases,
+                "[barlowtwins] base learning rate of the biases and batch-norm parameters (times batch-size / 256 and the schedule)", 0),
             LogFreqTime = a.Double("log-freq-time", d.LogFreqTime, "seconds between stats.txt lines", 0),
             NumWorkers = a.Int("num-workers", d.NumWorkers, "data-loading threads (0 = load on the training thread; default: this rank's share of the cores)", 0, 256),
             Seed = (ulong)a.Int("seed", (int)d.Seed, "seed of initialization, shuffling and augmentation", 0),
@@ -75,6 +94,9 @@ public sealed class PretrainCommand : ICommand
             KnnBank = a.Int("knn-bank", d.KnnBank, "kNN: the first N training images, with their labels, vote (0 = all)", 0),
             KnnQueries = a.Int("knn-queries", d.KnnQueries, "kNN: the first N images of the test split are classified (0 = all)", 0),
         };
+        foreach (var (flag, owner) in s_lossFlags)
+            if (owner != o.Loss && a.Given(flag))
+                throw new UsageException($"pretrain: --{flag} belongs to --loss {owner}, this run is --loss {o.Loss}");
         if (string.IsNullOrWhiteSpace(o.ExpDir))
             throw new UsageException("pretrain: --exp-dir must name a folder, got an empty string");
         if (!DatasetCatalog.Names.Contains(o.Dataset))

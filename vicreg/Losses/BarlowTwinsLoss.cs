@@ -1,5 +1,6 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Autograd;
+using Vicreg.Engine.Distributed;
 
 namespace Vicreg.Losses;
 
@@ -21,8 +22,18 @@ public sealed class BarlowTwinsLoss(double lambda = 0.0051, double onDiagonalWei
     public double Lambda { get; } = lambda;
     public double OnDiagonalWeight { get; } = onDiagonalWeight;
 
-    /// <summary>The loss (differentiable) and the terms [2]: on-diagonal sum and off-diagonal sum (unweighted).</summary>
-    public (Tensor Loss, Tensor Terms) Forward(Tensor za, Tensor zb)
+    /// <summary>The loss (differentiable) and the terms [2]: on-diagonal sum and off-diagonal sum (unweighted).
+    /// With a communicator of several ranks, z_a and z_b are this rank's rows and the loss is the global batch's, as the
+    /// official code's (synchronised normalization, c summed over the ranks): the rows are gathered by
+    /// <see cref="Ops.AllGather"/>, whose backward sums the ranks' gradients, so averaging the parameters' gradients over the
+    /// ranks gives the one-process gradient on the whole batch. Every rank computes the same loss and terms.</summary>
+    public (Tensor Loss, Tensor Terms) Forward(Tensor za, Tensor zb, ICommunicator? communicator = null)
+    {
+        if (communicator is not { Size: > 1 }) return Whole(za, zb);
+        return Whole(Ops.AllGather(za, communicator), Ops.AllGather(zb, communicator));
+    }
+
+    private (Tensor Loss, Tensor Terms) Whole(Tensor za, Tensor zb)
     {
         const string op = "barlow_twins_loss";
         if (!ReferenceEquals(za.Backend, zb.Backend)) throw new ShapeMismatchException($"{op}: z_a and z_b live on different backends");

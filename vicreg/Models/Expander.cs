@@ -8,6 +8,8 @@ namespace Vicreg.Models;
 /// VICReg's expander (the official code's "projector") from a spec such as "8192-8192-8192", prefixed by
 /// the representation size: Linear(bias) → BatchNorm1d → ReLU for each hidden layer, and a last Linear
 /// without bias. A Sequential, so its names are the official ones ("0.weight", "1.running_mean", ...).
+/// Barlow Twins' projector is the same with no bias in the hidden Linears either (<c>hiddenBias: false</c>):
+/// the batch norm that follows each of them would cancel a bias anyway.
 /// </summary>
 public static class Expander
 {
@@ -25,14 +27,15 @@ public static class Expander
         return sizes;
     }
 
-    public static Sequential Create(int representationSize, string spec, ref Rng rng, DType dtype = DType.Float32, IBackend? backend = null)
+    public static Sequential Create(int representationSize, string spec, ref Rng rng, DType dtype = DType.Float32, IBackend? backend = null,
+        bool hiddenBias = true)
     {
         var sizes = ParseSpec(spec);
         var layers = new Sequential();
         int inFeatures = representationSize;
         for (int i = 0; i < sizes.Length - 1; i++)
         {
-            layers.Add(new Linear(inFeatures, sizes[i], bias: true, ref rng, dtype, backend));
+            layers.Add(new Linear(inFeatures, sizes[i], hiddenBias, ref rng, dtype, backend));
             layers.Add(new BatchNorm(sizes[i], dtype: dtype, backend: backend));
             layers.Add(new Relu());
             inFeatures = sizes[i];

@@ -34,6 +34,7 @@ public static class Checkpoint
     public static CheckpointSettings Settings(PretrainOptions o, int inChannels, string stem, int images) => new(
         new Dictionary<string, string>
         {
+            [LossKey] = o.Loss,
             ["arch"] = o.Arch,
             ["stem"] = stem,
             ["width"] = Text(o.Width),
@@ -45,13 +46,24 @@ public static class Checkpoint
             ["limit"] = Text(o.Limit),
             [ImagesKey] = Text(images),
         },
-        new Dictionary<string, string>
-        {
-            [EpochsKey] = Text(o.Epochs),
-            ["warmup_epochs"] = Text(o.WarmupEpochs),
-            ["base_lr"] = Text(o.BaseLr),
-        });
+        o.Loss == PretrainOptions.BarlowTwins
+            ? new Dictionary<string, string>
+            {
+                [EpochsKey] = Text(o.Epochs),
+                ["warmup_epochs"] = Text(o.WarmupEpochs),
+                ["learning_rate_weights"] = Text(o.LearningRateWeights),
+                ["learning_rate_biases"] = Text(o.LearningRateBiases),
+            }
+            : new Dictionary<string, string>
+            {
+                [EpochsKey] = Text(o.Epochs),
+                ["warmup_epochs"] = Text(o.WarmupEpochs),
+                ["base_lr"] = Text(o.BaseLr),
+            });
 
+    private const string LossKey = "loss";
+    /// <summary>What a fixed setting absent from a checkpoint stands for: checkpoints written before --loss existed are VICReg's.</summary>
+    private static readonly Dictionary<string, string> s_absentMeans = new() { [LossKey] = PretrainOptions.Vicreg };
     private const string ImagesKey = "images";
     private const string EpochsKey = "epochs";
 
@@ -87,8 +99,11 @@ public static class Checkpoint
         if (format != Format)
             throw new CheckpointException($"{path} is not a vicreg training checkpoint");
         foreach (var (key, value) in settings.Fixed)
-            if (!meta.TryGetValue(key, out var saved) || saved != value)
+        {
+            string? saved = meta.TryGetValue(key, out var recorded) ? recorded : s_absentMeans.GetValueOrDefault(key);
+            if (saved != value)
                 throw new CheckpointException($"{path} was written with {Describe(key, saved)}, this run has {Describe(key, value)}: use another --exp-dir or the same settings");
+        }
         var schedule = settings.Schedule.Keys.ToDictionary(key => key, key => Field(path, meta, key));
         var position = ReadPosition(path, meta, stepsPerEpoch, (int)WholeNumber(path, meta, EpochsKey, int.MaxValue));
         reader.VerifyChecksum();

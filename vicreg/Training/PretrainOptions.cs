@@ -8,9 +8,22 @@ namespace Vicreg.Training;
 /// command line carries over; the defaults are the small-data recipe (ResNet-18, 2048-2048-2048
 /// expander, batch 256); the official ImageNet run is --arch resnet50 --mlp 8192-8192-8192
 /// --batch-size 2048 --stem imagenet --epochs 100.
+/// --loss barlowtwins trains Barlow Twins instead (<see cref="BarlowTwinsObjective"/>); the defaults that differ between
+/// the two are stated once, in <see cref="For"/>.
 /// </summary>
 public sealed record PretrainOptions
 {
+    public const string Vicreg = "vicreg";
+    public const string BarlowTwins = "barlowtwins";
+    public static readonly string[] Losses = [Vicreg, BarlowTwins];
+
+    /// <summary>The defaults of a run with the given loss: Barlow Twins' official projector is 8192-8192-8192 (its weight
+    /// decay, 1e-6 in the official main.py, is VICReg's). Anything not set here is shared.</summary>
+    public static PretrainOptions For(string loss) => loss == BarlowTwins ? new() { Loss = BarlowTwins, Mlp = "8192-8192-8192" } : new();
+
+    /// <summary>vicreg or barlowtwins.</summary>
+    public string Loss { get; init; } = Vicreg;
+
     public string Dataset { get; init; } = "fashion-mnist";
     /// <summary>The line saying which data set was chosen when the command line named none (null when it did).</summary>
     public string? DatasetNote { get; init; }
@@ -29,6 +42,12 @@ public sealed record PretrainOptions
     public double SimCoeff { get; init; } = 25;
     public double StdCoeff { get; init; } = 25;
     public double CovCoeff { get; init; } = 1;
+    /// <summary>Barlow Twins: the weight of the off-diagonal term.</summary>
+    public double Lambd { get; init; } = 0.0051;
+    /// <summary>Barlow Twins: the base learning rates of the weights (parameters with more than one dimension) and of the
+    /// biases and batch-norm parameters, each times batch/256 and the warm-up + cosine schedule.</summary>
+    public double LearningRateWeights { get; init; } = 0.2;
+    public double LearningRateBiases { get; init; } = 0.0048;
     public double LogFreqTime { get; init; } = 60;
     public int NumWorkers { get; init; } = Communicators.CoresPerRank();
     public ulong Seed { get; init; }

@@ -8,7 +8,6 @@ using Vicreg.Engine.IO;
 using Vicreg.Engine.Nn;
 using Vicreg.Engine.Optim;
 using Vicreg.Engine;
-using Vicreg.Losses;
 using Vicreg.Models;
 using Vicreg.Platform;
 
@@ -18,8 +17,9 @@ namespace Vicreg.Training;
 public sealed record PretrainResult(long Steps, double LastLoss, double LastEmbeddingStd, bool Interrupted, IReadOnlyList<double> Losses);
 
 /// <summary>
-/// The VICReg pretraining loop, as the official main_vicreg.py: for each step, both views through
-/// backbone and expander, the VICReg loss, backward, LARS with the warm-up + cosine schedule. Each step
+/// The pretraining loop, as the official main_vicreg.py (and Barlow Twins' main.py: --loss barlowtwins, see
+/// <see cref="PretrainObjective"/>): for each step, both views through backbone and expander, the loss, backward, LARS
+/// with the warm-up + cosine schedule. Each step
 /// runs inside a tensor scope, so its intermediates go back to the allocator's cache when it ends.
 /// A checkpoint is written after every epoch and when the run is interrupted (Ctrl-C or SIGTERM:
 /// the current step finishes first); a run whose experiment folder holds a checkpoint resumes from it
@@ -50,10 +50,10 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
 
         var rng = new Rng(o.Seed);
         var backbone = Backbones.Create(o.Arch, ResNetStems.Parse(stem), o.Width, split.Channels, ref rng, backend: backend);
-        var projector = Expander.Create(backbone.RepresentationSize, o.Mlp, ref rng, backend: backend);
+        var objective = PretrainObjective.For(o);
+        var projector = Expander.Create(backbone.RepresentationSize, o.Mlp, ref rng, backend: backend, hiddenBias: objective.ExpanderHiddenBias);
         var model = new VicregModel(backbone, projector);
-        var optimizer = new Lars(model.NamedParameters(), o.WeightDecay, momentum: 0.9, eta: o.LarsEta);
-        var loss = new VicregLoss(o.SimCoeff, o.StdCoeff, o.CovCoeff);
+        var optimizer = objective.CreateOptimizer(model);
         using var parallel = new DataParallel(communicator ?? SingleProcessCommunicator.Instance);
         parallel.Attach(model);
 
@@ -63,8 +63,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         });
         int stepsPerEpoch = loader.BatchesPerEpoch;
         long totalSteps = (long)o.Epochs * stepsPerEpoch;
-        double peakLr = o.BaseLr * o.BatchSize / 256;
-        var schedule = new WarmupCosineSchedule(peakLr, (long)o.WarmupEpochs * stepsPerEpoch, totalSteps);
+        var schedule = objective.Schedule(stepsPerEpoch);
 
         // Rank 0 alone owns the folder (its lock, checkpoints and logs); the others receive its start.
         using var folder = parallel.IsWriter ? ExperimentFolder.Open(o.ExpDir, output.WriteLine) : null;
@@ -80,8 +79,8 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
             if (parallel.IsWriter) output.WriteLine($"{checkpointPath}: this run has finished (step {position.Step}, epoch {position.Epoch}; {limit}); nothing to train");
             return new PretrainResult(position.Step, double.NaN, double.NaN, false, []);
         }
-        output.WriteLine($"pretrain: {o.Arch} ({stem} stem, width {o.Width}, {backbone.ParameterCount():N0} parameters) + expander {backbone.RepresentationSize}-{o.Mlp}; " +
-                         $"{dataset.Count} images, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, peak lr {peakLr:G3}, on {backend.Name}" +
+        output.WriteLine($"pretrain{(o.Loss == PretrainOptions.Vicreg ? "" : " --loss " + o.Loss)}: {o.Arch} ({stem} stem, width {o.Width}, {backbone.ParameterCount():N0} parameters) + expander {backbone.RepresentationSize}-{o.Mlp}; " +
+                         $"{dataset.Count} images, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, {objective.DescribePeak()}, on {backend.Name}" +
                          (parallel.IsDistributed ? $"; {parallel.Communicator.Name}, {o.BatchSize / parallel.Communicator.Size} per rank" : ""));
 
         // kNN monitoring is rank 0's, like every log (the other ranks wait for it at the next step's collectives).
@@ -108,20 +107,20 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
                 bool endOfEpoch = batch.Index == stepsPerEpoch - 1;
                 // Decided before the step, so the step can measure what only a log line needs (RankMe) while its tensors live.
                 bool logDue = stats is not null && ((clock.Elapsed - lastLog).TotalSeconds >= o.LogFreqTime || endOfEpoch || step == 0);
-                var terms = TrainStep(model, loss, optimizer, parallel, viewA, viewB, lr, measureRank: logDue);
+                var terms = TrainStep(model, objective, optimizer, parallel, viewA, viewB, lr, measureRank: logDue);
                 step++;
                 lastLoss = terms.Loss;
                 lastStd = terms.EmbeddingStd;
                 losses.Add(terms.Loss);
                 if (!double.IsFinite(terms.Loss))
-                    throw new TrainingDivergedException($"the loss became {terms.Loss} at step {step} (epoch {epoch}); lower --base-lr or check the data");
+                    throw new TrainingDivergedException($"the loss became {terms.Loss} at step {step} (epoch {epoch}); lower {objective.LearningRateFlag} or check the data");
 
                 var elapsed = clock.Elapsed;
-                if (parallel.IsWriter && progress.IsDue(step)) progress.Report(step, $"loss {terms.Loss:F3} (inv {terms.Invariance:F4} var {terms.Variance:F4} cov {terms.Covariance:F4}) std {terms.EmbeddingStd:F3}");
+                if (parallel.IsWriter && progress.IsDue(step)) progress.Report(step, $"loss {terms.Loss:F3} ({objective.Describe(terms.Reading)}) std {terms.EmbeddingStd:F3}");
                 if (logDue && stats is not null)
                 {
                     lastLog = elapsed;
-                    Log(stats, epoch, step, terms, lr, elapsed, loader.SkippedSamples);
+                    Log(stats, objective, epoch, step, terms, lr, elapsed, loader.SkippedSamples);
                 }
                 bool stopRequested = parallel.AnyStop(_stopRequested);
                 bool stopNow = stopRequested || (o.MaxSteps > 0 && step >= o.MaxSteps);
@@ -171,24 +170,22 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
             split.Evaluation, split.Dataset.Classes.Count, o.BatchSize, o.NumWorkers);
     }
 
-    /// <summary>One VICReg step inside a tensor scope: both views through backbone and expander, the loss, backward,
+    /// <summary>One step inside a tensor scope: both views through backbone and expander, the loss, backward,
     /// gradients averaged over ranks, LARS. RankMe is measured only when asked (a log line needs it), while view A's
     /// representation and embedding still live.</summary>
-    private StepFigures TrainStep(VicregModel model, VicregLoss loss, Lars optimizer, DataParallel parallel, Tensor viewA, Tensor viewB, double lr, bool measureRank)
+    internal static StepFigures TrainStep(VicregModel model, PretrainObjective objective, Lars optimizer, DataParallel parallel, Tensor viewA, Tensor viewB, double lr, bool measureRank)
     {
-        var o = options;
         using var scope = TensorScope.Begin();
         try
         {
             var ya = model.Backbone.Forward(viewA);
             var za = model.Projector.Forward(ya);
             var zb = model.Forward(viewB);
-            var result = loss.Forward(za, zb, parallel.Communicator);
-            var t = result.ReadTerms();
-            var terms = new StepFigures(t.Weighted(o.SimCoeff, o.StdCoeff, o.CovCoeff), t.Invariance, t.Variance, t.Covariance, EmbeddingStatistics.MeanStd(za),
+            var loss = objective.Forward(za, zb, parallel.Communicator, out var lossTerms);
+            var terms = new StepFigures(objective.Read(lossTerms), EmbeddingStatistics.MeanStd(za),
                 measureRank ? RankMe.Of(ya) : double.NaN, measureRank ? RankMe.Of(za) : double.NaN);
             optimizer.ZeroGrad();
-            result.Loss.Backward();
+            loss.Backward();
             parallel.AverageGradients();
             optimizer.Step(lr);
             return terms;
@@ -207,20 +204,19 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         output.WriteLine($"{summary}; backbone saved to {backbonePath}");
     }
 
-    /// <summary>What one step reports: the weighted loss, its unweighted terms, the embeddings' mean per-dimension std,
+    /// <summary>What one step reports: the weighted loss and its unweighted terms, the embeddings' mean per-dimension std,
     /// and (on steps that log) RankMe of view A's representation and embedding.</summary>
-    private readonly record struct StepFigures(double Loss, double Invariance, double Variance, double Covariance, double EmbeddingStd,
-        double RepresentationRankMe, double EmbeddingRankMe);
+    internal readonly record struct StepFigures(LossReading Reading, double EmbeddingStd, double RepresentationRankMe, double EmbeddingRankMe)
+    {
+        public double Loss => Reading.Loss;
+    }
 
-    private static void Log(StatsLog stats, int epoch, long step, StepFigures t, double lr, TimeSpan elapsed, long skipped) => stats.Write(json =>
+    private static void Log(StatsLog stats, PretrainObjective objective, int epoch, long step, StepFigures t, double lr, TimeSpan elapsed, long skipped) => stats.Write(json =>
     {
         json.WriteNumber("epoch", epoch);
         json.WriteNumber("step", step);
-        json.WriteNumber("loss", t.Loss);
-        json.WriteNumber("invariance", t.Invariance);
-        json.WriteNumber("variance", t.Variance);
-        json.WriteNumber("covariance", t.Covariance);
-        json.WriteNumber("lr", lr);
+        objective.WriteTerms(json, t.Reading);
+        objective.WriteLearningRates(json, lr);
         json.WriteNumber("time", Math.Round(elapsed.TotalSeconds, 3));
         json.WriteNumber("embedding_std", t.EmbeddingStd);
         json.WriteNumber("rankme_representation", t.RepresentationRankMe);

@@ -15,8 +15,10 @@ public static class StatsCurves
     public static readonly (string Key, string Label)[] Figures =
     [
         ("loss", "loss (weighted)"), ("invariance", "invariance"), ("variance", "variance"), ("covariance", "covariance"),
+        ("on_diagonal", "on-diagonal (Barlow Twins)"), ("off_diagonal", "off-diagonal (Barlow Twins)"),
         ("embedding_std", "embedding std (mean per dim)"), ("rankme_representation", "RankMe, representation"),
         ("rankme_embedding", "RankMe, embedding"), ("knn_top1", "kNN top-1 (%)"), ("lr", "learning rate"),
+        ("lr_weights", "learning rate, weights (Barlow Twins)"),
     ];
 
     private static readonly string[] s_colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];

@@ -45,6 +45,11 @@ public class UserMistakeTests : IDisposable
     [InlineData("weights file not found", "linear-eval", "--weights", "/no/such/file.safetensors")]
     [InlineData("unknown command 'pretrian'", "pretrian")]
     [InlineData("--exp-dir must name a folder", "pretrain", "--exp-dir", "")]
+    [InlineData("--loss must be vicreg or barlowtwins, got 'simclr'", "pretrain", "--loss", "simclr")]
+    [InlineData("--sim-coeff belongs to --loss vicreg, this run is --loss barlowtwins", "pretrain", "--loss", "barlowtwins", "--sim-coeff", "10")]
+    [InlineData("--base-lr belongs to --loss vicreg, this run is --loss barlowtwins", "pretrain", "--base-lr", "0.3", "--loss", "barlowtwins")]
+    [InlineData("--lambd belongs to --loss barlowtwins, this run is --loss vicreg", "pretrain", "--lambd", "0.01")]
+    [InlineData("--learning-rate-biases belongs to --loss barlowtwins, this run is --loss vicreg", "pretrain", "--loss", "vicreg", "--learning-rate-biases", "0.01")]
     public void FlagMistakes(string message, params string[] args)
     {
         var (code, error) = Run(args);

@@ -1,4 +1,5 @@
 using Vicreg.Engine;
+using Vicreg.Engine.Nn;
 using Vicreg.Models;
 
 namespace Vicreg.Tests.App.Models;
@@ -24,6 +25,25 @@ public class ExpanderTests
         var w = e.StateDict().First().Tensor.ToArray<float>();
         Assert.All(w, v => Assert.InRange(v, -1 / Math.Sqrt(12), 1 / Math.Sqrt(12)));
         Assert.True(w.Max() - w.Min() > 0.3);
+    }
+
+    [Fact]
+    public void BarlowTwinsProjectorHasNoBiasAnywhereAndKeepsBatchNormAndReluAfterEachHiddenLinear()
+    {
+        var rng = new Rng(1);
+        var e = Expander.Create(12, "16-8-5", ref rng, hiddenBias: false);
+        var names = e.StateDict().Select(p => $"{p.Name} {p.Tensor.Shape}").ToList();
+        Assert.Equal(
+        [
+            "0.weight [16, 12]",
+            "1.weight [16]", "1.bias [16]", "1.running_mean [16]", "1.running_var [16]", "1.num_batches_tracked []",
+            "3.weight [8, 16]",
+            "4.weight [8]", "4.bias [8]", "4.running_mean [8]", "4.running_var [8]", "4.num_batches_tracked []",
+            "6.weight [5, 8]",
+        ], names);
+        Assert.Equal(7, e.Count);
+        Assert.Equal([typeof(Linear), typeof(BatchNorm), typeof(Relu), typeof(Linear), typeof(BatchNorm), typeof(Relu), typeof(Linear)],
+            Enumerable.Range(0, e.Count).Select(i => e[i].GetType()));
     }
 
     [Fact]

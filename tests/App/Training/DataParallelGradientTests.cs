@@ -12,7 +12,7 @@ using Vicreg.Training;
 namespace Vicreg.Tests.App.Training;
 
 /// <summary>
-/// World-size invariance of one VICReg step in float64, on in-process ranks: a small ResNet + expander
+/// World-size invariance of one VICReg (and one Barlow Twins) step in float64, on in-process ranks: a small ResNet + expander
 /// whose ranks each hold part of the batch (synchronised batch norm, gathered loss, averaged gradients)
 /// gets the gradients of the one-process step on the whole batch, to 1e-10.
 /// </summary>
@@ -20,12 +20,12 @@ public class DataParallelGradientTests
 {
     private const int Batch = 12, Channels = 3, Size = 8;
 
-    private static VicregModel Model()
+    private static VicregModel Model(bool barlowTwins)
     {
         var rng = new Rng(21);
         // No zero-init of the residual gammas: every parameter gets a non-trivial gradient.
         var backbone = Backbones.Create("resnet18", ResNetStems.Parse("cifar"), 0.0625, Channels, ref rng, zeroInitResidual: false, dtype: DType.Float64, backend: CpuBackend.Instance);
-        var projector = Expander.Create(backbone.RepresentationSize, "16-16", ref rng, DType.Float64, CpuBackend.Instance);
+        var projector = Expander.Create(backbone.RepresentationSize, "16-16", ref rng, DType.Float64, CpuBackend.Instance, hiddenBias: !barlowTwins);
         return new VicregModel(backbone, projector);
     }
 
@@ -36,9 +36,9 @@ public class DataParallelGradientTests
     }
 
     /// <summary>One training step's loss, parameter gradients and running statistics, on the rows [first, first + count) of each view.</summary>
-    private static (double Loss, Dictionary<string, double[]> Grads, Dictionary<string, double[]> Buffers) Step(ICommunicator comm, int first, int count)
+    private static (double Loss, Dictionary<string, double[]> Grads, Dictionary<string, double[]> Buffers) Step(ICommunicator comm, int first, int count, bool barlowTwins)
     {
-        var model = Model();
+        var model = Model(barlowTwins);
         var parallel = new DataParallel(comm);
         parallel.Attach(model);
         var all = Views();
@@ -49,9 +49,19 @@ public class DataParallelGradientTests
         double loss;
         using (TensorScope.Begin())
         {
-            var output = new VicregLoss().Forward(model.Forward(a), model.Forward(b), comm);
-            loss = output.ReadTerms().Weighted(25, 25, 1);
-            output.Loss.Backward();
+            if (barlowTwins)
+            {
+                // A large lambda, so that the off-diagonal term weighs in the gradients compared.
+                var (total, _) = new BarlowTwinsLoss(0.3).Forward(model.Forward(a), model.Forward(b), comm);
+                loss = total.Item();
+                total.Backward();
+            }
+            else
+            {
+                var output = new VicregLoss().Forward(model.Forward(a), model.Forward(b), comm);
+                loss = output.ReadTerms().Weighted(25, 25, 1);
+                output.Loss.Backward();
+            }
         }
         parallel.AverageGradients();
         parallel.Dispose();
@@ -62,13 +72,15 @@ public class DataParallelGradientTests
     }
 
     [Theory]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void Ranks_get_the_one_process_gradients(int ranks)
+    [InlineData(2, false)]
+    [InlineData(3, false)]
+    [InlineData(2, true)]
+    [InlineData(3, true)]
+    public void Ranks_get_the_one_process_gradients(int ranks, bool barlowTwins)
     {
-        var whole = Step(SingleProcessCommunicator.Instance, 0, Batch);
+        var whole = Step(SingleProcessCommunicator.Instance, 0, Batch, barlowTwins);
         int share = Batch / ranks;
-        var parts = ThreadRanks.Run(ranks, comm => Step(comm, comm.Rank * share, share));
+        var parts = ThreadRanks.Run(ranks, comm => Step(comm, comm.Rank * share, share, barlowTwins));
         foreach (var part in parts)
         {
             Assert.True(Math.Abs(whole.Loss - part.Loss) <= 1e-12 * Math.Abs(whole.Loss), $"loss {whole.Loss:R} vs {part.Loss:R}");

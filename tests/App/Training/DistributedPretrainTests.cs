@@ -12,7 +12,7 @@ namespace Vicreg.Tests.App.Training;
 /// one process (in this test process) and as <c>mpirun -np 2</c> (one kernel thread per rank) logs the
 /// same loss at every step, within float32 reduction-order noise; a 2-rank run whose rank is killed
 /// (kill -9) ends at once with a non-zero exit naming the rank, and the same command resumes and logs the
-/// uninterrupted 2-rank run's losses bit for bit.
+/// uninterrupted 2-rank run's losses bit for bit. Barlow Twins' 2-rank run logs its one-process losses too.
 /// </summary>
 public sealed class DistributedPretrainTests : IClassFixture<DistributedPretrainTests.Reference>, IDisposable
 {
@@ -39,8 +39,11 @@ public sealed class DistributedPretrainTests : IClassFixture<DistributedPretrain
     private static string[] Flags(PretrainOptions o) =>
     [
         "pretrain", "--exp-dir", o.ExpDir, "--width", F(o.Width), "--mlp", o.Mlp, "--limit", F(o.Limit), "--batch-size", F(o.BatchSize),
-        "--epochs", F(o.Epochs), "--warmup-epochs", F(o.WarmupEpochs), "--base-lr", F(o.BaseLr), "--num-workers", F(o.NumWorkers),
+        "--epochs", F(o.Epochs), "--warmup-epochs", F(o.WarmupEpochs), "--num-workers", F(o.NumWorkers),
         "--device", o.Device, "--seed", F(o.Seed), "--log-freq-time", F(o.LogFreqTime),
+        .. o.Loss == PretrainOptions.BarlowTwins
+            ? (string[])["--loss", o.Loss, "--learning-rate-weights", F(o.LearningRateWeights), "--learning-rate-biases", F(o.LearningRateBiases)]
+            : ["--base-lr", F(o.BaseLr)],
     ];
 
     private static string F(IFormattable v) => v.ToString(null, CultureInfo.InvariantCulture);
@@ -134,6 +137,25 @@ public sealed class DistributedPretrainTests : IClassFixture<DistributedPretrain
         Assert.Equal(12, one.Count);
         Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), two.Keys);
         Assert.Contains("MPI, 2 ranks, 6 per rank", _reference.TwoRanksOutput);
+        for (int i = 0; i < one.Count; i++)
+        {
+            double relative = Math.Abs(one[i] - two[i + 1]) / Math.Abs(one[i]);
+            _log.WriteLine($"step {i + 1}: one process {one[i]:R}, two ranks {two[i + 1]:R}, relative {relative:E2}, allowed {Tolerance(i + 1):E2}");
+            Assert.True(relative <= Tolerance(i + 1), $"step {i + 1}: one process {one[i]:R}, two ranks {two[i + 1]:R} (relative {relative:E2})");
+        }
+    }
+
+    [SkippableFact]
+    public void Barlow_twins_on_two_ranks_logs_the_one_process_losses()
+    {
+        Require();
+        var o = Tiny(Path.Combine(_root, "barlow-one")) with { Loss = PretrainOptions.BarlowTwins, LearningRateWeights = 2, LearningRateBiases = 0.05 };
+        var one = new Pretrainer(o, "vicreg pretrain --loss barlowtwins (test)", TextWriter.Null).Run().Losses;
+        var (code, output) = Finish(StartTwoRanks(o with { ExpDir = Path.Combine(_root, "barlow-two") }));
+        Assert.True(code == 0, $"mpirun -np 2 failed ({code}): {output}");
+        Assert.Contains("pretrain --loss barlowtwins", output);
+        var two = Losses(Path.Combine(_root, "barlow-two"));
+        Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), two.Keys);
         for (int i = 0; i < one.Count; i++)
         {
             double relative = Math.Abs(one[i] - two[i + 1]) / Math.Abs(one[i]);
