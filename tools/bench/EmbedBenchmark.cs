@@ -6,7 +6,7 @@ using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Data.Datasets;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Training;
 
 namespace Vicreg.Bench;

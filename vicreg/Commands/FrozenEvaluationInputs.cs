@@ -2,7 +2,7 @@ using Vicreg.Datasets;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.IO;
 using Vicreg.Engine;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Platform;
 using Vicreg.Training;
 

@@ -9,7 +9,7 @@ using Vicreg.Engine.Nn;
 using Vicreg.Engine.Optim;
 using Vicreg.Engine;
 using Vicreg.Losses;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Platform;
 
 namespace Vicreg.Training;

@@ -2,7 +2,7 @@ using System.Globalization;
 using Vicreg.Engine;
 using Vicreg.Engine.Nn;
 
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>
 /// VICReg's expander (the official code's "projector") from a spec such as "8192-8192-8192", prefixed by

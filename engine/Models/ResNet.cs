@@ -1,7 +1,7 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Nn;
 
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>
 /// torchvision's ResNet without its classifier: the forward returns the pooled representation

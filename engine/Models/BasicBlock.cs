@@ -1,7 +1,7 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Nn;
 
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>torchvision's BasicBlock (ResNet-18/34): two 3x3 convs, the first carrying the stride, and a
 /// 1x1 conv + BN "downsample" on the shortcut when the shape changes. Children are registered in

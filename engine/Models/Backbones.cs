@@ -1,6 +1,6 @@
 using Vicreg.Engine;
 
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>Builds a backbone by name, as the official code's --arch flag names them.</summary>
 public static class Backbones

@@ -1,7 +1,7 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Nn;
 
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>torchvision's Bottleneck (ResNet-50/101, "ResNet v1.5": the stride sits on the 3x3 conv):
 /// 1x1 reduce, 3x3, 1x1 expand by 4, with a 1x1 conv + BN shortcut when the shape changes.

@@ -1,7 +1,7 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Nn;
 
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>A residual block whose last batch norm can be zero-initialized ("zero_init_residual").</summary>
 public interface IResidualBlock

@@ -1,4 +1,4 @@
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>The first layers of a ResNet. ImageNet: 7x7 stride-2 conv, BN, ReLU, 3x3 stride-2 max-pool
 /// (torchvision). Cifar: 3x3 stride-1 conv with padding 1, BN, ReLU and no max-pool, the usual choice for

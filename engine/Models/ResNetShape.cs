@@ -1,4 +1,4 @@
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>
 /// A ResNet's sizes without building it (a network too large to allocate can still be measured): its

@@ -1,7 +1,7 @@
 using Vicreg.Engine;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 
-namespace Vicreg.Tests.App.Models;
+namespace Vicreg.Tests.Engine.Models;
 
 public class ExpanderTests
 {
