@@ -12,13 +12,14 @@ public sealed class ProjectGraphTests
     private const string Mpi = "engine/Distributed/Mpi/Vicreg.Engine.Distributed.Mpi.csproj";
     private const string Data = "engine/Data/Vicreg.Engine.Data.csproj";
     private const string Models = "engine/Models/Vicreg.Engine.Models.csproj";
+    private const string Inference = "engine/Inference/Vicreg.Engine.Inference.csproj";
     private const string Program = "vicreg/Vicreg.csproj";
     /// <summary>A build tool, not a layer: the source generator the CUDA backend runs as an analyzer
     /// (tools/CudaKernelGenerator/CudaKernelGenerator.targets) and the tests exercise.</summary>
     private const string KernelGenerator = "tools/CudaKernelGenerator/Vicreg.CudaKernelGenerator.csproj";
 
     /// <summary>Each project and the projects it may reference directly. The core references nothing; a backend,
-    /// a communicator, the data layer and the models reference the core only (so CUDA knows nothing of the CPU backend);
+    /// a communicator, the data layer and the models reference the core only (so CUDA knows nothing of the CPU backend); inference runs the models on the CPU backend;
     /// the program chooses among them; tests and benchmarks may use everything.</summary>
     public static readonly Dictionary<string, string[]> Allowed = new(StringComparer.Ordinal)
     {
@@ -28,10 +29,11 @@ public sealed class ProjectGraphTests
         [Mpi] = [Core],
         [Data] = [Core],
         [Models] = [Core],
-        [Program] = [Core, Cpu, Cuda, Mpi, Data, Models],
+        [Inference] = [Core, Cpu, Data, Models],
+        [Program] = [Core, Cpu, Cuda, Mpi, Data, Models, Inference],
         [KernelGenerator] = [],
-        ["tests/Vicreg.Tests.csproj"] = [Core, Cpu, Cuda, Mpi, Data, Models, Program, KernelGenerator],
-        ["tools/bench/Vicreg.Bench.csproj"] = [Core, Cpu, Cuda, Mpi, Data, Models, Program],
+        ["tests/Vicreg.Tests.csproj"] = [Core, Cpu, Cuda, Mpi, Data, Models, Inference, Program, KernelGenerator],
+        ["tools/bench/Vicreg.Bench.csproj"] = [Core, Cpu, Cuda, Mpi, Data, Models, Inference, Program],
     };
 
     /// <summary>The project references of a .csproj, as repository-relative paths.</summary>

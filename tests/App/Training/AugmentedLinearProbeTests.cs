@@ -1,4 +1,5 @@
 using Vicreg.Datasets;
+using Vicreg.Engine.Inference;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Data.Datasets;
 using Vicreg.Engine.Data;

@@ -1,4 +1,4 @@
-namespace Vicreg.Training;
+namespace Vicreg.Engine.Inference;
 
 /// <summary>
 /// Features of one split held on the host: row-major [Count, Dimension] with a label per row, and which

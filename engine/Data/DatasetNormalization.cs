@@ -1,4 +1,4 @@
-namespace Vicreg.Datasets;
+namespace Vicreg.Engine.Data;
 
 /// <summary>Per-channel mean and std used by Normalize for each dataset (training-set statistics).</summary>
 public readonly record struct DatasetNormalization(float[] Mean, float[] Std)
