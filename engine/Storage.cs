@@ -4,8 +4,11 @@ namespace Vicreg.Engine;
 /// returned to the cache when the last of them is disposed.</summary>
 public sealed class Storage
 {
+    /// <summary>The backend that allocated the buffer.</summary>
     public IBackend Backend { get; }
+    /// <summary>The buffer's address (0 once released).</summary>
     public nint Pointer { get; private set; }
+    /// <summary>The buffer's size in bytes.</summary>
     public long Bytes { get; }
     private int _references = 1;
 
@@ -29,5 +32,6 @@ public sealed class Storage
         Pointer = 0;
     }
 
+    /// <summary>True once the buffer returned to the cache.</summary>
     public bool IsReleased => Pointer == 0;
 }

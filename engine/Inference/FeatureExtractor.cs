@@ -14,6 +14,10 @@ namespace Vicreg.Engine.Inference;
 /// </summary>
 public static class FeatureExtractor
 {
+    /// <summary>The features of every readable sample of <paramref name="dataset"/> through <paramref name="view"/>, by
+    /// <paramref name="backbone"/> (null: the pixels) on <paramref name="backend"/>, <paramref name="batchSize"/> samples a
+    /// batch, decoded by <paramref name="workers"/> threads (0: the caller's); <paramref name="skipped"/> is told each
+    /// unreadable sample's index and reason, <paramref name="strict"/> stops at the first instead.</summary>
     public static FeatureSet Extract(Module? backbone, IImageDataset dataset, IImageTransform view, IBackend backend, int batchSize, int workers,
         Action<int>? progress = null, CancellationToken cancel = default, bool strict = false, Action<int, string>? skipped = null)
     {

@@ -10,7 +10,7 @@ namespace Vicreg.Engine.Inference;
 /// into features [n, dimension] on the backend. With no backbone the features are the pixels themselves,
 /// flattened (the raw-pixel probe). On a device backend the batch goes through one reusable staging buffer.
 /// </summary>
-public sealed class FrozenBackbone : IDisposable
+internal sealed class FrozenBackbone : IDisposable
 {
     private readonly Module? _backbone;
     private readonly IBackend _backend;

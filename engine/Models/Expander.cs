@@ -25,6 +25,9 @@ public static class Expander
         return sizes;
     }
 
+    /// <summary>The expander for <paramref name="spec"/> on a representation of <paramref name="representationSize"/>, weights
+    /// drawn from <paramref name="rng"/> as PyTorch's Linear draws them, in <paramref name="dtype"/> on <paramref name="backend"/>
+    /// (the default device when null).</summary>
     public static Sequential Create(int representationSize, string spec, ref Rng rng, DType dtype = DType.Float32, IBackend? backend = null)
     {
         var sizes = ParseSpec(spec);

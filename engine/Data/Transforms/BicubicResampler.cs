@@ -14,7 +14,7 @@ namespace Vicreg.Engine.Data.Transforms;
 /// mapped onto a DCT-downscaled decode).
 /// </para>
 /// </summary>
-public static class BicubicResampler
+internal static class BicubicResampler
 {
     private const int PrecisionBits = 32 - 8 - 2;
     private const double Support = 2.0;
