@@ -14,6 +14,10 @@ public static class Device
         set => s_cpu = value;
     }
 
+    /// <summary>Installs <paramref name="backend"/> as the host backend unless one is installed already (a library's entry
+    /// point, which cannot know whether its application did); returns the host backend.</summary>
+    public static IBackend InstallCpuIfAbsent(IBackend backend) => s_cpu ??= backend;
+
     /// <summary>Where new tensors land when none is named: the host backend unless set.</summary>
     public static IBackend Default
     {

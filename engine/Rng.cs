@@ -13,6 +13,7 @@ public struct Rng
 {
     private ulong _s0, _s1, _s2, _s3;
 
+    /// <summary>A stream seeded by <paramref name="seed"/> (expanded by SplitMix64).</summary>
     public Rng(ulong seed)
     {
         ulong x = seed;
@@ -45,6 +46,7 @@ public struct Rng
         return z ^ (z >> 31);
     }
 
+    /// <summary>64 random bits.</summary>
     public ulong NextUInt64()
     {
         ulong result = BitOperations.RotateLeft(_s1 * 5, 7) * 9;
@@ -62,6 +64,7 @@ public struct Rng
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 
+    /// <summary>Uniform in [<paramref name="low"/>, <paramref name="high"/>).</summary>
     public double Uniform(double low, double high) => low + (high - low) * NextDouble();
 
     /// <summary>Uniform integer in [0, n).</summary>
@@ -71,6 +74,7 @@ public struct Rng
         return (int)((NextUInt64() >> 33) * (ulong)n >> 31);
     }
 
+    /// <summary>True with probability <paramref name="p"/>.</summary>
     public bool Bernoulli(double p) => NextDouble() < p;
 
     /// <summary>Standard normal by Box-Muller (one value per call; the pair's partner is dropped for simplicity of state).</summary>
@@ -94,6 +98,7 @@ public struct Rng
     /// <summary>The state, for checkpoints.</summary>
     public readonly ulong[] GetState() => [_s0, _s1, _s2, _s3];
 
+    /// <summary>The stream <see cref="GetState"/> saved.</summary>
     public static Rng FromState(ReadOnlySpan<ulong> s)
     {
         if (s.Length != 4) throw new ArgumentException("an Rng state is four 64-bit words");

@@ -6,6 +6,7 @@ namespace Vicreg.Engine;
 /// a shape never touches the GC heap.</summary>
 public readonly struct Shape : IEquatable<Shape>
 {
+    /// <summary>The most dimensions a shape holds.</summary>
     public const int MaxRank = 6;
 
     [InlineArray(MaxRank)]
@@ -16,8 +17,10 @@ public readonly struct Shape : IEquatable<Shape>
 
     private readonly Dims _dims;
 
+    /// <summary>The number of dimensions (0 for a scalar).</summary>
     public int Rank { get; }
 
+    /// <summary>A shape of these dimensions, outermost first; an <see cref="ArgumentException"/> for a negative one or more than <see cref="MaxRank"/>.</summary>
     public Shape(params ReadOnlySpan<int> dims)
     {
         if (dims.Length > MaxRank)
@@ -30,6 +33,7 @@ public readonly struct Shape : IEquatable<Shape>
         }
     }
 
+    /// <summary>The size of dimension <paramref name="axis"/>.</summary>
     public int this[int axis]
     {
         get
@@ -59,6 +63,7 @@ public readonly struct Shape : IEquatable<Shape>
         return checked((int)n);
     }
 
+    /// <summary>This shape with dimension <paramref name="axis"/> set to <paramref name="size"/>.</summary>
     public Shape With(int axis, int size)
     {
         Span<int> d = stackalloc int[Rank];
@@ -67,6 +72,7 @@ public readonly struct Shape : IEquatable<Shape>
         return new Shape(d);
     }
 
+    /// <summary>True when both have the same dimensions.</summary>
     public bool Equals(Shape other)
     {
         if (Rank != other.Rank) return false;
@@ -74,7 +80,9 @@ public readonly struct Shape : IEquatable<Shape>
         return true;
     }
 
+    /// <summary>True for a <see cref="Shape"/> of the same dimensions.</summary>
     public override bool Equals(object? obj) => obj is Shape s && Equals(s);
+    /// <summary>A hash of the dimensions.</summary>
     public override int GetHashCode()
     {
         var h = new HashCode();
@@ -82,9 +90,12 @@ public readonly struct Shape : IEquatable<Shape>
         return h.ToHashCode();
     }
 
+    /// <summary>True when both have the same dimensions.</summary>
     public static bool operator ==(Shape a, Shape b) => a.Equals(b);
+    /// <summary>True when the dimensions differ.</summary>
     public static bool operator !=(Shape a, Shape b) => !a.Equals(b);
 
+    /// <summary>The dimensions as a new array.</summary>
     public int[] ToArray()
     {
         var a = new int[Rank];
@@ -92,6 +103,7 @@ public readonly struct Shape : IEquatable<Shape>
         return a;
     }
 
+    /// <summary>"[2, 3, 224, 224]".</summary>
     public override string ToString()
     {
         var parts = new string[Rank];

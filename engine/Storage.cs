@@ -5,8 +5,11 @@ namespace Vicreg.Engine;
 /// once the tensor that made it is recycled.</summary>
 public sealed class Storage
 {
+    /// <summary>The backend that allocated the buffer.</summary>
     public IBackend Backend { get; private set; } = null!;
+    /// <summary>The buffer's address (0 once released).</summary>
     public nint Pointer { get; private set; }
+    /// <summary>The buffer's size in bytes.</summary>
     public long Bytes { get; private set; }
     private int _references;
 
@@ -37,6 +40,7 @@ public sealed class Storage
         Pointer = 0;
     }
 
+    /// <summary>True once the buffer returned to the cache.</summary>
     public bool IsReleased => Pointer == 0;
 
     /// <summary>Gives a released storage object back for reuse (only the tensor that allocated it does).</summary>

@@ -13,8 +13,11 @@ namespace Vicreg.Engine;
 /// </summary>
 public sealed class Tensor : IDisposable
 {
+    /// <summary>The dimensions, outermost first.</summary>
     public Shape Shape { get; private set; }
+    /// <summary>The element type.</summary>
     public DType DType { get; private set; }
+    /// <summary>The buffer this tensor, and every view of it, reads and writes.</summary>
     public Storage Storage { get; private set; }
     /// <summary>Offset of the first element within the storage, in elements.</summary>
     public long Offset { get; private set; }
@@ -28,6 +31,7 @@ public sealed class Tensor : IDisposable
     public Tensor? Grad { get; set; }
     /// <summary>The tape node that produced this tensor, or null for a leaf.</summary>
     public Node? GradFn { get; internal set; }
+    /// <summary>True when no tape node produced this tensor (inputs and parameters).</summary>
     public bool IsLeaf => GradFn is null;
 
     /// <summary>Back-propagates from this one-element tensor through the tape (see <see cref="Tape.Backward"/>).</summary>
@@ -35,9 +39,13 @@ public sealed class Tensor : IDisposable
     /// <summary>Optional name (parameters carry their torchvision-style name for messages).</summary>
     public string? Name { get; set; }
 
+    /// <summary>The backend whose memory holds the elements and whose kernels compute on them.</summary>
     public IBackend Backend => Storage.Backend;
+    /// <summary>The number of elements.</summary>
     public long Numel => Shape.Numel;
+    /// <summary>The number of dimensions.</summary>
     public int Rank => Shape.Rank;
+    /// <summary>The size of the elements in bytes.</summary>
     public long Bytes => Numel * DType.SizeInBytes();
     /// <summary>Address of the first element (host memory on the CPU, device memory on CUDA).</summary>
     public nint Data
@@ -103,10 +111,13 @@ public sealed class Tensor : IDisposable
         return Create(shape, dtype, Storage.Allocate(backend, bytes), 0, ownsStorage: true);
     }
 
+    /// <summary>A new float32 tensor of these dimensions with undefined contents on the default backend.</summary>
     public static Tensor Empty(params ReadOnlySpan<int> dims) => Empty(new Shape(dims));
 
+    /// <summary>A new tensor of zeros on the given backend (the default backend when null).</summary>
     public static Tensor Zeros(Shape shape, DType dtype = DType.Float32, IBackend? backend = null) => Full(shape, 0, dtype, backend);
 
+    /// <summary>A new tensor with every element <paramref name="value"/> on the given backend (the default backend when null).</summary>
     public static Tensor Full(Shape shape, double value, DType dtype = DType.Float32, IBackend? backend = null)
     {
         var t = Empty(shape, dtype, backend);
@@ -114,9 +125,12 @@ public sealed class Tensor : IDisposable
         return t;
     }
 
+    /// <summary>A new tensor of the shape, type and backend of <paramref name="t"/>, contents undefined.</summary>
     public static Tensor EmptyLike(Tensor t) => Empty(t.Shape, t.DType, t.Backend);
+    /// <summary>A new tensor of zeros of the shape, type and backend of <paramref name="t"/>.</summary>
     public static Tensor ZerosLike(Tensor t) => Zeros(t.Shape, t.DType, t.Backend);
 
+    /// <summary>A new tensor holding a copy of <paramref name="values"/> (float, double or int), row-major in <paramref name="shape"/>; a <see cref="ShapeMismatchException"/> when their count is not the shape's.</summary>
     public static Tensor FromArray<T>(ReadOnlySpan<T> values, Shape shape, IBackend? backend = null) where T : unmanaged
     {
         var dtype = DTypeOf<T>();
@@ -127,8 +141,10 @@ public sealed class Tensor : IDisposable
         return t;
     }
 
+    /// <summary>A new tensor of rank 0 holding <paramref name="value"/>.</summary>
     public static Tensor Scalar(double value, DType dtype = DType.Float32, IBackend? backend = null) => Full(new Shape(), value, dtype, backend);
 
+    /// <summary>The element type of a .NET type: float, double or int; a <see cref="NotSupportedException"/> for any other.</summary>
     public static DType DTypeOf<T>() where T : unmanaged
     {
         if (typeof(T) == typeof(float)) return DType.Float32;
@@ -162,6 +178,7 @@ public sealed class Tensor : IDisposable
         };
     }
 
+    /// <summary>Overwrites every element with <paramref name="values"/> (as many as the tensor holds, of its element type), from host memory.</summary>
     public void CopyFrom<T>(ReadOnlySpan<T> values) where T : unmanaged
     {
         if (DTypeOf<T>() != DType || values.Length != Numel)
@@ -196,6 +213,7 @@ public sealed class Tensor : IDisposable
         return Create(Shape.With(0, count), DType, Storage, Offset + start * rowElements, ownsStorage: false);
     }
 
+    /// <summary>Releases this tensor's hold on its storage; the buffer returns to its backend's cache when no view uses it any more.</summary>
     public void Dispose()
     {
         if (_disposed) return;
@@ -203,7 +221,9 @@ public sealed class Tensor : IDisposable
         Storage.Release();
     }
 
+    /// <summary>True once <see cref="Dispose"/> ran.</summary>
     public bool IsDisposed => _disposed;
 
+    /// <summary>"Tensor[2, 3] float32 on cpu".</summary>
     public override string ToString() => $"Tensor{Shape} {DType.Name()} on {Backend.Name}";
 }

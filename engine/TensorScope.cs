@@ -21,6 +21,7 @@ public sealed class TensorScope : IDisposable
 
     private TensorScope() { }
 
+    /// <summary>Begins a scope on this thread, inside the current one; dispose it (a <c>using</c>) to end it.</summary>
     public static TensorScope Begin()
     {
         t_pool ??= new Stack<TensorScope>();
@@ -57,6 +58,7 @@ public sealed class TensorScope : IDisposable
         return t;
     }
 
+    /// <summary>Ends the scope: disposes every tensor created in it and not detached or kept.</summary>
     public void Dispose()
     {
         if (!_active) return;

@@ -35,7 +35,9 @@ public static class Tape
 
     /// <summary>True when any of the inputs needs a gradient and recording is on.</summary>
     public static bool NeedsGrad(Tensor a) => IsEnabled && a.RequiresGrad;
+    /// <summary>True when either input needs a gradient and recording is on.</summary>
     public static bool NeedsGrad(Tensor a, Tensor b) => IsEnabled && (a.RequiresGrad || b.RequiresGrad);
+    /// <summary>True when any non-null input needs a gradient and recording is on.</summary>
     public static bool NeedsGrad(params ReadOnlySpan<Tensor?> inputs)
     {
         if (!IsEnabled) return false;
@@ -141,8 +143,10 @@ public static class Tape
         return new NoGradScope();
     }
 
+    /// <summary>The scope <see cref="NoGrad"/> returns.</summary>
     public readonly struct NoGradScope : IDisposable
     {
+        /// <summary>Ends the scope: recording resumes unless an outer one is still open.</summary>
         public void Dispose() => t_noGradDepth--;
     }
 }

@@ -22,6 +22,7 @@ public sealed class Batch
 
     /// <summary>Views[v] is [Count, C, H, W] float32 for transform v.</summary>
     public IReadOnlyList<Tensor> Views => _views;
+    /// <summary>The label of each row, int32 [Count].</summary>
     public Tensor Labels { get; }
     /// <summary>The dataset index of each row: which sample it holds. -1 marks a row left out because its
     /// sample could not be read (zeros, label -1; only when <see cref="DataLoaderOptions.ReplaceUnreadable"/> is off).</summary>

@@ -40,6 +40,7 @@ public sealed class DataLoader : IDisposable
     private long _skipped;
     private bool _epochRunning;
 
+    /// <summary>A loader of <paramref name="dataset"/> whose batches hold one view per transform of <paramref name="transforms"/>.</summary>
     public DataLoader(IImageDataset dataset, IReadOnlyList<IImageTransform> transforms, DataLoaderOptions options)
     {
         ArgumentNullException.ThrowIfNull(dataset);
@@ -71,13 +72,17 @@ public sealed class DataLoader : IDisposable
         for (int w = 0; w < _workerStates.Length; w++) _workerStates[w] = new WorkerState(this);
     }
 
+    /// <summary>The data set it loads.</summary>
     public IImageDataset Dataset => _dataset;
+    /// <summary>How it batches and parallelizes.</summary>
     public DataLoaderOptions Options => _options;
+    /// <summary>Samples per batch.</summary>
     public int BatchSize => _options.BatchSize;
 
     /// <summary>Samples used per epoch (all of them, or whole batches only when DropLast).</summary>
     public int SamplesPerEpoch => _options.DropLast ? _dataset.Count / (BatchSize * _options.ShardCount) * BatchSize : _dataset.Count;
 
+    /// <summary>Batches per epoch.</summary>
     public int BatchesPerEpoch => (SamplesPerEpoch + BatchSize - 1) / BatchSize;
 
     /// <summary>Distinct samples skipped so far because their image could not be decoded (for stats.txt).</summary>
@@ -200,6 +205,7 @@ public sealed class DataLoader : IDisposable
         }
     }
 
+    /// <summary>Frees the batch buffers.</summary>
     public void Dispose()
     {
         foreach (var slot in _ring) slot.Dispose();

@@ -3,9 +3,11 @@ namespace Vicreg.Engine.Data;
 /// <summary>How a <see cref="DataLoader"/> batches and parallelizes.</summary>
 public sealed record DataLoaderOptions
 {
+    /// <summary>Samples per batch (per shard).</summary>
     public int BatchSize { get; init; } = 256;
     /// <summary>Seeds both the epoch shuffle and every sample's augmentation stream.</summary>
     public ulong Seed { get; init; }
+    /// <summary>A new seeded order every epoch (false: the data set's order).</summary>
     public bool Shuffle { get; init; } = true;
     /// <summary>Drop the last incomplete batch (pretraining wants equal batches; evaluation does not).</summary>
     public bool DropLast { get; init; } = true;
@@ -20,6 +22,7 @@ public sealed record DataLoaderOptions
     /// batch k of BatchSize · ShardCount samples of an unsharded loader. Augmentation stays keyed by
     /// (seed, epoch, sample index), so a sample looks the same whichever shard loads it.</summary>
     public int ShardIndex { get; init; }
+    /// <summary>The number of shards (data-parallel ranks).</summary>
     public int ShardCount { get; init; } = 1;
     /// <summary>An unreadable image is an error instead of a skipped sample.</summary>
     public bool Strict { get; init; }

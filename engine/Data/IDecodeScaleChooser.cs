@@ -8,5 +8,6 @@ namespace Vicreg.Engine.Data;
 /// </summary>
 public interface IDecodeScaleChooser
 {
+    /// <summary>The least decoded / source size ratio, in (0, 1], for an image of this full size.</summary>
     double MinimumScale(int sourceWidth, int sourceHeight);
 }

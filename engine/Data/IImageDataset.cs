@@ -6,6 +6,7 @@ namespace Vicreg.Engine.Data;
 /// </summary>
 public interface IImageDataset
 {
+    /// <summary>The number of samples.</summary>
     int Count { get; }
 
     /// <summary>Class names; label i names Classes[i].</summary>
@@ -14,6 +15,7 @@ public interface IImageDataset
     /// <summary>Channels of the decoded samples: 1 (grayscale datasets) or 3 (RGB).</summary>
     int Channels { get; }
 
+    /// <summary>The class of sample <paramref name="index"/> (0 for an unlabelled collection).</summary>
     int Label(int index);
 
     /// <summary>Where sample i comes from (a file path, or "train-images-idx3-ubyte.gz[17]"), for warnings.</summary>

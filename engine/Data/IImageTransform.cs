@@ -8,8 +8,11 @@ namespace Vicreg.Engine.Data;
 /// </summary>
 public interface IImageTransform
 {
+    /// <summary>The channels of the output (1 or 3).</summary>
     int Channels { get; }
+    /// <summary>The output's height in pixels.</summary>
     int Height { get; }
+    /// <summary>The output's width in pixels.</summary>
     int Width { get; }
 
     /// <summary>

@@ -16,10 +16,15 @@ public sealed class ImageBuffer
 {
     private byte[] _pixels = [];
 
+    /// <summary>The decoded width in pixels.</summary>
     public int Width { get; private set; }
+    /// <summary>The decoded height in pixels.</summary>
     public int Height { get; private set; }
+    /// <summary>Bytes per pixel: 1 (gray) or 3 (RGB).</summary>
     public int Channels { get; private set; }
+    /// <summary>The image's full width (larger than Width when decoded at a reduced scale).</summary>
     public int SourceWidth { get; private set; }
+    /// <summary>The image's full height.</summary>
     public int SourceHeight { get; private set; }
 
     /// <summary>Bytes per row (Width * Channels: rows are packed).</summary>
@@ -27,6 +32,7 @@ public sealed class ImageBuffer
 
     /// <summary>Decoded size over source size along x (1 when decoded at full resolution).</summary>
     public double ScaleX => SourceWidth == 0 ? 1 : (double)Width / SourceWidth;
+    /// <summary>Decoded size over source size along y.</summary>
     public double ScaleY => SourceHeight == 0 ? 1 : (double)Height / SourceHeight;
 
     /// <summary>Sets the geometry (source size = decoded size) and makes room; contents are undefined.</summary>
@@ -67,6 +73,7 @@ public sealed class ImageBuffer
     /// <summary>The backing array, for pinning (may be longer than the image).</summary>
     internal byte[] Array => _pixels;
 
+    /// <summary>The byte of channel <paramref name="c"/> of pixel (<paramref name="x"/>, <paramref name="y"/>).</summary>
     public ref byte this[int y, int x, int c]
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

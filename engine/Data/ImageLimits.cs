@@ -9,6 +9,7 @@ namespace Vicreg.Engine.Data;
 /// </summary>
 public static class ImageLimits
 {
+    /// <summary>The default pixel limit: 89,478,485.</summary>
     public const long DefaultMaxPixels = 1024L * 1024 * 1024 / 4 / 3;
 
     /// <summary>Per-thread decode buffers up to this size are kept for the next image (a 10-megapixel

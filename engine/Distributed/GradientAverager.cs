@@ -47,6 +47,11 @@ public sealed class GradientAverager : IDisposable
     private int _nextToStart;
     private readonly Action<Tensor>? _hook;
 
+    /// <summary>Averages the gradients of <paramref name="parameters"/> over the ranks of <paramref name="communicator"/>, in buckets.</summary>
+    /// <param name="parameters">The parameters, in the order the model registers them (buckets fill from the last).</param>
+    /// <param name="communicator">The ranks to average over.</param>
+    /// <param name="bucketElements">Elements per bucket.</param>
+    /// <param name="firstBucketElements">Elements of the first bucket (the last parameters), sent as soon as the backward completes it.</param>
     /// <param name="overlap">Start buckets during the backward (false: all of them after it, the reference).</param>
     public GradientAverager(IEnumerable<Tensor> parameters, ICommunicator communicator, int bucketElements = BucketElements,
         int firstBucketElements = FirstBucketElements, bool overlap = true)
@@ -161,6 +166,7 @@ public sealed class GradientAverager : IDisposable
         }
     }
 
+    /// <summary>Stops listening to the tape's leaf gradients and frees the buckets' buffers.</summary>
     public void Dispose()
     {
         if (_hook is not null && Tape.LeafGradientHook == _hook) Tape.LeafGradientHook = null;

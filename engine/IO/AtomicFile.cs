@@ -7,7 +7,10 @@ namespace Vicreg.Engine.IO;
 /// </summary>
 public static class AtomicFile
 {
+    /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>, all or nothing.</summary>
+    /// <param name="path">the destination</param>
     /// <param name="format">the format's name, which starts the message when the folder does not exist</param>
+    /// <param name="write">writes the whole content to the temporary file</param>
     public static void Write(string path, string format, Action<FileStream> write)
     {
         string fullPath = Path.GetFullPath(path);

@@ -9,6 +9,7 @@ namespace Vicreg.Engine.IO;
 /// </summary>
 public static class CsvMatrixWriter
 {
+    /// <summary>Writes the row-major matrix <paramref name="values"/> [<paramref name="rows"/>, <paramref name="columns"/>] to <paramref name="path"/>, all or nothing.</summary>
     public static void Write(string path, float[] values, int rows, int columns)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);

@@ -15,6 +15,7 @@ public static unsafe class FiniteCheck
         }
     }
 
+    /// <summary>The number of NaN and infinite elements of <paramref name="t"/> (0 for integers).</summary>
     public static long CountNonFinite(Tensor t)
     {
         if (t.DType == DType.Int32 || t.Numel == 0) return 0;

@@ -15,6 +15,7 @@ public static class NpyWriter
 {
     private const int Alignment = 64;
 
+    /// <summary>Writes the row-major matrix <paramref name="values"/> [<paramref name="rows"/>, <paramref name="columns"/>] to <paramref name="path"/>, all or nothing.</summary>
     public static void Write(string path, float[] values, int rows, int columns)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("the .npy writer assumes a little-endian machine");

@@ -4,16 +4,24 @@ namespace Vicreg.Engine.IO;
 /// Types outside this list (BOOL, U8, F8_*, ...) are reported as unsupported by name.</summary>
 public enum SafetensorsDType
 {
+    /// <summary>64-bit float.</summary>
     F64,
+    /// <summary>32-bit float.</summary>
     F32,
+    /// <summary>16-bit IEEE half float.</summary>
     F16,
+    /// <summary>bfloat16.</summary>
     BF16,
+    /// <summary>64-bit integer.</summary>
     I64,
+    /// <summary>32-bit integer.</summary>
     I32,
 }
 
+/// <summary>Sizes, names and conversions of the safetensors element types.</summary>
 public static class SafetensorsDTypes
 {
+    /// <summary>The bytes one element takes.</summary>
     public static int SizeInBytes(this SafetensorsDType t) => t switch
     {
         SafetensorsDType.F64 or SafetensorsDType.I64 => 8,
@@ -21,6 +29,7 @@ public static class SafetensorsDTypes
         _ => 2,
     };
 
+    /// <summary>The name a header gives the type ("F32").</summary>
     public static string HeaderName(this SafetensorsDType t) => t switch
     {
         SafetensorsDType.F64 => "F64",
@@ -31,6 +40,7 @@ public static class SafetensorsDTypes
         _ => "I32",
     };
 
+    /// <summary>The type a header names, when this engine reads it.</summary>
     public static bool TryParse(string name, out SafetensorsDType t)
     {
         switch (name)
@@ -45,6 +55,7 @@ public static class SafetensorsDTypes
         }
     }
 
+    /// <summary>True for the floating types.</summary>
     public static bool IsFloating(this SafetensorsDType t) => t is not (SafetensorsDType.I64 or SafetensorsDType.I32);
 
     /// <summary>The tensor type a file type lands in when the caller does not choose: half types widen

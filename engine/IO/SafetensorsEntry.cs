@@ -4,5 +4,6 @@ namespace Vicreg.Engine.IO;
 /// section (the bytes after the header).</summary>
 public sealed record SafetensorsEntry(string Name, SafetensorsDType DType, Shape Shape, long Begin, long End)
 {
+    /// <summary>The bytes of its data.</summary>
     public long ByteLength => End - Begin;
 }

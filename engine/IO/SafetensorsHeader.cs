@@ -9,7 +9,7 @@ namespace Vicreg.Engine.IO;
 /// <see cref="Utf8JsonWriter"/> (no reflection, so trimming and NativeAOT stay safe):
 /// <c>{"__metadata__": {"k": "v"}, "name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}, ...}</c>.
 /// </summary>
-public static class SafetensorsHeader
+internal static class SafetensorsHeader
 {
     public const string MetadataKey = "__metadata__";
 

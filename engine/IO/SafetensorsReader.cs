@@ -17,13 +17,18 @@ public sealed unsafe class SafetensorsReader : ITensorFile
     private readonly Dictionary<string, SafetensorsEntry> _byName;
     private readonly long _dataStart;
 
+    /// <summary>The file's path.</summary>
     public string Path { get; }
     /// <summary>Tensors in the order of their data in the file.</summary>
     public IReadOnlyList<SafetensorsEntry> Entries { get; }
+    /// <summary>The header's __metadata__ (empty when it has none).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
+    /// <summary>"safetensors".</summary>
     public string FormatDescription => "safetensors";
+    /// <summary>The tensors the header lists.</summary>
     public IReadOnlyList<StoredTensor> Tensors { get; }
 
+    /// <summary>Opens the file and checks its header; a <see cref="SafetensorsFormatException"/> (one line) when it is not a valid safetensors file.</summary>
     public SafetensorsReader(string path)
     {
         Path = path;
@@ -92,16 +97,20 @@ public sealed unsafe class SafetensorsReader : ITensorFile
             throw new SafetensorsFormatException($"{Path}: the data does not match its checksum (the file is damaged or was altered)");
     }
 
+    /// <summary>True when the file holds a tensor named <paramref name="name"/>.</summary>
     public bool Contains(string name) => _byName.ContainsKey(name);
 
+    /// <summary>The entry named <paramref name="name"/>; a <see cref="KeyNotFoundException"/> naming the file otherwise.</summary>
     public SafetensorsEntry this[string name] =>
         _byName.TryGetValue(name, out var e) ? e : throw new KeyNotFoundException($"{Path}: no tensor named '{name}'");
 
+    /// <summary>The entry named <paramref name="name"/>, when the file holds one.</summary>
     public bool TryGetEntry(string name, out SafetensorsEntry entry) => _byName.TryGetValue(name, out entry!);
 
     /// <summary>A new tensor with the entry's natural type (see <see cref="SafetensorsDTypes.NaturalTensorType"/>).</summary>
     public Tensor ReadTensor(string name, IBackend? backend = null) => ReadTensor(name, this[name].DType.NaturalTensorType(), backend);
 
+    /// <summary>A new tensor of type <paramref name="dtype"/> on <paramref name="backend"/> (the default when null) holding the entry's values.</summary>
     public Tensor ReadTensor(string name, DType dtype, IBackend? backend = null)
     {
         var entry = this[name];
@@ -122,6 +131,7 @@ public sealed unsafe class SafetensorsReader : ITensorFile
     /// I64 to int32, refusing values that do not fit).</summary>
     public void ReadInto(string name, Tensor destination) => ReadInto(this[name], destination);
 
+    /// <summary>Fills an existing tensor of the entry's shape, converting between floating types (and from I64 to int32, refusing values that do not fit).</summary>
     public void ReadInto(SafetensorsEntry entry, Tensor destination)
     {
         if (entry.Shape != destination.Shape)
@@ -205,5 +215,6 @@ public sealed unsafe class SafetensorsReader : ITensorFile
         }
     }
 
+    /// <summary>Closes the file.</summary>
     public void Dispose() => _handle.Dispose();
 }

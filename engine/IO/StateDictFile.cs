@@ -6,6 +6,7 @@ namespace Vicreg.Engine.IO;
 /// 'module.backbone.' stripped, 320 tensors (9 others ignored)".</summary>
 public sealed record StateDictLoad(string Path, string Format, string Prefix, int Loaded, int Ignored)
 {
+    /// <summary>The load in one line, as the commands print it.</summary>
     public override string ToString() =>
         $"read {System.IO.Path.GetFileName(Path)}: {Format}{(Prefix.Length > 0 ? $", prefix '{Prefix}' stripped" : "")}, {Loaded} tensors" +
         (Ignored > 0 ? $" ({Ignored} other{(Ignored == 1 ? "" : "s")} ignored)" : "");
@@ -22,6 +23,7 @@ public static class StateDictFile
     /// <summary>Given as a prefix, asks <see cref="Load(Module, ITensorFile, string, Func{string, bool}?)"/> to pick one of <see cref="KnownPrefixes"/>.</summary>
     public const string AutoPrefix = "auto";
 
+    /// <summary>Writes the module's parameters and buffers, named after <paramref name="prefix"/>, as safetensors with <paramref name="metadata"/>.</summary>
     public static void Save(Module module, string path, IReadOnlyDictionary<string, string>? metadata = null, string prefix = "")
         => SafetensorsWriter.Write(path, module.StateDict(prefix), metadata);
 
@@ -40,6 +42,7 @@ public static class StateDictFile
         return Load(module, file, prefix, ignore);
     }
 
+    /// <summary>As <see cref="Load(Module, string, string, Func{string, bool}?)"/>, from a file already open.</summary>
     public static StateDictLoad Load(Module module, ITensorFile file, string prefix = "", Func<string, bool>? ignore = null)
     {
         var expected = module.StateDict().ToList();

@@ -6,6 +6,7 @@ namespace Vicreg.Engine.IO;
 /// (by their magic bytes), else safetensors (whose reader says clearly when it is not that either).</summary>
 public static class WeightsFile
 {
+    /// <summary>Opens <paramref name="path"/> as a PyTorch checkpoint or a safetensors file, by its first bytes; the caller disposes it.</summary>
     public static ITensorFile Open(string path)
     {
         Span<byte> head = stackalloc byte[4];

@@ -7,11 +7,16 @@ namespace Vicreg.Engine.IO;
 /// </summary>
 public sealed class WeightsMismatchException : Exception
 {
+    /// <summary>The weights file.</summary>
     public string File { get; }
+    /// <summary>The model's tensors the file lacks.</summary>
     public IReadOnlyList<string> Missing { get; }
+    /// <summary>The file's tensors the model lacks.</summary>
     public IReadOnlyList<string> Unexpected { get; }
+    /// <summary>The tensors both hold with different shapes.</summary>
     public IReadOnlyList<(string Name, Shape Expected, Shape Found)> ShapeMismatches { get; }
 
+    /// <summary>Every difference between the model and <paramref name="file"/>, summarized in a one-line message.</summary>
     public WeightsMismatchException(string file, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected,
         IReadOnlyList<(string Name, Shape Expected, Shape Found)> shapeMismatches)
         : base(Describe(file, missing, unexpected, shapeMismatches))

@@ -8,14 +8,22 @@ namespace Vicreg.Engine.Nn;
 /// every rank's batch together (PyTorch's SyncBatchNorm).</summary>
 public sealed class BatchNorm : Module
 {
+    /// <summary>The scale γ per channel (null when not affine).</summary>
     public Tensor? Weight { get; }
+    /// <summary>The shift β per channel (null when not affine).</summary>
     public Tensor? Bias { get; }
+    /// <summary>The running mean per channel, used in evaluation mode.</summary>
     public Tensor RunningMean { get; }
+    /// <summary>The running (unbiased) variance per channel, used in evaluation mode.</summary>
     public Tensor RunningVar { get; }
+    /// <summary>The number of training batches seen (PyTorch's num_batches_tracked).</summary>
     public Tensor NumBatchesTracked { get; }
+    /// <summary>The running statistics' update weight.</summary>
     public double Momentum { get; }
+    /// <summary>Added to the variance before its square root.</summary>
     public double Eps { get; }
 
+    /// <summary>A batch norm over <paramref name="channels"/> channels (dimension 1 of the input).</summary>
     public BatchNorm(int channels, bool affine = true, double momentum = 0.1, double eps = 1e-5, DType dtype = DType.Float32, IBackend? backend = null)
     {
         Momentum = momentum;
@@ -43,6 +51,7 @@ public sealed class BatchNorm : Module
         foreach (var (_, child) in root.Children) Synchronize(child, communicator);
     }
 
+    /// <summary>Normalizes [N, C] or [N, C, H, W] per channel: by the batch's statistics in training mode (updating the running ones), by the running ones in evaluation mode.</summary>
     public override Tensor Forward(Tensor x)
     {
         if (Training)

@@ -4,6 +4,7 @@ namespace Vicreg.Engine.Nn;
 /// Values are generated on the host in double and converted once (initialization is not a hot path).</summary>
 public static class Init
 {
+    /// <summary>Fills <paramref name="t"/> from U(<paramref name="low"/>, <paramref name="high"/>).</summary>
     public static void Uniform(Tensor t, double low, double high, ref Rng rng)
     {
         var values = new double[t.Numel];
@@ -11,6 +12,7 @@ public static class Init
         Write(t, values);
     }
 
+    /// <summary>Fills <paramref name="t"/> from N(<paramref name="mean"/>, <paramref name="std"/>²).</summary>
     public static void Normal(Tensor t, double mean, double std, ref Rng rng)
     {
         var values = new double[t.Numel];
@@ -20,6 +22,7 @@ public static class Init
 
     /// <summary>fan_in = the product of every dimension but the first (PyTorch's _calculate_fan_in_and_fan_out).</summary>
     public static int FanIn(Tensor weight) => weight.Shape.Product(1, weight.Rank);
+    /// <summary>fan_out = the first dimension times the product of those after the second (PyTorch's _calculate_fan_in_and_fan_out).</summary>
     public static int FanOut(Tensor weight) => weight.Shape[0] * weight.Shape.Product(2, weight.Rank);
 
     /// <summary>PyTorch's default for Conv2d and Linear weights: kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)).</summary>

@@ -15,8 +15,10 @@ public abstract class Module
     /// <summary>True in training mode (batch statistics in batch norm), false in evaluation mode.</summary>
     public bool Training { get; private set; } = true;
 
+    /// <summary>The module applied to <paramref name="x"/>; recorded on the tape when a parameter requires a gradient.</summary>
     public abstract Tensor Forward(Tensor x);
 
+    /// <summary>Adds a trainable tensor under <paramref name="name"/> (PyTorch's parameter), long-lived, requiring a gradient.</summary>
     protected Tensor RegisterParameter(string name, Tensor t)
     {
         TensorScope.Detach(t);
@@ -26,6 +28,7 @@ public abstract class Module
         return t;
     }
 
+    /// <summary>Adds a state tensor that is not trained (a running mean) under <paramref name="name"/>, long-lived.</summary>
     protected Tensor RegisterBuffer(string name, Tensor t)
     {
         TensorScope.Detach(t);
@@ -34,12 +37,14 @@ public abstract class Module
         return t;
     }
 
+    /// <summary>Adds a child module under <paramref name="name"/>: its state is named "name.*".</summary>
     protected T RegisterModule<T>(string name, T module) where T : Module
     {
         _children.Add((name, module));
         return module;
     }
 
+    /// <summary>The child modules, in registration order.</summary>
     public IEnumerable<(string Name, Module Module)> Children => _children;
 
     /// <summary>Called on this module and every descendant after a load wrote new values into their parameters and
@@ -53,6 +58,7 @@ public abstract class Module
     /// <summary>What this module does after a load (see <see cref="StateLoaded"/>); nothing by default.</summary>
     protected virtual void OnStateLoaded() { }
 
+    /// <summary>Every parameter of this module and its descendants, with its dotted name after <paramref name="prefix"/>.</summary>
     public IEnumerable<(string Name, Tensor Tensor)> NamedParameters(string prefix = "")
     {
         foreach (var (n, t) in _parameters) yield return (prefix + n, t);
@@ -60,6 +66,7 @@ public abstract class Module
             foreach (var p in m.NamedParameters(prefix + n + ".")) yield return p;
     }
 
+    /// <summary>Every buffer of this module and its descendants, with its dotted name after <paramref name="prefix"/>.</summary>
     public IEnumerable<(string Name, Tensor Tensor)> NamedBuffers(string prefix = "")
     {
         foreach (var (n, t) in _buffers) yield return (prefix + n, t);
@@ -77,16 +84,20 @@ public abstract class Module
             foreach (var e in m.StateDict(prefix + n + ".")) yield return e;
     }
 
+    /// <summary>Every parameter of this module and its descendants.</summary>
     public IEnumerable<Tensor> Parameters() => NamedParameters().Select(p => p.Tensor);
 
+    /// <summary>The number of trainable elements.</summary>
     public long ParameterCount() => Parameters().Sum(p => p.Numel);
 
+    /// <summary>Sets training mode (or evaluation mode, with false) on this module and every descendant.</summary>
     public void Train(bool training = true)
     {
         Training = training;
         foreach (var (_, m) in _children) m.Train(training);
     }
 
+    /// <summary>Evaluation mode: batch norms use their running statistics.</summary>
     public void Eval() => Train(false);
 
     /// <summary>Fills every parameter's gradient with zeros (the buffers are kept, as PyTorch's set_to_none=False).</summary>

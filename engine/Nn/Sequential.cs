@@ -5,11 +5,13 @@ public sealed class Sequential : Module
 {
     private readonly List<Module> _layers = [];
 
+    /// <summary>The layers, named "0", "1", ... in order.</summary>
     public Sequential(params Module[] layers)
     {
         foreach (var l in layers) Add(l);
     }
 
+    /// <summary>Appends <paramref name="layer"/> under the next number; returns this.</summary>
     public Sequential Add(Module layer)
     {
         RegisterModule(_layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), layer);
@@ -17,9 +19,12 @@ public sealed class Sequential : Module
         return this;
     }
 
+    /// <summary>The number of layers.</summary>
     public int Count => _layers.Count;
+    /// <summary>Layer <paramref name="i"/>.</summary>
     public Module this[int i] => _layers[i];
 
+    /// <summary>Each layer applied to the previous one's output.</summary>
     public override Tensor Forward(Tensor x)
     {
         foreach (var l in _layers) x = l.Forward(x);

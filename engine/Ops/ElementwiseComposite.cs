@@ -29,8 +29,10 @@ public sealed class ElementwiseComposite
             _fusedRule = new ElementwiseRule(name, (g, d) => g.Backend.Binary(backward, g.A, g.Dy, d));
     }
 
+    /// <summary>The op's name.</summary>
     public string Name { get; }
 
+    /// <summary>True when fused kernels are registered.</summary>
     public bool HasFused => _fused is not null;
 
     /// <summary>The op: its fused kernels inside <see cref="PreferFused"/> when it has them, else its parts.</summary>
@@ -53,8 +55,10 @@ public sealed class ElementwiseComposite
         return new PreferFusedScope();
     }
 
+    /// <summary>The scope <see cref="PreferFused"/> returns.</summary>
     public readonly struct PreferFusedScope : IDisposable
     {
+        /// <summary>Ends the scope.</summary>
         public void Dispose() => t_preferFusedDepth--;
     }
 }

@@ -10,12 +10,15 @@ public static partial class Ops
     // Declared first: the rules below use it in their initializers, which run in textual order.
     private static readonly DerivativeRule s_passThrough = static (g, d) => g.Backend.Unary(UnaryOp.Copy, g.Dy, d);
 
+    /// <summary>a + b, elementwise (same shapes).</summary>
     public static Tensor Add(Tensor a, Tensor b) => Binary(BinaryOp.Add, a, b, s_addRule);
     private static readonly ElementwiseRule s_addRule = new("add", s_passThrough, s_passThrough);
 
+    /// <summary>a - b, elementwise (same shapes).</summary>
     public static Tensor Sub(Tensor a, Tensor b) => Binary(BinaryOp.Sub, a, b, s_subRule);
     private static readonly ElementwiseRule s_subRule = new("sub", s_passThrough, static (g, d) => g.Backend.Unary(UnaryOp.Scale, g.Dy, d, -1));
 
+    /// <summary>a × b, elementwise (same shapes).</summary>
     public static Tensor Mul(Tensor a, Tensor b) => Binary(BinaryOp.Mul, a, b, s_mulRule);
     private static readonly ElementwiseRule s_mulRule = new("mul",
         static (g, d) => g.Backend.Binary(BinaryOp.Mul, g.Dy, g.B, d),
@@ -101,6 +104,7 @@ public static partial class Ops
     public static Tensor AddScalar(Tensor x, double alpha) => Unary(UnaryOp.AddScalar, x, s_addScalarRule, alpha);
     private static readonly ElementwiseRule s_addScalarRule = new("add_scalar", s_passThrough);
 
+    /// <summary>x², elementwise.</summary>
     public static Tensor Square(Tensor x) => Unary(UnaryOp.Square, x, s_squareRule);
     private static readonly ElementwiseRule s_squareRule = new("square", static (g, d) =>
     {
@@ -116,6 +120,7 @@ public static partial class Ops
         g.Backend.Unary(UnaryOp.Scale, d, d, 0.5);
     });
 
+    /// <summary>max(x, 0), elementwise.</summary>
     public static Tensor Relu(Tensor x) => Unary(UnaryOp.Relu, x, s_reluRule);
     private static readonly ElementwiseRule s_reluRule = new("relu", static (g, d) => g.Backend.Binary(BinaryOp.ReluBackward, g.Y, g.Dy, d));
 

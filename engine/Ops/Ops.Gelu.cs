@@ -7,6 +7,7 @@ public static partial class Ops
     /// ElementwiseComposite.PreferFused() the fused Gelu/GeluBackward kernels run instead (one pass each way).</summary>
     public static Tensor Gelu(Tensor x) => GeluComposite.Invoke(x);
 
+    /// <summary>GELU as a composite, with its fused kernels.</summary>
     public static ElementwiseComposite GeluComposite { get; } = new("gelu", x =>
     {
         var inner = Scale(Add(x, Scale(Pow(x, 3), 0.044715)), Math.Sqrt(2 / Math.PI));

@@ -10,9 +10,12 @@ public sealed class Lars(IEnumerable<(string Name, Tensor Parameter)> parameters
     Func<string, Tensor, double>? learningRateScale = null)
     : Optimizer(parameters, learningRateScale)
 {
+    /// <summary>The weight decay added to multi-dimensional parameters' gradients.</summary>
     public double WeightDecay => weightDecay;
+    /// <summary>The trust coefficient.</summary>
     public double Eta => eta;
 
+    /// <summary>One LARS step of <paramref name="parameter"/>.</summary>
     protected override void Update(Tensor parameter, Tensor grad, Tensor momentumBuffer, double lr)
     {
         bool adapt = parameter.Rank > 1;

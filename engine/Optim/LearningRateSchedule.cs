@@ -4,6 +4,7 @@ namespace Vicreg.Engine.Optim;
 /// warm-up steps, then a cosine from peak down to finalFactor·peak at the last step.</summary>
 public sealed class WarmupCosineSchedule(double peak, long warmupSteps, long totalSteps, double finalFactor = 0.001)
 {
+    /// <summary>The learning rate of step <paramref name="step"/> (from 0).</summary>
     public double At(long step)
     {
         if (step < warmupSteps) return peak * step / warmupSteps;
@@ -18,5 +19,6 @@ public sealed class WarmupCosineSchedule(double peak, long warmupSteps, long tot
 /// <summary>Cosine annealing stepped once per epoch (the linear-evaluation head's schedule, torch's CosineAnnealingLR with eta_min 0).</summary>
 public sealed class CosineEpochSchedule(double baseLr, int epochs)
 {
+    /// <summary>The learning rate of epoch <paramref name="epoch"/> (from 0).</summary>
     public double At(int epoch) => baseLr * 0.5 * (1 + Math.Cos(Math.PI * epoch / Math.Max(1, epochs)));
 }

@@ -9,10 +9,12 @@ namespace Vicreg.Engine.Optim;
 /// </summary>
 public abstract class Optimizer
 {
+    /// <summary>The parameters, with their names.</summary>
     protected readonly List<(string Name, Tensor Parameter)> Parameters;
     private readonly double[] _scales;
     private readonly Dictionary<Tensor, Tensor> _momentum = new(ReferenceEqualityComparer.Instance);
 
+    /// <summary>An optimizer of <paramref name="parameters"/>, each stepping with lr × <paramref name="learningRateScale"/>(name, parameter) (1 without it).</summary>
     protected Optimizer(IEnumerable<(string Name, Tensor Parameter)> parameters, Func<string, Tensor, double>? learningRateScale = null)
     {
         Parameters = parameters.ToList();
@@ -35,6 +37,7 @@ public abstract class Optimizer
         }
     }
 
+    /// <summary>One step of <paramref name="parameter"/> from <paramref name="grad"/>, with its <paramref name="momentum"/> buffer and learning rate <paramref name="lr"/>.</summary>
     protected abstract void Update(Tensor parameter, Tensor grad, Tensor momentum, double lr);
 
     private Tensor MomentumOf(Tensor p)
@@ -50,6 +53,7 @@ public abstract class Optimizer
     /// <summary>Momentum buffers by parameter name ("layer1.0.conv1.weight"), created if missing (for saving and loading).</summary>
     public IEnumerable<(string Name, Tensor Momentum)> State() => Parameters.Select(p => (p.Name, MomentumOf(p.Parameter)));
 
+    /// <summary>Fills every parameter's gradient with zeros.</summary>
     public void ZeroGrad()
     {
         foreach (var (_, p) in Parameters)

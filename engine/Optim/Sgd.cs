@@ -5,6 +5,7 @@ namespace Vicreg.Engine.Optim;
 public sealed class Sgd(IEnumerable<(string Name, Tensor Parameter)> parameters, double momentum = 0.9, double weightDecay = 0,
     Func<string, Tensor, double>? learningRateScale = null) : Optimizer(parameters, learningRateScale)
 {
+    /// <summary>One SGD step of <paramref name="parameter"/>.</summary>
     protected override void Update(Tensor parameter, Tensor grad, Tensor momentumBuffer, double lr)
         => parameter.Backend.SgdUpdate(parameter, grad, momentumBuffer, lr, weightDecay, momentum);
 }

@@ -69,7 +69,7 @@ public sealed class BackendIndependenceTests
     public void AnAssemblyUsingTheTapeIsReported()
     {
         // The core itself is full of autograd: the check must see it there.
-        var found = AutogradReferences(typeof(Vicreg.Tests.App.Models.ResNetTests).Assembly.Location);
+        var found = AutogradReferences(typeof(Vicreg.Tests.Engine.Models.ResNetTests).Assembly.Location);
         Assert.Contains(found, f => f.StartsWith("Vicreg.Engine.Nn.", StringComparison.Ordinal));
         Assert.Contains("Vicreg.Engine.Tensor.Backward", found);
     }

@@ -11,13 +11,15 @@ public sealed class ProjectGraphTests
     private const string Cuda = "engine/Backends/Cuda/Vicreg.Engine.Backends.Cuda.csproj";
     private const string Mpi = "engine/Distributed/Mpi/Vicreg.Engine.Distributed.Mpi.csproj";
     private const string Data = "engine/Data/Vicreg.Engine.Data.csproj";
+    private const string Models = "engine/Models/Vicreg.Engine.Models.csproj";
+    private const string Inference = "engine/Inference/Vicreg.Engine.Inference.csproj";
     private const string Program = "vicreg/Vicreg.csproj";
     /// <summary>A build tool, not a layer: the source generator the CUDA backend runs as an analyzer
     /// (tools/CudaKernelGenerator/CudaKernelGenerator.targets) and the tests exercise.</summary>
     private const string KernelGenerator = "tools/CudaKernelGenerator/Vicreg.CudaKernelGenerator.csproj";
 
     /// <summary>Each project and the projects it may reference directly. The core references nothing; a backend,
-    /// a communicator and the data layer reference the core only (so CUDA knows nothing of the CPU backend);
+    /// a communicator, the data layer and the models reference the core only (so CUDA knows nothing of the CPU backend); inference runs the models on the CPU backend;
     /// the program chooses among them; tests and benchmarks may use everything.</summary>
     public static readonly Dictionary<string, string[]> Allowed = new(StringComparer.Ordinal)
     {
@@ -26,10 +28,12 @@ public sealed class ProjectGraphTests
         [Cuda] = [Core],
         [Mpi] = [Core],
         [Data] = [Core],
-        [Program] = [Core, Cpu, Cuda, Mpi, Data],
+        [Models] = [Core],
+        [Inference] = [Core, Cpu, Data, Models],
+        [Program] = [Core, Cpu, Cuda, Mpi, Data, Models, Inference],
         [KernelGenerator] = [],
-        ["tests/Vicreg.Tests.csproj"] = [Core, Cpu, Cuda, Mpi, Data, Program, KernelGenerator],
-        ["tools/bench/Vicreg.Bench.csproj"] = [Core, Cpu, Cuda, Mpi, Data, Program],
+        ["tests/Vicreg.Tests.csproj"] = [Core, Cpu, Cuda, Mpi, Data, Models, Inference, Program, KernelGenerator],
+        ["tools/bench/Vicreg.Bench.csproj"] = [Core, Cpu, Cuda, Mpi, Data, Models, Inference, Program],
     };
 
     /// <summary>The project references of a .csproj, as repository-relative paths.</summary>

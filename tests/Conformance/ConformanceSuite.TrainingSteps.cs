@@ -2,7 +2,7 @@ using Vicreg.Engine;
 using Vicreg.Engine.Autograd;
 using Vicreg.Engine.Optim;
 using Vicreg.Losses;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Training;
 using static Vicreg.Tests.Conformance.ConformanceData;
 

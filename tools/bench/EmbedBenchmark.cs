@@ -1,13 +1,13 @@
+using Vicreg.Engine.Data.Transforms;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Vicreg.Augment;
+using Vicreg.Engine.Inference;
 using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Data.Datasets;
-using Vicreg.Models;
-using Vicreg.Training;
+using Vicreg.Engine.Models;
 
 namespace Vicreg.Bench;
 
@@ -51,7 +51,7 @@ public sealed class EmbedBenchmark : IBenchmark
         var rng = new Rng(5);
         var model = Backbones.Create("resnet18", ResNetStem.Imagenet, 1, 3, ref rng);
         model.Eval();
-        var transform = VicregAugmentations.Evaluation(Size);
+        var transform = EvaluationTransforms.Photographs(Size);
         var backend = CpuBackend.Instance;
         FeatureExtractor.Extract(model, new ImageFilesDataset(files.Take(Batch).ToList()), transform, backend, Batch, threads);
         double best = 0;

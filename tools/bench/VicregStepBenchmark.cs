@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 
 namespace Vicreg.Bench;
 

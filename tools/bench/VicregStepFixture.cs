@@ -2,7 +2,7 @@ using Vicreg.Engine;
 using Vicreg.Engine.Distributed;
 using Vicreg.Engine.Optim;
 using Vicreg.Losses;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Training;
 
 namespace Vicreg.Bench;

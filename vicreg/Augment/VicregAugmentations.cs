@@ -1,4 +1,3 @@
-using Vicreg.Datasets;
 using Vicreg.Engine.Data.Transforms;
 using Vicreg.Engine.Data;
 
@@ -17,9 +16,9 @@ namespace Vicreg.Augment;
 /// solarize p 0.2 on view 2 only; the dataset's normalization.</item>
 /// <item>Linear evaluation of small images: RandomCrop(size, padding 4, zero fill) + flip, the standard
 /// CIFAR classifier recipe (it keeps the whole object, unlike a 0.08-scale crop); evaluation: the image
-/// as is. For ImageNet-size images, as the official evaluate.py: RandomResizedCrop(default scale) + flip,
-/// and Resize(256/224 x size) + CenterCrop(size) for evaluation, both bilinear (torchvision's default;
-/// only the pretraining views ask for bicubic).</item>
+/// as is. For ImageNet-size images, as the official evaluate.py: RandomResizedCrop(default scale) + flip, bilinear
+/// (torchvision's default; only the pretraining views ask for bicubic); their evaluation transform, Resize(256/224 x
+/// size) + CenterCrop(size), also bilinear, is the engine's (<see cref="EvaluationTransforms.Photographs"/>).</item>
 /// </list>
 /// </summary>
 public static class VicregAugmentations
@@ -76,22 +75,6 @@ public static class VicregAugmentations
         return [new AugmentationPipeline(common with { SolarizeP = 0.0 }), new AugmentationPipeline(common with { SolarizeP = 0.2 })];
     }
 
-    /// <summary>Evaluation transform for photographs: Resize(256 * size / 224, bilinear) then CenterCrop(size).</summary>
-    public static IImageTransform Evaluation(int imageSize = 224, DatasetNormalization? norm = null)
-    {
-        var n = norm ?? DatasetNormalization.ImageNet;
-        return new AugmentationPipeline(new AugmentationSpec
-        {
-            Size = imageSize,
-            Channels = n.Channels,
-            Geometry = GeometryKind.ResizeCentreCrop,
-            Interpolation = ResampleFilter.Bilinear,
-            ResizeShorter = (int)Math.Round(256.0 * imageSize / 224.0),
-            Mean = n.Mean,
-            Std = n.Std,
-        });
-    }
-
     /// <summary>Linear-evaluation and fine-tuning training transform for photographs: RandomResizedCrop(size, bilinear) + flip.</summary>
     public static IImageTransform LinearTrain(int imageSize = 224, DatasetNormalization? norm = null)
     {
@@ -126,20 +109,6 @@ public static class VicregAugmentations
         Size = size,
         Channels = norm.Channels,
         Geometry = GeometryKind.None,
-        Mean = norm.Mean,
-        Std = norm.Std,
-    });
-
-    /// <summary>Evaluation of image files for a small-image model: the data set's normalization on an image of its size
-    /// (as <see cref="SmallImageEvaluation"/>, the resize being the identity there); an image of another size is first
-    /// resized (shorter side, bicubic) and centre-cropped to it.</summary>
-    public static IImageTransform SmallImageEvaluationOfAnySize(int size, DatasetNormalization norm) => new AugmentationPipeline(new AugmentationSpec
-    {
-        Size = size,
-        Channels = norm.Channels,
-        Geometry = GeometryKind.ResizeCentreCrop,
-        Interpolation = ResampleFilter.Bilinear,
-        ResizeShorter = size,
         Mean = norm.Mean,
         Std = norm.Std,
     });

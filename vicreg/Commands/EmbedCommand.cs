@@ -1,12 +1,11 @@
-using System.Runtime.InteropServices;
 using Vicreg.Datasets;
-using Vicreg.Engine.Autograd;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Data.Datasets;
+using Vicreg.Engine.Inference;
 using Vicreg.Engine.IO;
 using Vicreg.Engine;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Training;
 
 namespace Vicreg.Commands;
@@ -103,11 +102,11 @@ public sealed class EmbedCommand : ICommand
             inChannels = data.Channels;
         }
 
-        var rng = new Rng(0); // every weight is replaced by the file's
-        var model = Backbones.Create(arch, stem, width, inChannels, ref rng, backend: backend);
+        ResNet model;
         try
         {
-            Console.WriteLine(StateDictFile.Load(model, weights, prefix, name => name.StartsWith("fc.", StringComparison.Ordinal)));
+            (model, var load) = BackboneFile.Load(weights, new BackboneSpec(arch, stem, width, inChannels, prefix), backend);
+            Console.WriteLine(load);
         }
         catch (WeightsMismatchException e)
         {
@@ -121,7 +120,6 @@ public sealed class EmbedCommand : ICommand
         {
             throw new UsageException($"{Name}: cannot read weights {weights}: {e.Message}");
         }
-        model.Eval();
         if (fileTransform is not null)
             return EmbedFiles(model, imagePaths, fileTransform, maxImagePixels, limit, batchSize, workers, strict, backend, output, fileFormat, commandLine);
         if (data is not null) return EmbedDataset(model, data, limit, batchSize, workers, strict, backend, output, commandLine);
@@ -129,25 +127,8 @@ public sealed class EmbedCommand : ICommand
         using var images = ReadImages(input!, inChannels);
         NonFiniteInput.Warn(Name, ("x", images));
         int n = images.Shape[0];
-        using var features = Tensor.Empty(new Shape(n, model.RepresentationSize), DType.Float32, CpuBackend.Instance);
-        using (Tape.NoGrad())
-        {
-            // Batches are row views of the input and the output (no span over a whole file: it may exceed 2 GiB).
-            for (int start = 0; start < n; start += batchSize)
-            {
-                int count = Math.Min(batchSize, n - start);
-                using var scope = TensorScope.Begin();
-                var rows = images.NarrowView(start, count);
-                var batch = rows;
-                if (!backend.IsHostMemory)
-                {
-                    batch = Tensor.Empty(rows.Shape, DType.Float32, backend);
-                    backend.CopyFromHost(MemoryMarshal.AsBytes(rows.AsSpan<float>()), batch);
-                }
-                var y = model.Forward(batch);
-                backend.CopyToHost(y, MemoryMarshal.AsBytes(features.NarrowView(start, count).AsSpan<float>()));
-            }
-        }
+        using var frozen = new FrozenBackbone(model, backend, Math.Min(batchSize, n));
+        using var features = frozen.FeaturesOfRows(images, model.RepresentationSize);
         try
         {
             SafetensorsWriter.Write(output, [("features", features)], new Dictionary<string, string> { ["command"] = commandLine });
@@ -205,8 +186,11 @@ public sealed class EmbedCommand : ICommand
         }
         try
         {
-            return FeatureExtractor.Extract(model, images, transform, backend, batchSize, workers,
-                new ProgressLine("embed", images.Count, "images"), strict: strict, skipped: skipped);
+            var progress = new ProgressLine("embed", images.Count, "images");
+            var features = FeatureExtractor.Extract(model, images, transform, backend, batchSize, workers,
+                seen => progress.Report(seen, ""), strict: strict, skipped: skipped);
+            progress.Finish();
+            return features;
         }
         catch (DatasetException e)
         {

@@ -1,8 +1,9 @@
 using Vicreg.Datasets;
+using Vicreg.Engine.Inference;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.IO;
 using Vicreg.Engine;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Platform;
 using Vicreg.Training;
 
@@ -112,7 +113,12 @@ public sealed record FrozenEvaluation(FrozenEvaluationInputs Inputs, IBackend Ba
 
     /// <summary>Features of <paramref name="split"/> through the evaluation transform, with a progress line named
     /// <paramref name="label"/>. An unreadable image has no row (or stops the command under --strict).</summary>
-    public FeatureSet Features(IImageDataset split, string label, CancellationToken cancel) =>
-        FeatureExtractor.Extract(Backbone, split, Train.Evaluation, Backend, BatchSize, Inputs.Workers,
-            new ProgressLine(label, split.Count, "images"), cancel, Inputs.Strict);
+    public FeatureSet Features(IImageDataset split, string label, CancellationToken cancel)
+    {
+        var progress = new ProgressLine(label, split.Count, "images");
+        var features = FeatureExtractor.Extract(Backbone, split, Train.Evaluation, Backend, BatchSize, Inputs.Workers,
+            seen => progress.Report(seen, ""), cancel, Inputs.Strict);
+        progress.Finish();
+        return features;
+    }
 }

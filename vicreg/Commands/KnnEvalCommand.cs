@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Vicreg.Engine.Inference;
 using Vicreg.Training;
 
 namespace Vicreg.Commands;

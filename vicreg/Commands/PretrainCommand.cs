@@ -1,5 +1,5 @@
 using Vicreg.Datasets;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Platform;
 using Vicreg.Training;
 

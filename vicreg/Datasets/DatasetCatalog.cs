@@ -1,6 +1,7 @@
 using Vicreg.Augment;
 using Vicreg.Engine.Data.Datasets;
 using Vicreg.Engine.Data;
+using Vicreg.Engine.Data.Transforms;
 
 namespace Vicreg.Datasets;
 
@@ -65,7 +66,7 @@ public static class DatasetCatalog
                 var ds = ImageFolderDataset.OpenSplit(Require(dataDir, name), train ? "train" : "val", maxPixels: maxImagePixels);
                 var norm = DatasetNormalization.ImageNet;
                 return new DatasetChoice("imagefolder", ds, norm, imageSize, VicregAugmentations.ImageNetTwoViews(imageSize),
-                    VicregAugmentations.LinearTrain(imageSize, norm), VicregAugmentations.Evaluation(imageSize, norm));
+                    VicregAugmentations.LinearTrain(imageSize, norm), EvaluationTransforms.Photographs(imageSize, norm));
             }
             default:
                 throw Unknown(name);
@@ -76,15 +77,15 @@ public static class DatasetCatalog
     /// The evaluation transform a data set's model takes image files through (<c>embed --images</c>), without opening
     /// the data set: photographs (imagefolder) as the linear evaluation takes them, Resize + CenterCrop to
     /// <paramref name="imageSize"/>; the small data sets at their size with their normalization and channels
-    /// (<see cref="VicregAugmentations.SmallImageEvaluationOfAnySize"/>).
+    /// (<see cref="EvaluationTransforms.SmallImages"/>).
     /// </summary>
     public static IImageTransform FileEvaluation(string name, int imageSize) => name.ToLowerInvariant() switch
     {
-        "fashion-mnist" or "fashionmnist" => VicregAugmentations.SmallImageEvaluationOfAnySize(28, DatasetNormalization.FashionMnist),
-        "mnist" => VicregAugmentations.SmallImageEvaluationOfAnySize(28, DatasetNormalization.Mnist),
-        "cifar10" or "cifar-10" => VicregAugmentations.SmallImageEvaluationOfAnySize(32, DatasetNormalization.Cifar10),
-        "cifar100" or "cifar-100" => VicregAugmentations.SmallImageEvaluationOfAnySize(32, DatasetNormalization.Cifar100),
-        "imagefolder" or "imagenet" => VicregAugmentations.Evaluation(imageSize, DatasetNormalization.ImageNet),
+        "fashion-mnist" or "fashionmnist" => EvaluationTransforms.SmallImages(28, DatasetNormalization.FashionMnist),
+        "mnist" => EvaluationTransforms.SmallImages(28, DatasetNormalization.Mnist),
+        "cifar10" or "cifar-10" => EvaluationTransforms.SmallImages(32, DatasetNormalization.Cifar10),
+        "cifar100" or "cifar-100" => EvaluationTransforms.SmallImages(32, DatasetNormalization.Cifar100),
+        "imagefolder" or "imagenet" => EvaluationTransforms.Photographs(imageSize, DatasetNormalization.ImageNet),
         _ => throw Unknown(name),
     };
 

@@ -1,3 +1,4 @@
+using Vicreg.Engine.Inference;
 using Vicreg.Engine;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Nn;

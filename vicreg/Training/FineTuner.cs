@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Vicreg.Engine.Inference;
 using Vicreg.Engine;
 using Vicreg.Engine.Autograd;
 using Vicreg.Engine.Data;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Vicreg.Engine.Inference;
 using Vicreg.Engine;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Nn;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 
 namespace Vicreg.Training;
 

@@ -8,7 +8,7 @@ using Vicreg.Engine.IO;
 using Vicreg.Engine.Nn;
 using Vicreg.Engine.Optim;
 using Vicreg.Engine;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Platform;
 
 namespace Vicreg.Training;

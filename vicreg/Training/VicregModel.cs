@@ -1,6 +1,6 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Nn;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 
 namespace Vicreg.Training;
 

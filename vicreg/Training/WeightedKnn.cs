@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Vicreg.Engine.Inference;
 using Vicreg.Engine;
 
 namespace Vicreg.Training;

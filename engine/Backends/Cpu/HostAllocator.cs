@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Vicreg.Engine.Backends.Cpu;
 
 /// <summary>64-byte aligned native host memory (a cache line, and two AVX2 vectors), recycled by size.</summary>
-public sealed unsafe class HostAllocator : CachingAllocator
+internal sealed unsafe class HostAllocator : CachingAllocator
 {
     public const int Alignment = 64;
 

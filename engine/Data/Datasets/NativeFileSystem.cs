@@ -107,7 +107,7 @@ internal static unsafe partial class NativeFileSystem
     }
 
     /// <summary>What a path names, links followed.</summary>
-    public enum PathKind { Missing, Directory, RegularFile, Other }
+    internal enum PathKind { Missing, Directory, RegularFile, Other }
 
     /// <summary>What <paramref name="path"/> names; <paramref name="description"/> says what an <see cref="PathKind.Other"/>
     /// is (a FIFO, a device) or why a <see cref="PathKind.Missing"/> one could not be examined.</summary>

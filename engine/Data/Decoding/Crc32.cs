@@ -1,7 +1,7 @@
 namespace Vicreg.Engine.Data.Decoding;
 
 /// <summary>The CRC-32 of PNG chunks and zlib/gzip (polynomial 0xEDB88320, reflected), table-driven.</summary>
-public static class Crc32
+internal static class Crc32
 {
     private static readonly uint[] Table = BuildTable();
 

@@ -7,7 +7,7 @@ namespace Vicreg.Engine.Data.Decoding;
 /// One decompressor handle per thread (TurboJPEG handles are not thread-safe), freed at thread exit
 /// by the finaliser of its holder.
 /// </summary>
-public static unsafe class JpegDecoder
+internal static unsafe class JpegDecoder
 {
     private sealed class Handle
     {

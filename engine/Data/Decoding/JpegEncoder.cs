@@ -1,7 +1,7 @@
 namespace Vicreg.Engine.Data.Decoding;
 
 /// <summary>TurboJPEG's encoder, used by tests and the benchmark to write JPEGs (not by training).</summary>
-public static unsafe class JpegEncoder
+internal static unsafe class JpegEncoder
 {
     /// <summary>Encodes packed HWC bytes (1 or 3 channels) at the given quality (4:4:4 color).</summary>
     public static byte[] Encode(ReadOnlySpan<byte> pixels, int width, int height, int channels, int quality = 95, bool progressive = false, bool subsample420 = false)

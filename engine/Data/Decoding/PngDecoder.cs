@@ -13,7 +13,7 @@ namespace Vicreg.Engine.Data.Decoding;
 /// background color choice.
 /// </para>
 /// </summary>
-public static class PngDecoder
+internal static class PngDecoder
 {
     private static ReadOnlySpan<byte> Signature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 

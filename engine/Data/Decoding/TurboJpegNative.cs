@@ -31,7 +31,7 @@ internal static unsafe partial class TurboJpegNative
     public const int FlagProgressive = 16384;
 
     [StructLayout(LayoutKind.Sequential)]
-    public struct ScalingFactor
+    internal struct ScalingFactor
     {
         public int Num;
         public int Denom;

@@ -15,7 +15,7 @@ namespace Vicreg.Engine.Data.Transforms;
 /// mapped onto a DCT-downscaled decode).
 /// </para>
 /// </summary>
-public static class PillowResampler
+internal static class PillowResampler
 {
     private const int PrecisionBits = 32 - 8 - 2;
 

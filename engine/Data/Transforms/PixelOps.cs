@@ -7,7 +7,7 @@ namespace Vicreg.Engine.Data.Transforms;
 /// computes it (with torchvision's functional_pil on top), so that an augmentation seen through our
 /// pipeline is the one PyTorch users get. Float arithmetic is float32 where Pillow's C is.
 /// </summary>
-public static class PixelOps
+internal static class PixelOps
 {
     /// <summary>Pillow's Image.blend(degenerate, image, alpha) for one byte: degenerate + alpha (image -
     /// degenerate) in float32, truncated, clamped when extrapolating (alpha outside [0, 1]).</summary>

@@ -6,7 +6,7 @@ namespace Vicreg.Engine.Data.Transforms;
 /// round); the first that fits is placed uniformly. After 10 failures, the centre crop of the whole
 /// image clamped to the ratio range.
 /// </summary>
-public static class RandomResizedCropSampler
+internal static class RandomResizedCropSampler
 {
     public const int Attempts = 10;
 

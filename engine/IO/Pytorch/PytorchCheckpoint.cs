@@ -15,13 +15,17 @@ public sealed class PytorchCheckpoint : ITensorFile
     private readonly Dictionary<string, PytorchTensor> _byName;
     private (PytorchStorage Storage, byte[] Bytes)? _lastStorage;
 
+    /// <summary>The file's path.</summary>
     public string Path { get; }
+    /// <summary>The format and where the state dict was found ("zip format, 'model' entry").</summary>
     public string FormatDescription { get; }
+    /// <summary>The tensors of the state dict, in the pickle's order.</summary>
     public IReadOnlyList<StoredTensor> Tensors { get; }
 
     /// <summary>True when the first bytes are those of either torch.save format.</summary>
     public static bool HasMagic(ReadOnlySpan<byte> head) => PytorchZipFormat.HasMagic(head) || PytorchLegacyFormat.HasMagic(head);
 
+    /// <summary>Opens and unpickles the file, reading no tensor yet; a <see cref="PytorchFormatException"/> (one line) for a damaged file or a pickle that asks for anything a state dict does not need.</summary>
     public PytorchCheckpoint(string path)
     {
         Path = path;
@@ -100,6 +104,7 @@ public sealed class PytorchCheckpoint : ITensorFile
         return t;
     }
 
+    /// <summary>Fills <paramref name="destination"/>, of the stored shape, with the tensor <paramref name="name"/>, converting its type.</summary>
     public void ReadInto(string name, Tensor destination)
     {
         var tensor = Find(name);
@@ -125,5 +130,6 @@ public sealed class PytorchCheckpoint : ITensorFile
         return bytes;
     }
 
+    /// <summary>Closes the file.</summary>
     public void Dispose() => _storages.Dispose();
 }

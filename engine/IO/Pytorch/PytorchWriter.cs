@@ -17,6 +17,7 @@ public static class PytorchWriter
 {
     private const string Root = "archive/";
 
+    /// <summary>Writes <paramref name="tensors"/> as a state dict (an OrderedDict of tensors) in torch.save's zip format, all or nothing.</summary>
     public static void Write(string path, IEnumerable<(string Name, Tensor Tensor)> tensors)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("PyTorch file I/O assumes a little-endian machine");

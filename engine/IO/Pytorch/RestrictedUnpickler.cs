@@ -31,6 +31,7 @@ internal sealed class RestrictedUnpickler
     private long _opcodeAt;
 
     /// <param name="input">A seekable stream positioned at the pickle; it is left just after STOP.</param>
+    /// <param name="file">The file's name, for messages.</param>
     /// <param name="persistentLoad">Turns a persistent id (BINPERSID) into a storage.</param>
     public RestrictedUnpickler(Stream input, string file, Func<object?, object> persistentLoad)
     {

@@ -2,10 +2,10 @@ using Vicreg.Engine;
 using Vicreg.Engine.Autograd;
 using Vicreg.Engine.IO;
 using Vicreg.Engine.Nn;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Tests.Engine.IO;
 using Vicreg.Tests.Engine.Data;
-using Vicreg.Tests.App.Models;
+using Vicreg.Tests.Engine.Models;
 
 namespace Vicreg.Tests.App.Commands;
 

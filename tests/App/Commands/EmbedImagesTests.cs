@@ -5,10 +5,10 @@ using Vicreg.Engine;
 using Vicreg.Engine.Data.Decoding;
 using Vicreg.Engine.IO;
 using Vicreg.Engine.Nn;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Tests.Engine.Data;
 using Vicreg.Tests.Engine.IO;
-using Vicreg.Tests.App.Models;
+using Vicreg.Tests.Engine.Models;
 
 namespace Vicreg.Tests.App.Commands;
 

@@ -78,7 +78,7 @@ public class LinearEvalCommandTests
         RequireFashionMnist();
         using var dir = new TempFolder();
         var rng = new global::Vicreg.Engine.Rng(12);
-        var backbone = global::Vicreg.Models.Backbones.Create("resnet18", global::Vicreg.Models.ResNetStem.Cifar, 0.0625, 1, ref rng);
+        var backbone = global::Vicreg.Engine.Models.Backbones.Create("resnet18", global::Vicreg.Engine.Models.ResNetStem.Cifar, 0.0625, 1, ref rng);
         string weights = dir.File("backbone.safetensors");
         global::Vicreg.Engine.IO.StateDictFile.Save(backbone, weights);
         EmbedCommandTests.Poison(weights, "conv1.weight", float.NaN);

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.IO;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Tests.Engine.IO;
 
 namespace Vicreg.Tests.App.Commands;

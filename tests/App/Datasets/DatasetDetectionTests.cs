@@ -4,7 +4,7 @@ using Vicreg.Engine.Data.Datasets;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.IO;
 using Vicreg.Engine;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Tests.App.Commands;
 using Vicreg.Tests.Engine.IO;
 

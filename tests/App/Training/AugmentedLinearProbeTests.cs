@@ -1,10 +1,11 @@
 using Vicreg.Datasets;
+using Vicreg.Engine.Inference;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Data.Datasets;
 using Vicreg.Engine.Data;
 using Vicreg.Engine;
-using Vicreg.Models;
-using Vicreg.Tests.App.Models;
+using Vicreg.Engine.Models;
+using Vicreg.Tests.Engine.Models;
 using Vicreg.Training;
 
 namespace Vicreg.Tests.App.Training;

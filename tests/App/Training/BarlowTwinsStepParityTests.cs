@@ -3,7 +3,7 @@ using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Distributed;
 using Vicreg.Engine.IO;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Tests.Engine.IO;
 using Vicreg.Training;
 

@@ -1,7 +1,7 @@
 using Vicreg.Engine;
 using Vicreg.Engine.IO;
 using Vicreg.Engine.Optim;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Tests.Engine.IO;
 using Vicreg.Training;
 

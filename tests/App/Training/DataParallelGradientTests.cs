@@ -4,7 +4,7 @@ using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Distributed;
 using Vicreg.Engine.Nn;
 using Vicreg.Losses;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Tests.Engine;
 using Vicreg.Tests.Engine.Distributed;
 using Vicreg.Training;

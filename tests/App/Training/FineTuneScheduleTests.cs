@@ -1,7 +1,7 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Optim;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Training;
 
 namespace Vicreg.Tests.App.Training;

@@ -1,5 +1,5 @@
 using Vicreg.Engine;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Tests.App.Commands;
 using Vicreg.Tests.App.Datasets;
 using Vicreg.Tests.Engine.IO;

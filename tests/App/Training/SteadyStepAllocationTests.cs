@@ -6,7 +6,7 @@ using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Optim;
 using Vicreg.Losses;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Tests.Engine.Backends.Cpu;
 using Vicreg.Training;
 

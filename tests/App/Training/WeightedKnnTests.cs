@@ -1,3 +1,4 @@
+using Vicreg.Engine.Inference;
 using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
 using Vicreg.Engine.IO;

@@ -1,5 +1,4 @@
 using Vicreg.Augment;
-using Vicreg.Datasets;
 using Vicreg.Engine.Data.Decoding;
 using Vicreg.Engine.Data.Transforms;
 using Vicreg.Engine.Data;
@@ -154,7 +153,7 @@ public class TransformTests
         var pixels = TestImages.Smooth(61, 45, 3, 4);
         var image = new ImageBuffer();
         pixels.CopyTo(image.Reset(61, 45, 3));
-        var t = VicregAugmentations.Evaluation(24, new DatasetNormalization([0, 0, 0], [1, 1, 1]));
+        var t = EvaluationTransforms.Photographs(24, new DatasetNormalization([0, 0, 0], [1, 1, 1]));
         var r = new Rng(0);
         var dst = new float[3 * 24 * 24];
         t.Apply(image, ref r, dst);

@@ -9,7 +9,7 @@ internal interface IConvolutionBody : IRangeBody
 }
 
 /// <summary>How every convolution kernel spends its threads: units split over the threads when
-/// <paramref name="split"/> says there are enough to keep them all busy, otherwise run one after another
+/// <c>split</c> says there are enough to keep them all busy, otherwise run one after another
 /// with the threads sharing each GEMM (a batch of one image still uses every core).</summary>
 internal static class ConvolutionThreads
 {

@@ -29,7 +29,7 @@ internal static unsafe class Im2Col
     public static void Lower<T>(in Conv2dGeometry g, T* x, int oh0, int oh1, T* col, nint ldCol) where T : unmanaged
         => Walk(g, x, oh0, oh1, col, ldCol, new Gather<T>());
 
-    /// <summary>The adjoint of <see cref="Lower{T}"/>: dx[c, ih, iw] += every column entry that read that
+    /// <summary>The adjoint of <c>Lower</c>: dx[c, ih, iw] += every column entry that read that
     /// pixel. <paramref name="dx"/> [C, H, W] must be initialized (usually zeroed) by the caller.</summary>
     public static void Raise<T>(in Conv2dGeometry g, T* col, nint ldCol, T* dx) where T : unmanaged, INumberBase<T>
         => Raise(g, 0, g.OutHeight, col, ldCol, dx);

@@ -1,10 +1,11 @@
 using Vicreg.Engine;
 
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>Builds a backbone by name, as the official code's --arch flag names them.</summary>
 public static class Backbones
 {
+    /// <summary>The architectures <see cref="Create"/> builds: resnet18, resnet34, resnet50, resnet101.</summary>
     public static readonly string[] Architectures = ["resnet18", "resnet34", "resnet50", "resnet101"];
 
     /// <summary>A ResNet with torchvision's initialization and zero_init_residual (as VICReg's backbone).

@@ -2,7 +2,7 @@ using Vicreg.Engine;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Nn;
 
-namespace Vicreg.Training;
+namespace Vicreg.Engine.Inference;
 
 /// <summary>
 /// Runs a frozen backbone in evaluation mode over a whole split (deterministic evaluation transform,
@@ -10,11 +10,16 @@ namespace Vicreg.Training;
 /// normalized pixels themselves (the raw-pixel probe). A sample that cannot be read is skipped (a
 /// warning names it, and the skipped callback is told it with the reason) and gets no row, never another
 /// sample's features; in strict mode it stops the extraction with a <see cref="DatasetException"/>.
+/// The progress callback is told, after each batch, how many samples have been seen.
 /// </summary>
 public static class FeatureExtractor
 {
+    /// <summary>The features of every readable sample of <paramref name="dataset"/> through <paramref name="view"/>, by
+    /// <paramref name="backbone"/> (null: the pixels) on <paramref name="backend"/>, <paramref name="batchSize"/> samples a
+    /// batch, decoded by <paramref name="workers"/> threads (0: the caller's); <paramref name="skipped"/> is told each
+    /// unreadable sample's index and reason, <paramref name="strict"/> stops at the first instead.</summary>
     public static FeatureSet Extract(Module? backbone, IImageDataset dataset, IImageTransform view, IBackend backend, int batchSize, int workers,
-        ProgressLine? progress = null, CancellationToken cancel = default, bool strict = false, Action<int, string>? skipped = null)
+        Action<int>? progress = null, CancellationToken cancel = default, bool strict = false, Action<int, string>? skipped = null)
     {
         using var frozen = new FrozenBackbone(backbone, backend, batchSize);
         using var loader = new DataLoader(dataset, [view], new DataLoaderOptions
@@ -49,9 +54,8 @@ public static class FeatureExtractor
                 kept++;
             }
             seen += rows;
-            progress?.Report(seen, "");
+            progress?.Invoke(seen);
         }
-        progress?.Finish();
         if (kept == 0) throw new DatasetException($"none of the {dataset.Count} images could be read");
         if (kept < dataset.Count)
         {

@@ -3,10 +3,10 @@ using Vicreg.Engine;
 using Vicreg.Engine.Autograd;
 using Vicreg.Engine.IO;
 using Vicreg.Engine.Nn;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 using Vicreg.Tests.Engine.IO;
 
-namespace Vicreg.Tests.App.Models;
+namespace Vicreg.Tests.Engine.Models;
 
 public class ResNetTests
 {

@@ -2,7 +2,7 @@ using System.Globalization;
 using Vicreg.Engine;
 using Vicreg.Engine.Nn;
 
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>
 /// VICReg's expander (the official code's "projector") from a spec such as "8192-8192-8192", prefixed by
@@ -27,6 +27,10 @@ public static class Expander
         return sizes;
     }
 
+    /// <summary>The expander for <paramref name="spec"/> on a representation of <paramref name="representationSize"/>, weights
+    /// drawn from <paramref name="rng"/> as PyTorch's Linear draws them, in <paramref name="dtype"/> on <paramref name="backend"/>
+    /// (the default device when null); <paramref name="hiddenBias"/> false leaves the bias out of the hidden Linear layers
+    /// (Barlow Twins' projector).</summary>
     public static Sequential Create(int representationSize, string spec, ref Rng rng, DType dtype = DType.Float32, IBackend? backend = null,
         bool hiddenBias = true)
     {

@@ -2,7 +2,7 @@ using Vicreg.Engine.IO;
 using Vicreg.Tests.App.Commands;
 using Vicreg.Tests.Engine.IO;
 
-namespace Vicreg.Tests.App.Models;
+namespace Vicreg.Tests.Engine.Models;
 
 /// <summary>torchvision ResNets saved by torch.save (both formats; a plain state dict, or the official training
 /// checkpoint's layout: {'epoch', 'model': DDP-wrapped VICReg with module.backbone.* and module.projector.*,

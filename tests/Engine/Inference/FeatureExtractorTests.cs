@@ -2,9 +2,9 @@ using Vicreg.Engine;
 using Vicreg.Engine.Data;
 using Vicreg.Engine.Data.Datasets;
 using Vicreg.Tests.Engine.Data;
-using Vicreg.Training;
+using Vicreg.Engine.Inference;
 
-namespace Vicreg.Tests.App.Training;
+namespace Vicreg.Tests.Engine.Inference;
 
 public class FeatureExtractorTests
 {

@@ -1,4 +1,4 @@
-namespace Vicreg.Training;
+namespace Vicreg.Engine.Inference;
 
 /// <summary>
 /// Features of one split held on the host: row-major [Count, Dimension] with a label per row, and which
@@ -7,11 +7,15 @@ namespace Vicreg.Training;
 /// </summary>
 public sealed class FeatureSet(float[] values, int[] labels, int dimension, int[] indices)
 {
+    /// <summary>The features, row-major [<see cref="Count"/>, <see cref="Dimension"/>].</summary>
     public float[] Values { get; } = values;
+    /// <summary>The class of each row (0 for unlabelled images).</summary>
     public int[] Labels { get; } = labels;
+    /// <summary>The features per row.</summary>
     public int Dimension { get; } = dimension;
     /// <summary>The dataset index of each row, increasing.</summary>
     public int[] Indices { get; } = indices;
+    /// <summary>The number of rows.</summary>
     public int Count => Labels.Length;
 
     /// <summary>Per-column mean and standard deviation (population), accumulated in double.</summary>

@@ -1,4 +1,4 @@
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>
 /// A ResNet's sizes without building it (a network too large to allocate can still be measured): its
@@ -9,6 +9,9 @@ namespace Vicreg.Models;
 /// </summary>
 public readonly record struct ResNetShape(long Parameters, long ActivationsPerSample, int RepresentationSize)
 {
+    /// <summary>The sizes of the ResNet <see cref="Backbones.Create"/> would build for <paramref name="arch"/>, <paramref name="stem"/>,
+    /// <paramref name="width"/> and <paramref name="inChannels"/>, on images of <paramref name="height"/> × <paramref name="imageWidth"/> pixels;
+    /// an <see cref="ArgumentException"/> for an unknown architecture.</summary>
     public static ResNetShape Of(string arch, ResNetStem stem, double width, int inChannels, int height, int imageWidth)
     {
         var (bottleneck, blocks) = arch switch

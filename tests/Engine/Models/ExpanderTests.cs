@@ -1,8 +1,8 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Nn;
-using Vicreg.Models;
+using Vicreg.Engine.Models;
 
-namespace Vicreg.Tests.App.Models;
+namespace Vicreg.Tests.Engine.Models;
 
 public class ExpanderTests
 {

@@ -1,7 +1,7 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Nn;
 
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>
 /// torchvision's ResNet without its classifier: the forward returns the pooled representation
@@ -18,9 +18,13 @@ public sealed class ResNet : Module
     private readonly MaxPool2d? _maxpool;
     private readonly Sequential[] _stages;
 
+    /// <summary>The architecture's name (resnet18, resnet34, resnet50, resnet101).</summary>
     public string Arch { get; }
+    /// <summary>Its first layers: ImageNet's or the small-image one.</summary>
     public ResNetStem Stem { get; }
+    /// <summary>The width multiplier of every stage's channels (1: torchvision's ResNet).</summary>
     public double Width { get; }
+    /// <summary>The channels of the images it takes (3 for RGB).</summary>
     public int InChannels { get; }
     /// <summary>Size of the representation the forward returns.</summary>
     public int RepresentationSize { get; }
@@ -68,6 +72,8 @@ public sealed class ResNet : Module
                     if (((IResidualBlock)stage[b]).LastNorm.Weight is { } gamma) gamma.Backend.Fill(gamma, 0);
     }
 
+    /// <summary>The pooled representation [N, <see cref="RepresentationSize"/>] of images [N, <see cref="InChannels"/>, H, W];
+    /// a <see cref="ShapeMismatchException"/> for another shape. Evaluation mode (<see cref="Module.Eval"/>) uses the batch norms' running statistics.</summary>
     public override Tensor Forward(Tensor x)
     {
         if (x.Rank != 4 || x.Shape[1] != InChannels)

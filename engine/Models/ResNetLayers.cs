@@ -1,10 +1,10 @@
 using Vicreg.Engine;
 using Vicreg.Engine.Nn;
 
-namespace Vicreg.Models;
+namespace Vicreg.Engine.Models;
 
 /// <summary>A residual block whose last batch norm can be zero-initialized ("zero_init_residual").</summary>
-public interface IResidualBlock
+internal interface IResidualBlock
 {
     BatchNorm LastNorm { get; }
 }
