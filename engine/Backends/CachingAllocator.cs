@@ -12,7 +12,7 @@ public abstract class CachingAllocator : IDisposable
     private long _inUse, _cached, _systemAllocations, _cacheHits;
     private readonly object _lock = new();
 
-    /// <summary>Gets <paramref name="bytes"/> (already rounded) of fresh memory; returns 0 on failure so the cache can be released and the call retried.</summary>
+    /// <summary>Gets <paramref name="bytes"/> (already rounded) of fresh memory; returns 0 on failure, and <see cref="Allocate"/> then releases the cache and retries once.</summary>
     protected abstract nint AllocateFromSystem(long bytes);
     /// <summary>Gives a buffer of <paramref name="bytes"/> (its rounded size) back to the system.</summary>
     protected abstract void FreeToSystem(nint pointer, long bytes);

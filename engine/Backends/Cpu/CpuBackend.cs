@@ -11,7 +11,7 @@ namespace Vicreg.Engine.Backends.Cpu;
 /// </summary>
 public sealed unsafe partial class CpuBackend : IBackend
 {
-    /// <summary>The one CPU backend of the process: its allocator caches host buffers for every CPU tensor.</summary>
+    /// <summary>The process-wide CPU backend (there is no other instance); it owns the cache of host buffers.</summary>
     public static CpuBackend Instance { get; } = new();
 
     private readonly HostAllocator _allocator = new();
