@@ -12,9 +12,12 @@ public abstract class CachingAllocator : IDisposable
     private long _inUse, _cached, _systemAllocations, _cacheHits;
     private readonly object _lock = new();
 
+    /// <summary>Gets <paramref name="bytes"/> (already rounded) of fresh memory; returns 0 on failure, and <see cref="Allocate"/> then releases the cache and retries once.</summary>
     protected abstract nint AllocateFromSystem(long bytes);
+    /// <summary>Gives a buffer of <paramref name="bytes"/> (its rounded size) back to the system.</summary>
     protected abstract void FreeToSystem(nint pointer, long bytes);
 
+    /// <summary>The size class of a request: 512-byte steps up to 1 MiB, then 1/16 of the next power of two (at most 12.5% waste); 0 or less counts as 1.</summary>
     public static long RoundUp(long bytes)
     {
         if (bytes <= 0) bytes = 1;
@@ -24,6 +27,8 @@ public abstract class CachingAllocator : IDisposable
         return (bytes + step - 1) / step * step;
     }
 
+    /// <summary>A buffer of at least <paramref name="bytes"/>, from the cache when one of its size class is free, else from the system
+    /// (releasing the cache and retrying once if that fails). The caller owns it until <see cref="Free"/>.</summary>
     public nint Allocate(long bytes)
     {
         long size = RoundUp(bytes);
@@ -52,6 +57,7 @@ public abstract class CachingAllocator : IDisposable
         return p;
     }
 
+    /// <summary>Parks the buffer in the cache under its size class (pass the same <paramref name="bytes"/> as to <see cref="Allocate"/>); the system gets it back only on <see cref="ReleaseCached"/> or <see cref="Dispose"/>.</summary>
     public void Free(nint pointer, long bytes)
     {
         long size = RoundUp(bytes);
@@ -75,11 +81,13 @@ public abstract class CachingAllocator : IDisposable
         }
     }
 
+    /// <summary>A snapshot of the bytes in use and cached, system allocations and cache hits.</summary>
     public AllocatorStatistics Statistics
     {
         get { lock (_lock) return new AllocatorStatistics(_inUse, _cached, _systemAllocations, _cacheHits); }
     }
 
+    /// <summary>Returns the cached buffers to the system; buffers still in use are not tracked and stay the caller's to free.</summary>
     public void Dispose()
     {
         ReleaseCached();

@@ -9,9 +9,11 @@ namespace Vicreg.Engine.Backends;
 /// </summary>
 public interface IBackend : IDisposable
 {
+    /// <summary>Short backend name for logs and device strings ("cpu", or "cuda:" and the device ordinal).</summary>
     string Name { get; }
     /// <summary>True when tensor data is ordinary host memory (the CPU backend).</summary>
     bool IsHostMemory { get; }
+    /// <summary>Whether tensors of <paramref name="dtype"/> can live on this backend (CUDA: Float32 and Int32; the CPU: every type).</summary>
     bool Supports(DType dtype);
 
     // ---- memory -------------------------------------------------------------------------------
@@ -19,11 +21,15 @@ public interface IBackend : IDisposable
     nint Allocate(long bytes);
     /// <summary>Returns a buffer to the cache (not to the OS).</summary>
     void Free(nint pointer, long bytes);
+    /// <summary>The caching allocator's counters (bytes in use and cached, system allocations, cache hits).</summary>
     AllocatorStatistics MemoryStatistics { get; }
+    /// <summary>Copies raw host bytes into the tensor; their length must equal the tensor's byte size.</summary>
     void CopyFromHost(ReadOnlySpan<byte> source, Tensor destination);
+    /// <summary>Copies the tensor's bytes to host memory; the span must be exactly the tensor's byte size.</summary>
     void CopyToHost(Tensor source, Span<byte> destination);
     /// <summary>destination[dstOffset + i] = source[srcOffset + i] for i &lt; count (in elements).</summary>
     void Copy(Tensor source, long sourceOffset, Tensor destination, long destinationOffset, long count);
+    /// <summary>Sets every element to <paramref name="value"/> (converted to the tensor's element type).</summary>
     void Fill(Tensor tensor, double value);
     /// <summary>matrix[i, i] = value for a square [d, d] matrix, every other element untouched: an exact
     /// off-diagonal part (a covariance with its diagonal taken out), with no cancellation.</summary>
@@ -37,8 +43,11 @@ public interface IBackend : IDisposable
     void Gemm(bool transposeA, bool transposeB, double alpha, Tensor a, Tensor b, double beta, Tensor c);
 
     // ---- convolution (no bias: bias is AddChannelVector / ChannelSum) --------------------------
+    /// <summary>y = x ⋆ weight: x is NCHW <see cref="Conv2dGeometry.InputShape"/>, weight OIHW, y <see cref="Conv2dGeometry.OutputShape"/>.</summary>
     void Conv2dForward(in Conv2dGeometry g, Tensor x, Tensor weight, Tensor y);
+    /// <summary>dx (input-shaped) from dy (output-shaped) and the weights: the transposed convolution.</summary>
     void Conv2dBackwardData(in Conv2dGeometry g, Tensor dy, Tensor weight, Tensor dx);
+    /// <summary>dweight (OIHW) from the forward input x and dy, overwritten (not accumulated).</summary>
     void Conv2dBackwardFilter(in Conv2dGeometry g, Tensor x, Tensor dy, Tensor dweight);
 
     // ---- batch normalization over x read as [outer=N, channels=C, inner=H*W] ---------------------
@@ -47,6 +56,7 @@ public interface IBackend : IDisposable
     /// running = (1-momentum) running + momentum * batch, with the unbiased variance.</summary>
     void BatchNormTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
         double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd);
+    /// <summary>y = gamma (x - runningMean) / sqrt(runningVar + eps) + beta per channel; a missing gamma is 1, a missing beta 0.</summary>
     void BatchNormInference(Tensor x, Tensor? gamma, Tensor? beta, Tensor runningMean, Tensor runningVar, double eps, Tensor y);
     /// <summary>dx from the saved statistics; dgamma and dbeta are overwritten when given.</summary>
     void BatchNormBackward(Tensor x, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
@@ -55,10 +65,13 @@ public interface IBackend : IDisposable
     // ---- pooling ------------------------------------------------------------------------------
     /// <summary>Max pooling; argmax (Int32, shape of y) records the flat input index within each plane.</summary>
     void MaxPool2dForward(in Pool2dGeometry g, Tensor x, Tensor y, Tensor argmax);
+    /// <summary>dx = 0, then each dy element is added at the input position its argmax recorded (overlapping windows accumulate).</summary>
     void MaxPool2dBackward(in Pool2dGeometry g, Tensor dy, Tensor argmax, Tensor dx);
 
     // ---- elementwise, broadcasting and reductions ---------------------------------------------
+    /// <summary>y = op(x, alpha) elementwise over equal element counts.</summary>
     void Unary(UnaryOp op, Tensor x, Tensor y, double alpha = 0);
+    /// <summary>y = op(a, b, alpha) elementwise over equal element counts (no broadcasting).</summary>
     void Binary(BinaryOp op, Tensor a, Tensor b, Tensor y, double alpha = 0);
     /// <summary>y += alpha * x (gradient accumulation).</summary>
     void Axpy(double alpha, Tensor x, Tensor y);

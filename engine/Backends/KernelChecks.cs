@@ -11,18 +11,21 @@ namespace Vicreg.Engine.Backends;
 public static class KernelChecks
 {
     // ---- copies ---------------------------------------------------------------------------------------------
+    /// <summary>The host span must hold exactly the tensor's bytes; otherwise throws <see cref="ShapeMismatchException"/>.</summary>
     public static void CopyFromHost(int sourceBytes, Tensor destination)
     {
         if (sourceBytes != destination.Bytes)
             throw new ShapeMismatchException($"CopyFromHost: {sourceBytes} bytes into a tensor of {destination.Bytes} ({destination.Shape})");
     }
 
+    /// <summary>The host span must be exactly the tensor's byte size; otherwise throws <see cref="ShapeMismatchException"/>.</summary>
     public static void CopyToHost(Tensor source, int destinationBytes)
     {
         if (destinationBytes != source.Bytes)
             throw new ShapeMismatchException($"CopyToHost: a tensor of {source.Bytes} bytes ({source.Shape}) into {destinationBytes}");
     }
 
+    /// <summary>One element type, and both element ranges (offsets and count in elements) inside their tensors.</summary>
     public static void Copy(Tensor source, long sourceOffset, Tensor destination, long destinationOffset, long count)
     {
         const string name = "Copy";
@@ -33,6 +36,7 @@ public static class KernelChecks
                 + $"{destinationOffset} of {destination.Shape} reach outside a tensor");
     }
 
+    /// <summary>A square 2-D matrix.</summary>
     public static void FillDiagonal(Tensor matrix)
         => ShapeMismatchException.Require(matrix.Rank == 2 && matrix.Shape[0] == matrix.Shape[1], nameof(FillDiagonal), "needs a square matrix", matrix);
 
@@ -78,6 +82,8 @@ public static class KernelChecks
         return (x.Shape[0], x.Shape[1], x.Rank == 2 ? 1 : x.Shape.Product(2, x.Rank));
     }
 
+    /// <summary>Checks x/y and every per-channel vector (C elements, x's type), and that the running statistics come both or neither
+    /// (<see cref="ArgumentException"/>); returns the [N, C, inner] layout.</summary>
     public static (int N, int C, int Inner) BatchNormTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
         Tensor y, Tensor saveMean, Tensor saveInvStd)
     {
@@ -90,9 +96,11 @@ public static class KernelChecks
         return layout;
     }
 
+    /// <summary>Checks x/y and the per-channel vectors; returns the [N, C, inner] layout.</summary>
     public static (int N, int C, int Inner) BatchNormInference(Tensor x, Tensor? gamma, Tensor? beta, Tensor runningMean, Tensor runningVar, Tensor y)
         => Normalize("BatchNormInference", x, y, gamma, beta, runningMean, runningVar);
 
+    /// <summary>Checks dy and dx against x and every per-channel vector (the optional ones when given); returns the [N, C, inner] layout.</summary>
     public static (int N, int C, int Inner) BatchNormBackward(Tensor x, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
         Tensor dx, Tensor? dgamma, Tensor? dbeta)
     {
@@ -131,9 +139,11 @@ public static class KernelChecks
     }
 
     // ---- pooling --------------------------------------------------------------------------------------------
+    /// <summary>A valid geometry (padding at most half the kernel), x and y floating of one type, argmax Int32 of y's size.</summary>
     public static void MaxPool2dForward(in Pool2dGeometry g, Tensor x, Tensor y, Tensor argmax)
         => MaxPool("MaxPool2dForward", g, x, y, "x", x, "y", y, argmax);
 
+    /// <summary>A valid geometry, dy and dx floating of one type, argmax Int32 of dy's size (indices are checked by the backend).</summary>
     public static void MaxPool2dBackward(in Pool2dGeometry g, Tensor dy, Tensor argmax, Tensor dx)
         => MaxPool("MaxPool2dBackward", g, dy, dx, "dx", dx, "dy", dy, argmax);
 
@@ -155,16 +165,20 @@ public static class KernelChecks
     }
 
     // ---- elementwise, broadcasting and reductions -----------------------------------------------------------
+    /// <summary>x and y floating, of one type and element count.</summary>
     public static void Unary(Tensor x, Tensor y) => SameFloating("Unary", x, y);
 
+    /// <summary>a, b and y floating, of one type and element count.</summary>
     public static void Binary(Tensor a, Tensor b, Tensor y)
     {
         SameFloating("Binary", a, b);
         SameFloating("Binary", a, y);
     }
 
+    /// <summary>x and y floating, of one type and element count.</summary>
     public static void Axpy(Tensor x, Tensor y) => SameFloating("Axpy", x, y);
 
+    /// <summary>x and y hold outer*channels*inner elements, v holds channels, all of one floating type.</summary>
     public static void AddChannelVector(Tensor x, Tensor v, int outer, int channels, int inner, Tensor y)
     {
         const string name = "AddChannelVector";
@@ -178,9 +192,11 @@ public static class KernelChecks
         Count(name, "v", v, channels);
     }
 
+    /// <summary>x holds outer*channels*inner elements, y holds channels, of one floating type.</summary>
     public static void ChannelSum(Tensor x, int outer, int channels, int inner, Tensor y)
         => AxisSum("ChannelSum", x, outer, channels, inner, y, channels);
 
+    /// <summary>x holds outer*mid*inner elements, y holds outer*inner, of one floating type.</summary>
     public static void ReduceSum(Tensor x, int outer, int mid, int inner, Tensor y)
         => AxisSum("ReduceSum", x, outer, mid, inner, y, (long)outer * inner);
 
@@ -194,6 +210,7 @@ public static class KernelChecks
         Count(name, "y", y, outputs);
     }
 
+    /// <summary>x holds outer*inner elements, y holds outer*mid*inner, of one floating type.</summary>
     public static void Broadcast(Tensor x, int outer, int mid, int inner, Tensor y)
     {
         const string name = "Broadcast";
@@ -204,6 +221,7 @@ public static class KernelChecks
         Count(name, "y", y, (long)outer * mid * inner);
     }
 
+    /// <summary>x floating, result one element of x's type.</summary>
     public static void SumOfSquares(Tensor x, Tensor result)
     {
         const string name = "SumOfSquares";
@@ -223,6 +241,7 @@ public static class KernelChecks
         return layout;
     }
 
+    /// <summary>probabilities [n, k] and dlogits floating of one type and size, labels Int32 [n]; returns (n, k).</summary>
     public static (int Rows, int Classes) SoftmaxCrossEntropyBackward(Tensor probabilities, Tensor labels, Tensor dlogits)
         => CrossEntropy("SoftmaxCrossEntropyBackward", probabilities, labels, dlogits);
 
@@ -238,8 +257,10 @@ public static class KernelChecks
     }
 
     // ---- optimizer updates ----------------------------------------------------------------------------------
+    /// <summary>weight, grad and the momentum buffer floating, of one type and element count.</summary>
     public static void SgdUpdate(Tensor weight, Tensor grad, Tensor momentumBuffer) => Optimizer("SgdUpdate", weight, grad, momentumBuffer);
 
+    /// <summary>weight, grad and the momentum buffer floating, of one type and element count.</summary>
     public static void LarsUpdate(Tensor weight, Tensor grad, Tensor momentumBuffer) => Optimizer("LarsUpdate", weight, grad, momentumBuffer);
 
     private static void Optimizer(string name, Tensor weight, Tensor grad, Tensor momentumBuffer)
@@ -256,14 +277,17 @@ public static class KernelChecks
             throw new ShapeMismatchException($"{op}: needs float32 or float64, got {a.DType.Name()} {a.Shape}");
     }
 
+    /// <summary>a and b of one element type, else a <see cref="ShapeMismatchException"/> naming <paramref name="op"/>.</summary>
     public static void SameType(string op, Tensor a, Tensor b) => ShapeMismatchException.SameDType(op, a, b);
 
+    /// <summary><paramref name="t"/> (called <paramref name="what"/> in the message) must be Int32.</summary>
     public static void Int32(string op, string what, Tensor t)
     {
         if (t.DType != DType.Int32)
             throw new ShapeMismatchException($"{op}: {what} must be int32, got {t.DType.Name()} {t.Shape}");
     }
 
+    /// <summary><paramref name="t"/> must hold exactly <paramref name="expected"/> elements (its shape is not checked, only its size).</summary>
     public static void Count(string op, string what, Tensor t, long expected)
     {
         if (t.Numel != expected)

@@ -7,11 +7,17 @@ public readonly record struct Conv2dGeometry(
     int OutChannels, int KernelHeight, int KernelWidth,
     int StrideHeight, int StrideWidth, int PadHeight, int PadWidth)
 {
+    /// <summary>Output rows: (InHeight + 2 PadHeight - KernelHeight) / StrideHeight + 1, floored as PyTorch.</summary>
     public int OutHeight => (InHeight + 2 * PadHeight - KernelHeight) / StrideHeight + 1;
+    /// <summary>Output columns: (InWidth + 2 PadWidth - KernelWidth) / StrideWidth + 1, floored as PyTorch.</summary>
     public int OutWidth => (InWidth + 2 * PadWidth - KernelWidth) / StrideWidth + 1;
+    /// <summary>A 1x1 kernel, stride 1, no padding: the convolution is a plain GEMM per image, with no im2col.</summary>
     public bool IsPointwise => KernelHeight == 1 && KernelWidth == 1 && StrideHeight == 1 && StrideWidth == 1 && PadHeight == 0 && PadWidth == 0;
+    /// <summary>NCHW: [Batch, InChannels, InHeight, InWidth].</summary>
     public Shape InputShape => new(Batch, InChannels, InHeight, InWidth);
+    /// <summary>OIHW: [OutChannels, InChannels, KernelHeight, KernelWidth].</summary>
     public Shape WeightShape => new(OutChannels, InChannels, KernelHeight, KernelWidth);
+    /// <summary>NCHW: [Batch, OutChannels, OutHeight, OutWidth].</summary>
     public Shape OutputShape => new(Batch, OutChannels, OutHeight, OutWidth);
     /// <summary>Multiply-adds of the forward pass (each backward pass does the same number).</summary>
     public long MultiplyAdds => (long)Batch * OutChannels * OutHeight * OutWidth * InChannels * KernelHeight * KernelWidth;
@@ -22,9 +28,13 @@ public readonly record struct Pool2dGeometry(
     int Batch, int Channels, int InHeight, int InWidth,
     int KernelHeight, int KernelWidth, int StrideHeight, int StrideWidth, int PadHeight, int PadWidth)
 {
+    /// <summary>Output rows: (InHeight + 2 PadHeight - KernelHeight) / StrideHeight + 1, floored as PyTorch.</summary>
     public int OutHeight => (InHeight + 2 * PadHeight - KernelHeight) / StrideHeight + 1;
+    /// <summary>Output columns: (InWidth + 2 PadWidth - KernelWidth) / StrideWidth + 1, floored as PyTorch.</summary>
     public int OutWidth => (InWidth + 2 * PadWidth - KernelWidth) / StrideWidth + 1;
+    /// <summary>NCHW: [Batch, Channels, InHeight, InWidth].</summary>
     public Shape InputShape => new(Batch, Channels, InHeight, InWidth);
+    /// <summary>NCHW: [Batch, Channels, OutHeight, OutWidth].</summary>
     public Shape OutputShape => new(Batch, Channels, OutHeight, OutWidth);
 }
 
@@ -62,9 +72,13 @@ public enum UnaryOp
 /// <summary>Elementwise y = f(a, b) on tensors of one shape.</summary>
 public enum BinaryOp
 {
+    /// <summary>y = a + b</summary>
     Add,
+    /// <summary>y = a - b</summary>
     Sub,
+    /// <summary>y = a * b</summary>
     Mul,
+    /// <summary>y = a / b</summary>
     Div,
     /// <summary>y = b where a &gt; 0, else 0 (ReLU backward with a = ReLU output or input, b = dy)</summary>
     ReluBackward,

@@ -8,6 +8,7 @@ namespace Vicreg.Engine.Backends.Cpu;
 // The work is split over channels, so each channel's sums have one fixed order whatever the thread count.
 public sealed unsafe partial class CpuBackend
 {
+    /// <inheritdoc/>
     public void BatchNormTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
         double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
     {
@@ -114,6 +115,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void BatchNormInference(Tensor x, Tensor? gamma, Tensor? beta, Tensor runningMean, Tensor runningVar, double eps, Tensor y)
     {
         var (n, c, inner) = KernelChecks.BatchNormInference(x, gamma, beta, runningMean, runningVar, y);
@@ -173,6 +175,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void BatchNormBackward(Tensor x, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
         Tensor dx, Tensor? dgamma, Tensor? dbeta)
     {

@@ -4,6 +4,7 @@ namespace Vicreg.Engine.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
+    /// <inheritdoc/>
     public void Conv2dForward(in Conv2dGeometry g, Tensor x, Tensor weight, Tensor y)
     {
         KernelChecks.Convolution("Conv2dForward", g, x, weight, y);
@@ -11,6 +12,7 @@ public sealed unsafe partial class CpuBackend
         else ConvolutionForward.Run(g, Ptr<float>(x), Ptr<float>(weight), Ptr<float>(y));
     }
 
+    /// <inheritdoc/>
     public void Conv2dBackwardData(in Conv2dGeometry g, Tensor dy, Tensor weight, Tensor dx)
     {
         KernelChecks.Convolution("Conv2dBackwardData", g, dx, weight, dy);
@@ -18,6 +20,7 @@ public sealed unsafe partial class CpuBackend
         else ConvolutionBackwardData.Run(g, Ptr<float>(dy), Ptr<float>(weight), Ptr<float>(dx));
     }
 
+    /// <inheritdoc/>
     public void Conv2dBackwardFilter(in Conv2dGeometry g, Tensor x, Tensor dy, Tensor dweight)
     {
         KernelChecks.Convolution("Conv2dBackwardFilter", g, x, dweight, dy);

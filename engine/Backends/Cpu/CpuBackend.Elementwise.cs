@@ -7,6 +7,7 @@ namespace Vicreg.Engine.Backends.Cpu;
 // Elementwise kernels and the two broadcasting ones (a per-channel vector, a copy along one axis).
 public sealed unsafe partial class CpuBackend
 {
+    /// <inheritdoc/>
     public void Unary(UnaryOp op, Tensor x, Tensor y, double alpha = 0)
     {
         KernelChecks.Unary(x, y);
@@ -35,6 +36,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Binary(BinaryOp op, Tensor a, Tensor b, Tensor y, double alpha = 0)
     {
         KernelChecks.Binary(a, b, y);
@@ -63,6 +65,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Axpy(double alpha, Tensor x, Tensor y)
     {
         KernelChecks.Axpy(x, y);
@@ -70,6 +73,7 @@ public sealed unsafe partial class CpuBackend
         else Elementwise.Binary(Ptr<double>(x), Ptr<double>(y), Ptr<double>(y), Count(x), new AxpyOp<double>(alpha));
     }
 
+    /// <inheritdoc/>
     public void AddChannelVector(Tensor x, Tensor v, int outer, int channels, int inner, double alpha, Tensor y)
     {
         KernelChecks.AddChannelVector(x, v, outer, channels, inner, y);
@@ -116,6 +120,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Broadcast(Tensor x, int outer, int mid, int inner, double alpha, Tensor y)
     {
         KernelChecks.Broadcast(x, outer, mid, inner, y);

@@ -4,6 +4,7 @@ namespace Vicreg.Engine.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
+    /// <inheritdoc/>
     public void Gemm(bool transposeA, bool transposeB, double alpha, Tensor a, Tensor b, double beta, Tensor c)
     {
         var (m, n, k) = KernelChecks.Gemm(transposeA, transposeB, a, b, c);

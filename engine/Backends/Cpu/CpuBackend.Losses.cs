@@ -20,6 +20,7 @@ public sealed unsafe partial class CpuBackend
                 throw new ArgumentException($"{name}: label {l[r]} in row {r} is outside [0, {classes})");
     }
 
+    /// <inheritdoc/>
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, Tensor probabilities, Tensor meanLoss)
     {
         const string name = "SoftmaxCrossEntropy";
@@ -85,6 +86,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void SoftmaxCrossEntropyBackward(Tensor probabilities, Tensor labels, double scale, Tensor dlogits)
     {
         const string name = "SoftmaxCrossEntropyBackward";

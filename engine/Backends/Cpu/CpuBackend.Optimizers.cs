@@ -7,6 +7,7 @@ namespace Vicreg.Engine.Backends.Cpu;
 // Fused, in-place optimizer steps: one pass over weight, gradient and momentum buffer.
 public sealed unsafe partial class CpuBackend
 {
+    /// <inheritdoc/>
     public void SgdUpdate(Tensor weight, Tensor grad, Tensor momentumBuffer, double lr, double weightDecay, double momentum)
     {
         KernelChecks.SgdUpdate(weight, grad, momentumBuffer);
@@ -16,6 +17,7 @@ public sealed unsafe partial class CpuBackend
             MomentumStep(Ptr<double>(weight), Ptr<double>(grad), Ptr<double>(momentumBuffer), Count(weight), lr, weightDecay, momentum, 1.0);
     }
 
+    /// <inheritdoc/>
     public void LarsUpdate(Tensor weight, Tensor grad, Tensor momentumBuffer, double lr, double weightDecay, double momentum, double eta, bool adapt)
     {
         KernelChecks.LarsUpdate(weight, grad, momentumBuffer);

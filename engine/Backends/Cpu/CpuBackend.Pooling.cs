@@ -8,6 +8,7 @@ namespace Vicreg.Engine.Backends.Cpu;
 // wins, and NaN wins over numbers (the last NaN), as PyTorch's CPU kernel does.
 public sealed unsafe partial class CpuBackend
 {
+    /// <inheritdoc/>
     public void MaxPool2dForward(in Pool2dGeometry g, Tensor x, Tensor y, Tensor argmax)
     {
         KernelChecks.MaxPool2dForward(g, x, y, argmax);
@@ -144,6 +145,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void MaxPool2dBackward(in Pool2dGeometry g, Tensor dy, Tensor argmax, Tensor dx)
     {
         KernelChecks.MaxPool2dBackward(g, dy, argmax, dx);

@@ -10,6 +10,7 @@ public sealed unsafe partial class CpuBackend
     /// <summary>Columns summed together by one task of a column reduction (its double accumulators sit on the stack).</summary>
     private const int ColumnBlock = 256;
 
+    /// <inheritdoc/>
     public void ChannelSum(Tensor x, int outer, int channels, int inner, double alpha, Tensor y)
     {
         KernelChecks.ChannelSum(x, outer, channels, inner, y);
@@ -47,6 +48,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void ReduceSum(Tensor x, int outer, int mid, int inner, double alpha, Tensor y)
     {
         KernelChecks.ReduceSum(x, outer, mid, inner, y);
@@ -89,6 +91,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void SumOfSquares(Tensor x, Tensor result)
     {
         KernelChecks.SumOfSquares(x, result);

@@ -11,32 +11,42 @@ namespace Vicreg.Engine.Backends.Cpu;
 /// </summary>
 public sealed unsafe partial class CpuBackend : IBackend
 {
+    /// <summary>The process-wide CPU backend (there is no other instance); it owns the cache of host buffers.</summary>
     public static CpuBackend Instance { get; } = new();
 
     private readonly HostAllocator _allocator = new();
 
     private CpuBackend() { }
 
+    /// <inheritdoc/>
     public string Name => "cpu";
+    /// <inheritdoc/>
     public bool IsHostMemory => true;
+    /// <inheritdoc/>
     public bool Supports(DType dtype) => true;
 
+    /// <inheritdoc/>
     public nint Allocate(long bytes) => _allocator.Allocate(bytes);
+    /// <inheritdoc/>
     public void Free(nint pointer, long bytes) => _allocator.Free(pointer, bytes);
+    /// <inheritdoc/>
     public AllocatorStatistics MemoryStatistics => _allocator.Statistics;
 
+    /// <inheritdoc/>
     public void CopyFromHost(ReadOnlySpan<byte> source, Tensor destination)
     {
         KernelChecks.CopyFromHost(source.Length, destination);
         source.CopyTo(new Span<byte>((void*)destination.Data, source.Length));
     }
 
+    /// <inheritdoc/>
     public void CopyToHost(Tensor source, Span<byte> destination)
     {
         KernelChecks.CopyToHost(source, destination.Length);
         new ReadOnlySpan<byte>((void*)source.Data, destination.Length).CopyTo(destination);
     }
 
+    /// <inheritdoc/>
     public void Copy(Tensor source, long sourceOffset, Tensor destination, long destinationOffset, long count)
     {
         KernelChecks.Copy(source, sourceOffset, destination, destinationOffset, count);
@@ -45,6 +55,7 @@ public sealed unsafe partial class CpuBackend : IBackend
             (destination.Numel - destinationOffset) * size, count * size);
     }
 
+    /// <inheritdoc/>
     public void Fill(Tensor tensor, double value)
     {
         int n = checked((int)tensor.Numel);
@@ -56,6 +67,7 @@ public sealed unsafe partial class CpuBackend : IBackend
         }
     }
 
+    /// <inheritdoc/>
     public void FillDiagonal(Tensor matrix, double value)
     {
         KernelChecks.FillDiagonal(matrix);
@@ -72,8 +84,10 @@ public sealed unsafe partial class CpuBackend : IBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Synchronize() { }
 
+    /// <summary>Returns the cached host buffers to the system; the backend stays usable (it is a process-wide singleton).</summary>
     public void Dispose() => _allocator.ReleaseCached();
 
     /// <summary>Reinterprets a tensor's data as a typed pointer (the caller has checked the type).</summary>

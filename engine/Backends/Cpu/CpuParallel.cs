@@ -5,6 +5,7 @@ namespace Vicreg.Engine.Backends.Cpu;
 /// <summary>The body of a parallel loop over [start, end): a struct, so a loop allocates nothing.</summary>
 public interface IRangeBody
 {
+    /// <summary>Processes items [<paramref name="start"/>, <paramref name="end"/>); called once per chunk, possibly concurrently.</summary>
     void Run(int start, int end);
 }
 
@@ -37,6 +38,8 @@ public static unsafe class CpuParallel
         return int.TryParse(env, out int n) && n > 0 ? n : Environment.ProcessorCount;
     }
 
+    /// <summary>Threads a loop is split over (the caller plus ThreadCount - 1 workers); setting it stops and restarts the workers,
+    /// and less than 1 throws <see cref="ArgumentOutOfRangeException"/>. Results of chunked reductions depend on it.</summary>
     public static int ThreadCount
     {
         get => s_threadCount;
@@ -95,7 +98,9 @@ public static unsafe class CpuParallel
         }
     }
 
+    /// <summary>First item of chunk <paramref name="chunk"/> when <paramref name="count"/> items are split into <paramref name="chunks"/> contiguous chunks.</summary>
     public static int ChunkStart(int chunk, int count, int chunks) => (int)((long)count * chunk / chunks);
+    /// <summary>One past the last item of chunk <paramref name="chunk"/> of <paramref name="count"/> items in <paramref name="chunks"/> chunks.</summary>
     public static int ChunkEnd(int chunk, int count, int chunks) => (int)((long)count * (chunk + 1) / chunks);
 
     private static Exception? s_failure;

@@ -10,13 +10,17 @@ public static class CifarDataset
 {
     private const int Side = 32, Plane = Side * Side, ImageBytes = 3 * Plane;
 
+    /// <summary>CIFAR-10's class names in label order, used when batches.meta.txt is absent.</summary>
     public static readonly string[] Cifar10Classes =
         ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
     /// <summary>Per-channel mean and std of the CIFAR-10 training set (the values in common use).</summary>
     public static readonly float[] Cifar10Mean = [0.4914f, 0.4822f, 0.4465f];
+    /// <summary>Per-channel (RGB) standard deviation of the CIFAR-10 training set, on the [0, 1] pixel scale.</summary>
     public static readonly float[] Cifar10Std = [0.2470f, 0.2435f, 0.2616f];
+    /// <summary>Per-channel (RGB) mean of the CIFAR-100 training set, on the [0, 1] pixel scale.</summary>
     public static readonly float[] Cifar100Mean = [0.5071f, 0.4865f, 0.4409f];
+    /// <summary>Per-channel (RGB) standard deviation of the CIFAR-100 training set, on the [0, 1] pixel scale.</summary>
     public static readonly float[] Cifar100Std = [0.2673f, 0.2564f, 0.2762f];
 
     /// <summary>The folder holding the .bin files: <paramref name="folder"/> itself or its
@@ -30,6 +34,8 @@ public static class CifarDataset
         throw new DatasetException($"'{folder}' holds no {marker} (expected the CIFAR binary version)");
     }
 
+    /// <summary>Loads data_batch_1..5.bin (<paramref name="train"/>) or test_batch.bin from <paramref name="folder"/> or its
+    /// cifar-10-batches-bin subfolder into memory (32x32 RGB); a missing folder or file is a <see cref="DatasetException"/>.</summary>
     public static InMemoryImageDataset LoadCifar10(string folder, bool train = true)
     {
         string dir = Resolve(folder, train ? "data_batch_1.bin" : "test_batch.bin", "cifar-10-batches-bin");
@@ -38,6 +44,8 @@ public static class CifarDataset
         return Load(files, labelBytes: 1, labelOffset: 0, classes, "CIFAR-10");
     }
 
+    /// <summary>Loads train.bin or test.bin from <paramref name="folder"/> or its cifar-100-binary subfolder, labelled with the
+    /// 100 fine classes or, with <paramref name="coarseLabels"/>, the 20 superclasses; errors are <see cref="DatasetException"/>s.</summary>
     public static InMemoryImageDataset LoadCifar100(string folder, bool train = true, bool coarseLabels = false)
     {
         string dir = Resolve(folder, train ? "train.bin" : "test.bin", "cifar-100-binary");

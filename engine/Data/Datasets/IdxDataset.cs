@@ -9,7 +9,9 @@ namespace Vicreg.Engine.Data.Datasets;
 /// </summary>
 public static class IdxDataset
 {
+    /// <summary>The big-endian magic number opening an IDX images file (unsigned bytes, 3 dimensions).</summary>
     public const int ImagesMagic = 2051;
+    /// <summary>The big-endian magic number opening an IDX labels file (unsigned bytes, 1 dimension).</summary>
     public const int LabelsMagic = 2049;
 
     /// <summary>Where Debian's dataset-fashion-mnist package installs the files.</summary>
@@ -18,9 +20,11 @@ public static class IdxDataset
     /// <summary>The default Fashion-MNIST folder (Debian's package location).</summary>
     public static string DefaultFashionMnistPath() => DebianFashionMnistFolder;
 
+    /// <summary>Fashion-MNIST's ten class names in label order.</summary>
     public static readonly string[] FashionMnistClasses =
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
+    /// <summary>MNIST's classes: the digits "0" to "9".</summary>
     public static readonly string[] MnistClasses = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
     /// <summary>
@@ -35,9 +39,11 @@ public static class IdxDataset
         return Load(images, labels, classes);
     }
 
+    /// <summary>The Fashion-MNIST train or test split (28x28 grayscale) from <paramref name="folder"/>, by default Debian's package folder.</summary>
     public static InMemoryImageDataset LoadFashionMnist(string? folder = null, bool train = true) =>
         LoadSplit(folder ?? DefaultFashionMnistPath(), train, FashionMnistClasses);
 
+    /// <summary>The MNIST train or test split (28x28 grayscale) from <paramref name="folder"/>.</summary>
     public static InMemoryImageDataset LoadMnist(string folder, bool train = true) => LoadSplit(folder, train, MnistClasses);
 
     private static string FindFile(string folder, string name)
@@ -50,6 +56,8 @@ public static class IdxDataset
         throw new DatasetException($"'{Path.Combine(folder, name)}[.gz]' not found");
     }
 
+    /// <summary>Reads an images and a labels IDX file (gzip or plain) into memory; mismatched counts, a bad magic or a label
+    /// outside <paramref name="classes"/> is a <see cref="DatasetException"/>.</summary>
     public static InMemoryImageDataset Load(string imagesPath, string labelsPath, IReadOnlyList<string> classes)
     {
         var (imageDims, pixels) = ReadIdx(imagesPath, ImagesMagic, "images", ["images", "rows", "columns"]);

@@ -35,6 +35,8 @@ public sealed class ImageFileList
     /// <summary>Files found in folders that are neither JPEG nor PNG (or that could not be opened to tell).</summary>
     public int Ignored { get; }
 
+    /// <summary>Expands <paramref name="paths"/> (images, folders, list files) as described above, in order; a path that names
+    /// nothing usable is a <see cref="DatasetException"/>.</summary>
     public static ImageFileList Collect(IEnumerable<string> paths)
     {
         var files = new List<byte[]>();

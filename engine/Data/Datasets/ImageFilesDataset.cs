@@ -12,13 +12,20 @@ public sealed class ImageFilesDataset(IReadOnlyList<byte[]> paths, int channels 
 {
     private readonly byte[][] _paths = channels is 1 or 3 && maxPixels > 0 ? [.. paths] : throw new ArgumentOutOfRangeException(nameof(channels));
 
+    /// <inheritdoc/>
     public int Count => _paths.Length;
+    /// <inheritdoc/>
     public IReadOnlyList<string> Classes { get; } = [];
+    /// <inheritdoc/>
     public int Channels => channels;
+    /// <summary>Images announcing more pixels than this are refused from their header (--max-image-pixels).</summary>
     public long MaxPixels => maxPixels;
+    /// <inheritdoc/>
     public int Label(int index) => 0;
+    /// <inheritdoc/>
     public string Describe(int index) => PathText.Display(_paths[index]);
 
+    /// <inheritdoc/>
     public void Read(int index, ImageBuffer destination, ref byte[] scratch, IDecodeScaleChooser? scale = null)
     {
         int length = NativeFileSystem.ReadRegularFile(_paths[index], ref scratch);

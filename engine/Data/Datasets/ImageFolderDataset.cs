@@ -19,6 +19,8 @@ public sealed class ImageFolderDataset : IImageDataset
     private readonly byte[][] _paths;
     private readonly int[] _labels;
 
+    /// <summary>Lists the class folders and images under <paramref name="root"/> (files are read later, one per <see cref="Read"/>);
+    /// <paramref name="channels"/> is 1 or 3. A missing root, no class folders or an empty class is a <see cref="DatasetException"/>.</summary>
     public ImageFolderDataset(string root, int channels = 3, long maxPixels = ImageLimits.DefaultMaxPixels)
     {
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels));
@@ -65,17 +67,24 @@ public sealed class ImageFolderDataset : IImageDataset
         return false;
     }
 
+    /// <summary>The folder whose subfolders are the classes, as given.</summary>
     public string Root { get; }
+    /// <inheritdoc/>
     public int Count => _paths.Length;
+    /// <inheritdoc/>
     public IReadOnlyList<string> Classes { get; }
+    /// <inheritdoc/>
     public int Channels { get; }
     /// <summary>Images announcing more pixels than this are refused from their header (--max-image-pixels).</summary>
     public long MaxPixels { get; }
+    /// <inheritdoc/>
     public int Label(int index) => _labels[index];
     /// <summary>The file's path as text (see <see cref="PathText"/>).</summary>
     public string FilePath(int index) => PathText.Display(_paths[index]);
+    /// <inheritdoc/>
     public string Describe(int index) => FilePath(index);
 
+    /// <inheritdoc/>
     public void Read(int index, ImageBuffer destination, ref byte[] scratch, IDecodeScaleChooser? scale = null)
     {
         int length = NativeFileSystem.ReadRegularFile(_paths[index], ref scratch);

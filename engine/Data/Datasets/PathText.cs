@@ -10,6 +10,7 @@ namespace Vicreg.Engine.Data.Datasets;
 /// </summary>
 public static class PathText
 {
+    /// <summary>The one-line text of a byte path: UTF-8 with invalid or control bytes as <c>\xNN</c> and backslashes doubled.</summary>
     public static string Display(ReadOnlySpan<byte> path)
     {
         var text = new StringBuilder(path.Length);

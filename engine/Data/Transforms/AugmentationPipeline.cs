@@ -17,6 +17,8 @@ public sealed class AugmentationPipeline : IImageTransform
 
     [ThreadStatic] private static byte[]? t_work;
 
+    /// <summary>Validates <paramref name="spec"/> (1 or 3 channels, one mean/std per channel, a positive size, a resize no smaller
+    /// than the crop; else <see cref="ArgumentException"/>) and precomputes its byte-to-float normalization tables.</summary>
     public AugmentationPipeline(AugmentationSpec spec)
     {
         if (spec.Channels is not (1 or 3)) throw new ArgumentException($"output channels {spec.Channels} (1 or 3)");
@@ -32,11 +34,16 @@ public sealed class AugmentationPipeline : IImageTransform
                 _normalize[c * 256 + v] = ((float)v / 255f - spec.Mean[c]) / spec.Std[c]; // torchvision's float32 order
     }
 
+    /// <summary>The recipe this pipeline runs.</summary>
     public AugmentationSpec Spec => _spec;
+    /// <inheritdoc/>
     public int Channels => _spec.Channels;
+    /// <inheritdoc/>
     public int Height => _spec.Size;
+    /// <inheritdoc/>
     public int Width => _spec.Size;
 
+    /// <inheritdoc/>
     public double MinimumDecodeScale(int sourceWidth, int sourceHeight, Rng rng)
     {
         if (!_spec.AllowDecodeScaling) return 1;
@@ -54,6 +61,7 @@ public sealed class AugmentationPipeline : IImageTransform
         }
     }
 
+    /// <inheritdoc/>
     public void Apply(ImageBuffer image, ref Rng rng, Span<float> destination)
     {
         int size = _spec.Size, channels = _spec.Channels;
