@@ -32,6 +32,8 @@ tally() {
        /^[[:space:]]+Error Message:/ { print; message = 1; lines = 0; next }
        /^[[:space:]]+(Failed|Skipped) Vicreg|skipped: / { print }' "$log" \
     | sed -E 's/^\[xUnit.net [0-9:.]+\]\s+/    reason: /' | head -n 300
+  # The TRX names every failed test even when the console log shows none (e.g. a failure reported outside a test's output).
+  grep -o 'testName="[^"]*"[^>]*outcome="Failed"' "$trx" 2>/dev/null | sed -E 's/^testName="([^"]*)".*/  failed (TRX): \1/; s/&quot;/"/g' | head -n 50
   local counters; counters=$(grep -o '<Counters [^>]*>' "$trx" 2>/dev/null | head -n 1)
   get() { sed -nE "s/.* $1=\"([0-9]+)\".*/\1/p" <<<"$counters"; }
   local t e p f; t=$(get total); e=$(get executed); p=$(get passed); f=$(get failed)
