@@ -166,16 +166,35 @@ public sealed class Tensor : IDisposable
     public double Item()
     {
         if (Numel != 1) throw new InvalidOperationException($"Item() needs one element, tensor has shape {Shape}");
-        // One value through a stack buffer: reading a loss every step allocates nothing.
-        Span<byte> bytes = stackalloc byte[8];
-        bytes = bytes[..DType.SizeInBytes()];
+        Span<double> value = stackalloc double[1];
+        ReadSmall(value);
+        return value[0];
+    }
+
+    /// <summary>The most elements <see cref="ReadSmall"/> reads.</summary>
+    public const int SmallReadLimit = 16;
+
+    /// <summary>Copies the values of a small tensor (at most <see cref="SmallReadLimit"/> elements: a loss's terms, a
+    /// few statistics) to <paramref name="destination"/> as doubles, through a stack buffer, so that reading them every
+    /// step allocates nothing. Waits for the device.</summary>
+    public void ReadSmall(Span<double> destination)
+    {
+        if (Numel > SmallReadLimit || destination.Length != Numel)
+            throw new ArgumentException($"ReadSmall: {destination.Length} values from a tensor of shape {Shape} (at most {SmallReadLimit})");
+        int size = DType.SizeInBytes();
+        Span<byte> bytes = stackalloc byte[SmallReadLimit * sizeof(double)];
+        bytes = bytes[..(destination.Length * size)];
         Backend.CopyToHost(this, bytes);
-        return DType switch
+        for (int i = 0; i < destination.Length; i++)
         {
-            DType.Float32 => MemoryMarshal.Read<float>(bytes),
-            DType.Float64 => MemoryMarshal.Read<double>(bytes),
-            _ => MemoryMarshal.Read<int>(bytes),
-        };
+            var element = bytes[(i * size)..];
+            destination[i] = DType switch
+            {
+                DType.Float32 => MemoryMarshal.Read<float>(element),
+                DType.Float64 => MemoryMarshal.Read<double>(element),
+                _ => MemoryMarshal.Read<int>(element),
+            };
+        }
     }
 
     /// <summary>Overwrites every element with <paramref name="values"/> (as many as the tensor holds, of its element type), from host memory.</summary>

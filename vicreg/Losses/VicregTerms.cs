@@ -13,15 +13,9 @@ public readonly record struct VicregTerms(double Invariance, double Variance, do
     public static VicregTerms Read(Tensor terms)
     {
         if (terms.Numel != 3) throw new ArgumentException($"VICReg terms tensor must have 3 elements, got {terms.Shape}");
-        if (terms.DType == DType.Float64)
-        {
-            Span<double> d = stackalloc double[3];
-            terms.Backend.CopyToHost(terms, System.Runtime.InteropServices.MemoryMarshal.AsBytes(d));
-            return new VicregTerms(d[0], d[1], d[2]);
-        }
-        Span<float> f = stackalloc float[3];
-        terms.Backend.CopyToHost(terms, System.Runtime.InteropServices.MemoryMarshal.AsBytes(f));
-        return new VicregTerms(f[0], f[1], f[2]);
+        Span<double> d = stackalloc double[3];
+        terms.ReadSmall(d);
+        return new VicregTerms(d[0], d[1], d[2]);
     }
 }
 

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Vicreg.Engine;
 using Vicreg.Engine.Distributed;
@@ -46,17 +45,7 @@ public sealed class BarlowTwinsObjective(PretrainOptions o) : PretrainObjective(
     public override LossReading Read(Tensor terms)
     {
         Span<double> v = stackalloc double[2];
-        if (terms.DType == DType.Float64)
-        {
-            terms.Backend.CopyToHost(terms, MemoryMarshal.AsBytes(v));
-        }
-        else
-        {
-            Span<float> f = stackalloc float[2];
-            terms.Backend.CopyToHost(terms, MemoryMarshal.AsBytes(f));
-            v[0] = f[0];
-            v[1] = f[1];
-        }
+        terms.ReadSmall(v);
         return new LossReading(v[0] + Options.Lambd * v[1], v[0], v[1], double.NaN);
     }
 
