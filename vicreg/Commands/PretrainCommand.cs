@@ -65,7 +65,7 @@ public sealed class PretrainCommand : ICommand
             Width = a.Double("width", d.Width, "channel width multiplier (0.25 for a small fast network; 2 for resnet50x2)", 0.0625, 8),
             Mlp = a.String("mlp", d.Mlp, $"expander sizes after the representation (vicreg: {vicreg.Mlp}; barlowtwins: {barlow.Mlp}, without hidden biases)"),
             Epochs = a.Int("epochs", d.Epochs, "training epochs", 1),
-            WarmupEpochs = a.Int("warmup-epochs", d.WarmupEpochs, "linear learning-rate warm-up, in epochs", 0),
+            WarmupEpochs = a.Double("warmup-epochs", d.WarmupEpochs, "linear learning-rate warm-up, in epochs (fractions allowed, e.g. 0.2 for a short run)", 0),
             BatchSize = a.Int("batch-size", d.BatchSize, "pairs per step (the learning rate scales with batch/256)", 2),
             BaseLr = a.Double("base-lr", d.BaseLr, "[vicreg] base learning rate (peak = base-lr * batch-size / 256)", 0),
             WeightDecay = a.Double("wd", d.WeightDecay, "LARS weight decay (official 1e-6; small-data recipes use 1e-4)", 0),

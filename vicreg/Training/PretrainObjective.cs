@@ -37,9 +37,10 @@ public abstract class PretrainObjective(PretrainOptions options)
     /// <summary>The peak learning rate(s) for the start-up line, such as "peak lr 0.2".</summary>
     public abstract string DescribePeak();
 
-    /// <summary>The warm-up + cosine schedule, stepped per iteration, of a run with this many steps an epoch.</summary>
+    /// <summary>The warm-up + cosine schedule, stepped per iteration, of a run with this many steps an epoch. A fractional
+    /// warm-up rounds to the nearest whole step.</summary>
     public WarmupCosineSchedule Schedule(int stepsPerEpoch) =>
-        new(PeakLearningRate, (long)options.WarmupEpochs * stepsPerEpoch, (long)options.Epochs * stepsPerEpoch);
+        new(PeakLearningRate, (long)Math.Round(options.WarmupEpochs * stepsPerEpoch, MidpointRounding.AwayFromZero), (long)options.Epochs * stepsPerEpoch);
 
     /// <summary>LARS over the model's parameters, with the method's learning-rate groups.</summary>
     public abstract Lars CreateOptimizer(Module model);

@@ -34,7 +34,8 @@ public sealed record PretrainOptions
     public double Width { get; init; } = 1;
     public string Mlp { get; init; } = "2048-2048-2048";
     public int Epochs { get; init; } = 100;
-    public int WarmupEpochs { get; init; } = 10;
+    /// <summary>Linear warm-up length in epochs; fractional for short runs (rounded to whole steps).</summary>
+    public double WarmupEpochs { get; init; } = 10;
     public int BatchSize { get; init; } = 256;
     public double BaseLr { get; init; } = 0.2;
     public double WeightDecay { get; init; } = 1e-6;
