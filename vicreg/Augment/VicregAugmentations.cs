@@ -75,6 +75,12 @@ public static class VicregAugmentations
         return [new AugmentationPipeline(common with { SolarizeP = 0.0 }), new AugmentationPipeline(common with { SolarizeP = 0.2 })];
     }
 
+    /// <summary>The same views with another lower bound on the RandomResizedCrop area (<c>pretrain --crop-scale-min</c>).</summary>
+    public static IImageTransform[] WithCropScaleMin(IImageTransform[] views, double scaleMin) =>
+        views.Select(v => v is AugmentationPipeline p && p.Spec.Geometry == GeometryKind.RandomResizedCrop
+            ? new AugmentationPipeline(p.Spec with { ScaleMin = scaleMin })
+            : throw new ArgumentException("--crop-scale-min applies to random-resized-crop views only")).ToArray<IImageTransform>();
+
     /// <summary>Linear-evaluation and fine-tuning training transform for photographs: RandomResizedCrop(size, bilinear) + flip.</summary>
     public static IImageTransform LinearTrain(int imageSize = 224, DatasetNormalization? norm = null)
     {

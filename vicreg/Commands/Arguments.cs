@@ -103,7 +103,15 @@ public sealed class Arguments
 
     public double Double(string flag, double defaultValue, string help, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
     {
-        string s = String(flag, defaultValue.ToString("R", CultureInfo.InvariantCulture), help);
+        return ParseDouble(flag, String(flag, defaultValue.ToString("R", CultureInfo.InvariantCulture), help), min, max);
+    }
+
+    /// <summary>A number flag without a default: null when absent (the help text says what absence means).</summary>
+    public double? OptionalDouble(string flag, string help, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
+        => OptionalString(flag, help) is string s ? ParseDouble(flag, s, min, max) : null;
+
+    private double ParseDouble(string flag, string s, double min, double max)
+    {
         if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
             throw new UsageException($"{_command}: --{flag} wants a number, got '{s}'");
         if (v < min || v > max)

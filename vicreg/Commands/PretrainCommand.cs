@@ -66,6 +66,7 @@ public sealed class PretrainCommand : ICommand
             Mlp = a.String("mlp", d.Mlp, $"expander sizes after the representation (vicreg: {vicreg.Mlp}; barlowtwins: {barlow.Mlp}, without hidden biases)"),
             Epochs = a.Int("epochs", d.Epochs, "training epochs", 1),
             WarmupEpochs = a.Double("warmup-epochs", d.WarmupEpochs, "linear learning-rate warm-up, in epochs (fractions allowed, e.g. 0.2 for a short run)", 0),
+            CropScaleMin = a.OptionalDouble("crop-scale-min", "smallest crop of the views, as a fraction of the image area (default: 0.08 for image folders as the official code, 0.2 for 28x28 and 32x32 data sets)", 0.01, 1),
             BatchSize = a.Int("batch-size", d.BatchSize, "pairs per step (the learning rate scales with batch/256)", 2),
             BaseLr = a.Double("base-lr", d.BaseLr, "[vicreg] base learning rate (peak = base-lr * batch-size / 256)", 0),
             WeightDecay = a.Double("wd", d.WeightDecay, "LARS weight decay (official 1e-6; small-data recipes use 1e-4)", 0),

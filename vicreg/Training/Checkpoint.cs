@@ -42,6 +42,7 @@ public static class Checkpoint
             ["in_channels"] = Text(inChannels),
             ["dataset"] = o.Dataset,
             ["batch_size"] = Text(o.BatchSize),
+            [CropScaleKey] = o.CropScaleMin is double scale ? Text(scale) : RecipeCrop,
             ["seed"] = Text(o.Seed),
             ["limit"] = Text(o.Limit),
             [ImagesKey] = Text(images),
@@ -63,7 +64,10 @@ public static class Checkpoint
 
     private const string LossKey = "loss";
     /// <summary>What a fixed setting absent from a checkpoint stands for: checkpoints written before --loss existed are VICReg's.</summary>
-    private static readonly Dictionary<string, string> s_absentMeans = new() { [LossKey] = PretrainOptions.Vicreg };
+    private static readonly Dictionary<string, string> s_absentMeans = new() { [LossKey] = PretrainOptions.Vicreg, [CropScaleKey] = RecipeCrop };
+    private const string CropScaleKey = "crop_scale_min";
+    /// <summary>The crop setting of a run that keeps its data set's recipe (and of checkpoints written before --crop-scale-min).</summary>
+    private const string RecipeCrop = "recipe";
     private const string ImagesKey = "images";
     private const string EpochsKey = "epochs";
 
@@ -152,8 +156,12 @@ public static class Checkpoint
 
     private static string Flag(string key) => "--" + key.Replace('_', '-');
 
-    private static string Describe(string key, string? value) =>
-        key == ImagesKey ? $"{value ?? "(unset)"} training images" : $"{Flag(key)} {value ?? "(unset)"}";
+    private static string Describe(string key, string? value) => key switch
+    {
+        ImagesKey => $"{value ?? "(unset)"} training images",
+        CropScaleKey when value == RecipeCrop => $"no {Flag(key)} (the data set's recipe)",
+        _ => $"{Flag(key)} {value ?? "(unset)"}",
+    };
 
     private static string Text(double v) => v.ToString("R", CultureInfo.InvariantCulture);
     private static string Text(long v) => v.ToString(CultureInfo.InvariantCulture);

@@ -37,6 +37,9 @@ public sealed record PretrainOptions
     /// <summary>Linear warm-up length in epochs; fractional for short runs (rounded to whole steps).</summary>
     public double WarmupEpochs { get; init; } = 10;
     public int BatchSize { get; init; } = 256;
+    /// <summary>Lower bound of the views' RandomResizedCrop area scale; null keeps the data set's recipe (0.08 for
+    /// photographs as the official code, 0.2 for the small data sets).</summary>
+    public double? CropScaleMin { get; init; }
     public double BaseLr { get; init; } = 0.2;
     public double WeightDecay { get; init; } = 1e-6;
     public double LarsEta { get; init; } = 0.001;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Vicreg.Augment;
 using Vicreg.Datasets;
 using Vicreg.Engine.Autograd;
 using Vicreg.Engine.Data;
@@ -57,7 +58,8 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         using var parallel = new DataParallel(communicator ?? SingleProcessCommunicator.Instance);
         parallel.Attach(model);
 
-        using var loader = new DataLoader(dataset, split.PretrainViews, new DataLoaderOptions
+        var views = o.CropScaleMin is double scaleMin ? VicregAugmentations.WithCropScaleMin(split.PretrainViews, scaleMin) : split.PretrainViews;
+        using var loader = new DataLoader(dataset, views, new DataLoaderOptions
         {
             BatchSize = parallel.LocalBatch(o.BatchSize), ShardIndex = parallel.Communicator.Rank, ShardCount = parallel.Communicator.Size, Seed = o.Seed, Shuffle = true, DropLast = true, NumWorkers = o.NumWorkers, Strict = o.Strict,
         });

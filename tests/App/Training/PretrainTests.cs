@@ -122,6 +122,17 @@ public class PretrainTests : IDisposable
     }
 
     [SkippableFact]
+    public void AnotherCropScaleIsRefused()
+    {
+        RequireFashionMnist();
+        var o = Tiny("other-crop");
+        Run(o with { MaxSteps = 5 });
+        var e = Assert.Throws<CheckpointException>(() => Run(o with { CropScaleMin = 0.5 }));
+        Assert.Contains("was written with no --crop-scale-min (the data set's recipe), this run has --crop-scale-min 0.5", e.Message);
+        Run(o with { MaxSteps = 6 }); // the recipe's crops resume
+    }
+
+    [SkippableFact]
     public void AnotherEpochsOrBaseLrContinuesUnderTheNewScheduleAndSaysSo()
     {
         RequireFashionMnist();

@@ -124,6 +124,8 @@ public class TransformTests
         var small = VicregAugmentations.SmallImageTwoViews(28, DatasetNormalization.FashionMnist).Cast<AugmentationPipeline>().ToArray();
         Assert.Equal((0.0, 0.2), (small[0].Spec.SolarizeP, small[1].Spec.SolarizeP));
         Assert.Equal((0.0, 0.0, 0.0, 1), (small[0].Spec.BlurP, small[0].Spec.Saturation, small[0].Spec.GrayscaleP, small[0].Channels));
+        var wider = VicregAugmentations.WithCropScaleMin(small, 0.45).Cast<AugmentationPipeline>().ToArray();
+        Assert.Equal(small.Select(v => v.Spec with { ScaleMin = 0.45 }), wider.Select(v => v.Spec));
     }
 
     [Fact]
