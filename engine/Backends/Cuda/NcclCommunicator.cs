@@ -11,8 +11,12 @@ namespace Vicreg.Engine.Backends.Cuda;
 /// kernels queued before it wrote, and the compute stream waits for an event recorded after it before the
 /// kernels queued later, so nothing reads the result early; the host never blocks. An all-reduce started with
 /// <see cref="StartAllReduceSum"/> lets the compute stream go on until its <see cref="PendingCollective.Wait"/>.
-/// Host tensors (the start broadcast, the stop vote) go through the bootstrap communicator. Not run on a GPU:
-/// tested on the CPU emulation's fake libnccl only.
+/// Host tensors (the start broadcast, the stop vote) go through the bootstrap communicator.
+/// <para>A watchdog thread polls ncclCommGetAsyncError, as PyTorch's ProcessGroupNCCL does: when a peer dies or the
+/// network fails, NCCL's kernels would otherwise spin forever and the next host synchronization would hang the rank.
+/// On an error the watchdog aborts the communicator (ncclCommAbort ends its pending kernels), and every later
+/// collective throws one line naming the error.</para>
+/// Not run on a GPU: tested on the CPU emulation's fake libnccl only.
 /// </summary>
 public sealed unsafe class NcclCommunicator : ICommunicator
 {
@@ -20,6 +24,18 @@ public sealed unsafe class NcclCommunicator : ICommunicator
     private readonly CudaBackend _backend;
     private nint _comm, _stream, _computeReady, _done;
     private bool _disposed;
+    /// <summary>Guards <see cref="_comm"/> between the rank's thread (enqueues) and the watchdog (abort). Enqueueing never
+    /// blocks on the other ranks, so neither side waits long for it.</summary>
+    private readonly Lock _commGate = new();
+    private readonly Thread _watchdog;
+    private readonly ManualResetEventSlim _stopWatchdog = new();
+    private volatile string? _asyncFailure;
+
+    /// <summary>How often the watchdog asks NCCL for an asynchronous error.</summary>
+    internal static TimeSpan WatchdogInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The asynchronous NCCL error the watchdog found (the communicator is aborted), or null.</summary>
+    public string? AsyncFailure => _asyncFailure;
 
     public int Rank => _bootstrap.Rank;
     public int Size => _bootstrap.Size;
@@ -57,6 +73,27 @@ public sealed unsafe class NcclCommunicator : ICommunicator
         {
             Dispose();
             throw;
+        }
+        _watchdog = new Thread(Watch) { IsBackground = true, Name = $"NCCL watchdog, rank {Rank}" };
+        _watchdog.Start();
+    }
+
+    private void Watch()
+    {
+        while (!_stopWatchdog.Wait(WatchdogInterval))
+        {
+            lock (_commGate)
+            {
+                if (_comm == 0) return;
+                int error;
+                int status = Nccl.ncclCommGetAsyncError(_comm, &error);
+                if (status != 0) error = status;
+                if (error == 0 || error == Nccl.InProgress) continue;
+                _asyncFailure = $"NCCL failed on rank {Rank} of {Size}: {Nccl.ErrorName(error)} (a rank stopped or the network broke); the communicator was aborted";
+                Nccl.ncclCommAbort(_comm);
+                _comm = 0;
+                return;
+            }
         }
     }
 
@@ -113,8 +150,11 @@ public sealed unsafe class NcclCommunicator : ICommunicator
 
     public void Abort(int exitCode)
     {
-        if (_comm != 0) Nccl.ncclCommAbort(_comm);
-        _comm = 0;
+        lock (_commGate)
+        {
+            if (_comm != 0) Nccl.ncclCommAbort(_comm);
+            _comm = 0;
+        }
         _bootstrap.Abort(exitCode);
     }
 
@@ -126,7 +166,11 @@ public sealed unsafe class NcclCommunicator : ICommunicator
         _backend.MakeCurrent();
         CudaDriver.Check(CudaDriver.cuEventRecord(_computeReady, _backend.Stream), "cuEventRecord");
         CudaDriver.Check(CudaDriver.cuStreamWaitEvent(_stream, _computeReady, 0), "cuStreamWaitEvent");
-        Nccl.Check(call(_stream), name);
+        lock (_commGate)
+        {
+            if (_asyncFailure is string failure) throw new CudaException(failure);
+            Nccl.Check(call(_stream), name);
+        }
         CudaDriver.Check(CudaDriver.cuEventRecord(done, _stream), "cuEventRecord");
     }
 
@@ -170,6 +214,9 @@ public sealed unsafe class NcclCommunicator : ICommunicator
     {
         if (_disposed) return;
         _disposed = true;
+        _stopWatchdog.Set();
+        _watchdog?.Join();
+        _stopWatchdog.Dispose();
         _backend.MakeCurrent();
         if (_stream != 0) CudaDriver.cuStreamSynchronize(_stream);
         if (_comm != 0) Nccl.ncclCommDestroy(_comm);

@@ -33,6 +33,16 @@ internal static unsafe class EmulatorFaults
     /// <summary>allocation_failures (count).</summary>
     public static IDisposable Cublas(string fault, long value) => Inject(CudaLibrary.Cublas, "emu_cublas_inject", fault, value, 0);
 
+    /// <summary>The fake libnccl's faults: async_error (the ncclResult_t ncclCommGetAsyncError reports; 0 = none), and
+    /// aborts_seen, which returns how many communicators ncclCommAbort ended since it was last asked.</summary>
+    public static long Nccl(string fault, long value)
+    {
+        nint f = Export(CudaLibrary.Nccl, "emu_nccl_inject");
+        if (f == 0) throw new InvalidOperationException($"{CudaLibraries.LoadedName(CudaLibrary.Nccl)} has no emu_nccl_inject: not the emulator's fake");
+        byte[] name = Encoding.UTF8.GetBytes(fault + "\0");
+        fixed (byte* p = name) return ((delegate* unmanaged<byte*, long, long>)f)(p, value);
+    }
+
     private static nint Export(CudaLibrary library, string name) =>
         CudaLibraries.TryLoad(library, out nint handle) && NativeLibrary.TryGetExport(handle, name, out nint f) ? f : 0;
 

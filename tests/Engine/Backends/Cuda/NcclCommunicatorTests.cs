@@ -75,6 +75,40 @@ public class NcclCommunicatorTests
     }
 
     [SkippableFact]
+    public void An_asynchronous_nccl_error_aborts_the_communicator_and_fails_the_next_collective()
+    {
+        EmulatorFaults.Require();
+        EmulatorFaults.Nccl("aborts_seen", 0);
+        var previous = NcclCommunicator.WatchdogInterval;
+        NcclCommunicator.WatchdogInterval = TimeSpan.FromMilliseconds(10);
+        try
+        {
+            var failures = OnTwoRanks((nccl, backend) =>
+            {
+                using var t = Queued(backend, Values(nccl.Rank, 5), 5);
+                nccl.AllReduceSum(t); // healthy: the watchdog has polled and found nothing
+                Thread.Sleep(50);
+                Assert.Null(nccl.AsyncFailure);
+                nccl.Barrier();
+                if (nccl.Rank == 0) EmulatorFaults.Nccl("async_error", 2); // ncclSystemError, as from a dead peer
+                nccl.Barrier();
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+                while (nccl.AsyncFailure is null && DateTime.UtcNow < deadline) Thread.Sleep(5);
+                var e = Assert.Throws<CudaException>(() => nccl.AllReduceSum(t));
+                return e.Message;
+            });
+            foreach (var (message, rank) in failures.Select((m, r) => (m, r)))
+                Assert.Equal($"NCCL failed on rank {rank} of 2: unhandled system error (fake libnccl) (a rank stopped or the network broke); the communicator was aborted", message);
+            Assert.Equal(2, EmulatorFaults.Nccl("aborts_seen", 0)); // each rank's watchdog aborted its communicator
+        }
+        finally
+        {
+            EmulatorFaults.Nccl("async_error", 0);
+            NcclCommunicator.WatchdogInterval = previous;
+        }
+    }
+
+    [SkippableFact]
     public void All_gather_and_broadcast_give_every_rank_the_same_rows()
     {
         var results = OnTwoRanks((nccl, backend) =>

@@ -33,6 +33,10 @@ namespace {
 const size_t kSlotBytes = 64ull << 20;       // the largest collective buffer a rank may send
 const int kMaxRanks = 8;
 const auto kPatience = std::chrono::seconds(60);
+// What ncclCommGetAsyncError reports (emu_nccl_inject "async_error"): a network failure or a dead peer, as NCCL's
+// proxy thread would find it, for the communicator's watchdog to see.
+std::atomic<int> g_asyncError{0};
+std::atomic<int> g_aborts{0};
 
 struct SlotHeader { int kind, type, root; size_t count; unsigned long long sequence; };
 struct Shared
@@ -173,8 +177,18 @@ ncclResult_t ncclCommInitRank(void** comm, int nranks, ncclUniqueId id, int rank
 }
 
 ncclResult_t ncclCommDestroy(void* comm) { if (comm) release((Comm*)comm); return ncclSuccess; }
-ncclResult_t ncclCommAbort(void* comm) { return ncclCommDestroy(comm); }
-ncclResult_t ncclCommGetAsyncError(void*, ncclResult_t* error) { *error = ncclSuccess; return ncclSuccess; }
+ncclResult_t ncclCommAbort(void* comm) { g_aborts.fetch_add(1); return ncclCommDestroy(comm); }
+ncclResult_t ncclCommGetAsyncError(void*, ncclResult_t* error) { *error = g_asyncError.load(); return ncclSuccess; }
+
+// Fault injection for the tests: async_error (the ncclResult_t ncclCommGetAsyncError reports; 0 = none);
+// aborts_seen (returns how many communicators ncclCommAbort has ended, and resets the count).
+long emu_nccl_inject(const char* fault, long value)
+{
+    if (strcmp(fault, "async_error") == 0) { g_asyncError.store((int)value); return 0; }
+    if (strcmp(fault, "aborts_seen") == 0) return g_aborts.exchange(0);
+    fprintf(stderr, "fake libnccl: unknown fault '%s'\n", fault);
+    return -1;
+}
 
 const char* ncclGetErrorString(ncclResult_t r)
 {
