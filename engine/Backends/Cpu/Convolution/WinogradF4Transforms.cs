@@ -16,8 +16,10 @@ namespace Vicreg.Engine.Backends.Cpu.Convolution;
 /// a 4x4 output tile is y = A^T [(G g G^T) ⊙ (B^T d B)] A for its 6x6 input tile d: 36 multiplies per tile
 /// and channel instead of 144 (F(2x2, 3x3): 16 for 36, <see cref="WinogradTransforms"/>). The price is
 /// rounding: the factors are no longer 0, ±1, ±1/2, and the transformed values are larger than the
-/// inputs (see the bound in the tests). Each transform runs a vector of eight channels or filters at once,
-/// in two passes through a small buffer (columns, then rows), element e = 6i + j at <c>dst + e * stride</c>.
+/// inputs (see the bound in the tests). The weight gradient runs the adjoints: dm = A dy A^T per output
+/// tile and dg = G^T dU G per filter (<see cref="WinogradF4BackwardFilter"/>). Each transform runs a vector
+/// of eight channels or filters at once, in two passes through a small buffer (columns, then rows),
+/// element e = 6i + j at <c>dst + e * stride</c>.
 /// </summary>
 internal static unsafe class WinogradF4Transforms
 {
