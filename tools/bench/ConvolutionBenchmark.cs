@@ -50,20 +50,21 @@ public sealed unsafe class ConvolutionBenchmark : IBenchmark
     }
 
     /// <summary>The 3x3 stride-1 layers (and, to place the dispatch's channel threshold, narrower 32x32 layers)
-    /// through im2col, Winograd F(2x2, 3x3) and (forward and backward-data) F(4x4, 3x3), timed in alternation in
-    /// the same run; "auto" marks what the dispatch picks (i im2col, 2 or 4 Winograd); the "x" columns are
-    /// im2col's time over F(2x2)'s and over F(4x4)'s.</summary>
+    /// through im2col, Winograd F(2x2, 3x3) and F(4x4, 3x3), timed in alternation in the same run; "auto" marks
+    /// what the dispatch picks (i im2col; else 2 or 4 for the forward and backward-data, then 2 or 4 for the
+    /// weight gradient); the "x" columns are im2col's time over F(2x2)'s and over F(4x4)'s.</summary>
     private static void CompareWinograd(int batch, int repeats)
     {
         var layers = ResNet18.Layers.Where(l => l.Kernel == 3 && l.Stride == 1)
             .Concat([new ResNet18.ConvLayer("8->8 @32", 8, 8, 3, 1, 1, 32, 1), new ResNet18.ConvLayer("16->16 @32", 16, 16, 3, 1, 1, 32, 1),
                 new ResNet18.ConvLayer("32->32 @32", 32, 32, 3, 1, 1, 32, 1)]);
-        Console.WriteLine($"{"im2col/F2/F4",-18} {"auto",4} | {"fwd ms",23} {"x F2",5} {"x F4",5} | {"bwdD ms",23} {"x F2",5} {"x F4",5} | {"bwdW ms",15} {"x F2",5}");
+        Console.WriteLine($"{"im2col/F2/F4",-18} {"auto",4} | {"fwd ms",23} {"x F2",5} {"x F4",5} | {"bwdD ms",23} {"x F2",5} {"x F4",5} | {"bwdW ms",23} {"x F2",5} {"x F4",5}");
         foreach (var layer in layers)
         {
             var g = Geometry(layer, batch);
             using var passes = new LayerPasses(g);
-            string auto = !WinogradPolicy.Use<float>(g) ? "i" : WinogradPolicy.UseF4<float>(g) ? "4" : "2";
+            string auto = !WinogradPolicy.Use<float>(g) ? "i"
+                : (WinogradPolicy.UseF4<float>(g) ? "4" : "2") + (WinogradPolicy.UseF4Gradient<float>(g) ? "4" : "2");
             Action Forced(WinogradMode mode, Action a) => () =>
             {
                 WinogradPolicy.Forced = mode;
@@ -74,9 +75,8 @@ public sealed unsafe class ConvolutionBenchmark : IBenchmark
                 Forced(WinogradMode.F4x4, a));
             var f = Three(passes.Forward);
             var d = Three(passes.BackwardData);
-            var k = Measure.MedianSecondsInterleaved(repeats, Forced(WinogradMode.Off, passes.BackwardFilter), Forced(WinogradMode.On, passes.BackwardFilter));
-            static string Cell(double[] t) => $"{t[0] * 1e3,7:F2} {t[1] * 1e3,7:F2} " + (t.Length > 2 ? $"{t[2] * 1e3,7:F2} " : "") +
-                $"{t[0] / t[1],5:F2}" + (t.Length > 2 ? $" {t[0] / t[2],5:F2}" : "");
+            var k = Three(passes.BackwardFilter);
+            static string Cell(double[] t) => $"{t[0] * 1e3,7:F2} {t[1] * 1e3,7:F2} {t[2] * 1e3,7:F2} {t[0] / t[1],5:F2} {t[0] / t[2],5:F2}";
             Console.WriteLine($"{layer.Label,-18} {auto,4} | {Cell(f)} | {Cell(d)} | {Cell(k)}");
         }
     }

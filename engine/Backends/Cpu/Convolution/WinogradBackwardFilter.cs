@@ -8,6 +8,8 @@ namespace Vicreg.Engine.Backends.Cpu.Convolution;
 /// The weight gradient of a 3x3 stride-1 convolution through Winograd F(2x2, 3x3). An output tile is
 /// y = A^T (Σ_c U[c] ⊙ V[c]) A, linear in U, so dU[e] = Σ over tiles of (A dy A^T)[e] ⊙ V[e]: per block of
 /// tiles, 16 GEMMs D[e] [K x tiles] · V[e]^T accumulated into dU[e] [K x C]; at the end dW = G^T dU G.
+/// Where <see cref="WinogradPolicy.UseF4Gradient{T}"/> says so, through F(4x4, 3x3) instead
+/// (<see cref="WinogradF4BackwardFilter"/>).
 /// <para>Determinism as <see cref="ConvolutionBackwardFilter"/>: one contiguous chunk of images per thread,
 /// each chunk's dW in its own buffer (chunk 0 in dW itself), added in chunk order, so the result depends
 /// only on the batch and the thread count.</para>
@@ -16,6 +18,11 @@ internal static unsafe class WinogradBackwardFilter
 {
     public static void Run<T>(in Conv2dGeometry g, T* x, T* dy, T* dweight) where T : unmanaged, INumberBase<T>
     {
+        if (WinogradPolicy.UseF4Gradient<T>(g))
+        {
+            WinogradF4BackwardFilter.Run(g, (float*)x, (float*)dy, (float*)dweight);
+            return;
+        }
         long filterSize = (long)g.OutChannels * g.InChannels * 9;
         int chunks = Math.Min(CpuParallel.ThreadCount, g.Batch);
         T* partials = chunks > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvPartialFilter, (chunks - 1) * filterSize) : null;

@@ -10,9 +10,7 @@ namespace Vicreg.Engine.Backends.Cpu.Convolution;
 /// the input, M[e] = U[e] · V[e] (36 GEMMs of the packed U, V^T entering transposed), and the output
 /// transform into y. A unit is a row of tiles of one image (u = n * TilesHigh + th), a block a run of
 /// units, as in <see cref="WinogradTiling"/>.
-/// <para>The input transform runs eight channels at a time: the block's image rows go through 8x8 register
-/// transposes into a pixel-major buffer (a vector of eight channels per pixel) with the zero padding laid
-/// out around them, so every tile's 36 elements are whole-vector loads at fixed offsets. The output
+/// <para>The input transform runs eight channels at a time (<see cref="WinogradF4Tiling"/>). The output
 /// transform runs eight tiles at a time (a lane each) along a row of M, and two 8x8 transposes turn the
 /// sixteen outputs by eight tiles into each tile's 4x4 block.</para>
 /// <para>Partial tiles at the right and bottom edges read zero padding and drop the outputs past the edge.
@@ -43,27 +41,23 @@ internal static unsafe class WinogradF4
         float* packed = ThreadScratch.Get<float>(ScratchSlot.ConvPackedWeight, elements * packedSize);
         WinogradFilters.Pack(u, k, c, elements, packed);
 
-        var body = new BlockBody
-        {
-            Geometry = g, TilesHigh = (g.OutHeight + 3) / 4, TilesWide = (g.OutWidth + 3) / 4, X = x, Y = y, Packed = packed, PackedSize = packedSize,
-        };
-        ConvolutionThreads.Run(g.Batch * body.TilesHigh, ref body);
+        var body = new BlockBody { Tiling = new WinogradF4Tiling(g), X = x, Y = y, Packed = packed, PackedSize = packedSize };
+        ConvolutionThreads.Run(g.Batch * body.Tiling.TilesHigh, ref body);
     }
 
     private struct BlockBody : IConvolutionBody
     {
-        public Conv2dGeometry Geometry;
-        public int TilesHigh, TilesWide;
+        public WinogradF4Tiling Tiling;
         public float* X, Y, Packed;
         public long PackedSize;
         public bool ParallelGemm { get; set; }
 
-        /// <summary>Padded width of the pixel-major buffer: the columns the row's tiles read.</summary>
-        private readonly int PaddedWidth => 4 * TilesWide + 2;
+        private readonly int TilesHigh => Tiling.TilesHigh;
+        private readonly int TilesWide => Tiling.TilesWide;
 
         public readonly void Run(int start, int end)
         {
-            ref readonly var g = ref Geometry;
+            ref readonly var g = ref Tiling.Geometry;
             int k = g.OutChannels, c = g.InChannels;
             int unitsPerBlock = Math.Min(Math.Max(1, WinogradForward.TargetColumns / TilesWide), end - start);
             int maxColumns = unitsPerBlock * TilesWide;
@@ -71,15 +65,14 @@ internal static unsafe class WinogradF4
             int ldV = WinogradSmallImages.Stride(c);
             nint vMatrix = WinogradTiling.MatrixStride<float>((nint)maxColumns * ldV);
             nint mMatrix = WinogradTiling.MatrixStride<float>((nint)k * ld);
-            long pixelsSize = (4L * Math.Min(unitsPerBlock, TilesHigh) + 2) * PaddedWidth * Lanes;
-            float* pixels = ThreadScratch.Get<float>(ScratchSlot.WinogradRows, pixelsSize);
+            float* pixels = ThreadScratch.Get<float>(ScratchSlot.WinogradRows, Tiling.PixelsSize(unitsPerBlock));
             float* v = ThreadScratch.Get<float>(ScratchSlot.WinogradInput, WinogradF4Transforms.Elements * vMatrix);
             float* m = ThreadScratch.Get<float>(ScratchSlot.WinogradProduct, WinogradF4Transforms.Elements * mMatrix);
             float* tmp = stackalloc float[WinogradF4Transforms.Scratch];
             for (int u0 = start; u0 < end; u0 += unitsPerBlock)
             {
                 int u1 = Math.Min(end, u0 + unitsPerBlock), columns = (u1 - u0) * TilesWide;
-                Input(u0, u1, pixels, v, ldV, vMatrix, tmp);
+                Tiling.Input(X, u0, u1, pixels, v, ldV, vMatrix, tmp);
                 for (int e = 0; e < WinogradF4Transforms.Elements; e++)
                     GemmKernel.RunPackedA(k, columns, c, Packed + e * PackedSize, true, v + e * vMatrix, ldV, default,
                         m + e * mMatrix, ld, ParallelGemm);
@@ -87,55 +80,11 @@ internal static unsafe class WinogradF4
             }
         }
 
-        /// <summary>V^T[e][tile][c] for the tiles of units [u0, u1), matrix e at <c>v + e * matrix</c>.</summary>
-        private readonly void Input(int u0, int u1, float* pixels, float* v, int ld, nint matrix, float* tmp)
-        {
-            ref readonly var g = ref Geometry;
-            int tw = TilesWide, pw = PaddedWidth;
-            nint plane = (nint)g.InHeight * g.InWidth;
-            for (int u = u0; u < u1;)
-            {
-                int n = u / TilesHigh, th0 = u - n * TilesHigh, th1 = Math.Min(TilesHigh, th0 + (u1 - u));
-                // Padded rows 4 th0 .. 4 th1 + 1 (image row r - padHeight); the padding stays zero for every channel group.
-                int rows = 4 * (th1 - th0) + 2;
-                new Span<float>(pixels, rows * pw * Lanes).Clear();
-                float* image = X + n * (nint)g.InChannels * plane;
-                float* first = v + (nint)(u - u0) * tw * ld;
-                int tiles = (th1 - th0) * tw;
-                for (int c0 = 0; c0 < g.InChannels; c0 += Lanes)
-                {
-                    Gather(image + c0 * plane, Math.Min(Lanes, g.InChannels - c0), 4 * th0 - g.PadHeight, rows, pixels);
-                    for (int t = 0; t < tiles; t++)
-                    {
-                        int row = t / tw, column = t - row * tw;
-                        WinogradF4Transforms.Input(pixels + ((nint)4 * row * pw + 4 * column) * Lanes, (nint)pw * Lanes,
-                            first + (nint)t * ld + c0, matrix, tmp);
-                    }
-                }
-                u += th1 - th0;
-            }
-        }
-
-        /// <summary>pixels[r][padWidth + s][l] = plane l's pixel (r0 + r, s) for the image rows among r0 .. r0 + rows - 1
-        /// (lanes past <paramref name="count"/> zero); the rest of the buffer is left as it is (zero padding).</summary>
-        private readonly void Gather(float* planes, int count, int r0, int rows, float* pixels)
-        {
-            ref readonly var g = ref Geometry;
-            int w = g.InWidth, pw = PaddedWidth;
-            nint hw = (nint)g.InHeight * w;
-            for (int r = Math.Max(0, -r0); r < rows && r0 + r < g.InHeight; r++)
-            {
-                float* src = planes + (nint)(r0 + r) * w;
-                float* dst = pixels + ((nint)r * pw + g.PadWidth) * Lanes;
-                WinogradSmallImages.Gather(src, hw, w, count, dst);
-            }
-        }
-
         /// <summary>y tiles of the block's <paramref name="columns"/> tiles (from unit u0) = A^T m A, from M[e][k][tile]
         /// (matrix e at <c>m + e * matrix</c>), dropping outputs past the image's edge.</summary>
         private readonly void Output(float* m, int ld, nint matrix, int u0, int columns, float* tmp)
         {
-            ref readonly var g = ref Geometry;
+            ref readonly var g = ref Tiling.Geometry;
             int oh = g.OutHeight, ow = g.OutWidth;
             nint plane = (nint)oh * ow;
             float* outputs = stackalloc float[16 * Lanes];

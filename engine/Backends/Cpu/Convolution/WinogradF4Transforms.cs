@@ -16,8 +16,10 @@ namespace Vicreg.Engine.Backends.Cpu.Convolution;
 /// a 4x4 output tile is y = A^T [(G g G^T) ⊙ (B^T d B)] A for its 6x6 input tile d: 36 multiplies per tile
 /// and channel instead of 144 (F(2x2, 3x3): 16 for 36, <see cref="WinogradTransforms"/>). The price is
 /// rounding: the factors are no longer 0, ±1, ±1/2, and the transformed values are larger than the
-/// inputs (see the bound in the tests). Each transform runs a vector of eight channels or filters at once,
-/// in two passes through a small buffer (columns, then rows), element e = 6i + j at <c>dst + e * stride</c>.
+/// inputs (see the bound in the tests). The weight gradient runs the adjoints: dm = A dy A^T per output
+/// tile and dg = G^T dU G per filter (<see cref="WinogradF4BackwardFilter"/>). Each transform runs a vector
+/// of eight channels or filters at once, in two passes through a small buffer (columns, then rows),
+/// element e = 6i + j at <c>dst + e * stride</c>.
 /// </summary>
 internal static unsafe class WinogradF4Transforms
 {
@@ -63,6 +65,39 @@ internal static unsafe class WinogradF4Transforms
         t3 = even + odd;
         t4 = even - odd;
         t5 = c;
+    }
+
+    /// <summary>The adjoint of <see cref="Filter"/> for eight filters: dg = G^T dU G, dU element e at <c>du + e * stride</c>,
+    /// tap t of dg to <c>dg + 8 t</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void FilterGradient(float* du, nint stride, float* dg, float* tmp)
+    {
+        // Rows of dU G into tmp[3 i + s], then G^T down each of its three columns.
+        for (int i = 0; i < 6; i++)
+        {
+            float* row = du + 6 * i * stride;
+            FilterGradientColumn(Vector256.Load(row), Vector256.Load(row + stride), Vector256.Load(row + 2 * stride),
+                Vector256.Load(row + 3 * stride), Vector256.Load(row + 4 * stride), Vector256.Load(row + 5 * stride), tmp + 8 * 3 * i, 8);
+        }
+        for (int s = 0; s < 3; s++)
+        {
+            float* col = tmp + 8 * s;
+            FilterGradientColumn(Vector256.Load(col), Vector256.Load(col + 24), Vector256.Load(col + 48),
+                Vector256.Load(col + 72), Vector256.Load(col + 96), Vector256.Load(col + 120), dg + 8 * s, 3 * 8);
+        }
+    }
+
+    /// <summary>G^T times (p0 .. p5), element s to <c>dst + s * stride</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FilterGradientColumn(Vector256<float> p0, Vector256<float> p1, Vector256<float> p2, Vector256<float> p3,
+        Vector256<float> p4, Vector256<float> p5, float* dst, nint stride)
+    {
+        var sixth = Vector256.Create(1f / 6);
+        var s12 = (p1 + p2) * sixth;
+        var s34 = p3 + p4;
+        (p0 * Vector256.Create(0.25f) - s12 + s34 * Vector256.Create(1f / 24)).Store(dst);
+        ((p2 - p1) * sixth + (p3 - p4) * Vector256.Create(1f / 12)).Store(dst + stride);
+        (s34 * sixth - s12 + p5).Store(dst + 2 * stride);
     }
 
     /// <summary>V = B^T d B for eight channels of one tile: d_ij (row i, column j) at <c>d + i * rowStride + 8 j</c>.</summary>
@@ -135,5 +170,41 @@ internal static unsafe class WinogradF4Transforms
         (d12 + Vector256.Create(2f) * d34).Store(dst + stride);
         (s12 + Vector256.Create(4f) * s34).Store(dst + 2 * stride);
         (d12 + Vector256.Create(8f) * d34 + m5).Store(dst + 3 * stride);
+    }
+
+    /// <summary>The adjoint of <see cref="Output"/> for eight channels of one tile: dm = A dy A^T from a 4x4 output
+    /// gradient, dy_pq (row p, column q) at <c>dy + p * rowStride + 8 q</c>; element e = 6i + j to <c>dm + e * stride</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void OutputGradient(float* dy, nint rowStride, float* dm, nint stride, float* tmp)
+    {
+        for (int q = 0; q < 4; q++)
+        {
+            float* col = dy + 8 * q;
+            OutputGradientColumn(Vector256.Load(col), Vector256.Load(col + rowStride), Vector256.Load(col + 2 * rowStride),
+                Vector256.Load(col + 3 * rowStride), tmp + 8 * q, 4 * 8);
+        }
+        for (int i = 0; i < 6; i++)
+        {
+            float* row = tmp + 4 * 8 * i;
+            OutputGradientColumn(Vector256.Load(row), Vector256.Load(row + 8), Vector256.Load(row + 16), Vector256.Load(row + 24),
+                dm + 6 * i * stride, stride);
+        }
+    }
+
+    /// <summary>A times (p0 .. p3), element i to <c>dst + i * stride</c>: the six interpolation points 0, 1, -1, 2, -2, ∞.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OutputGradientColumn(Vector256<float> p0, Vector256<float> p1, Vector256<float> p2, Vector256<float> p3,
+        float* dst, nint stride)
+    {
+        var four = Vector256.Create(4f);
+        var s02 = p0 + p2; var s13 = p1 + p3;
+        var even = p0 + four * p2;
+        var odd = Vector256.Create(2f) * (p1 + four * p3);
+        p0.Store(dst);
+        (s02 + s13).Store(dst + stride);
+        (s02 - s13).Store(dst + 2 * stride);
+        (even + odd).Store(dst + 3 * stride);
+        (even - odd).Store(dst + 4 * stride);
+        p3.Store(dst + 5 * stride);
     }
 }

@@ -28,17 +28,20 @@ internal static unsafe class WinogradFilters
     }
 
     /// <summary>A filter transform a vector of filters at a time: taps tap-major (tap t at <c>taps + t * count</c>),
-    /// element e to <c>u + e * stride</c>; <c>tmp</c> holds <see cref="WinogradF4Transforms.Scratch"/> elements.</summary>
+    /// element e to <c>u + e * stride</c>; and its adjoint, from the elements' gradients to the taps'.
+    /// <c>tmp</c> holds <see cref="WinogradF4Transforms.Scratch"/> elements.</summary>
     internal interface IFilterTransform
     {
         int Elements { get; }
         void Filter<T>(T* taps, T* u, nint stride, T* tmp) where T : unmanaged;
+        void FilterGradient<T>(T* du, nint stride, T* taps, T* tmp) where T : unmanaged;
     }
 
     internal readonly struct F2x2 : IFilterTransform
     {
         public int Elements => WinogradTransforms.Elements;
         public void Filter<T>(T* taps, T* u, nint stride, T* tmp) where T : unmanaged => WinogradTransforms.Filter(taps, u, stride);
+        public void FilterGradient<T>(T* du, nint stride, T* taps, T* tmp) where T : unmanaged => WinogradTransforms.FilterGradient(du, stride, taps);
     }
 
     /// <summary>F(4x4, 3x3), float only.</summary>
@@ -47,6 +50,8 @@ internal static unsafe class WinogradFilters
         public int Elements => WinogradF4Transforms.Elements;
         public void Filter<T>(T* taps, T* u, nint stride, T* tmp) where T : unmanaged
             => WinogradF4Transforms.Filter((float*)taps, (float*)u, stride, (float*)tmp);
+        public void FilterGradient<T>(T* du, nint stride, T* taps, T* tmp) where T : unmanaged
+            => WinogradF4Transforms.FilterGradient((float*)du, stride, (float*)taps, (float*)tmp);
     }
 
     private struct TransformBody<T, TTransform> : IRangeBody where T : unmanaged where TTransform : struct, IFilterTransform
@@ -182,17 +187,25 @@ internal static unsafe class WinogradFilters
     }
 
     /// <summary>dW[k, c] = G^T dU[k, c] G into <paramref name="dweight"/> [K, C, 3, 3], from dU[e][k][c] at
-    /// <c>du + e * K * C</c>, which needs a vector of readable slack past its end. On the calling thread.</summary>
+    /// <c>du + e * K * C</c> (F(2x2, 3x3)'s 16 matrices), which needs a vector of readable slack past its end.
+    /// On the calling thread.</summary>
     public static void Gradient<T>(T* du, int outChannels, int inChannels, T* dweight) where T : unmanaged
+        => Gradient(du, outChannels, inChannels, dweight, new F2x2());
+
+    /// <summary><see cref="Gradient{T}(T*, int, int, T*)"/> through the adjoint of <paramref name="transform"/>,
+    /// from its <see cref="IFilterTransform.Elements"/> matrices.</summary>
+    public static void Gradient<T, TTransform>(T* du, int outChannels, int inChannels, T* dweight, TTransform transform)
+        where T : unmanaged where TTransform : struct, IFilterTransform
     {
         int v = Vector256<T>.Count;
         nint stride = (nint)outChannels * inChannels;
         T* taps = stackalloc T[9 * Vector256<T>.Count];
+        T* tmp = stackalloc T[WinogradF4Transforms.Scratch];
         for (int k = 0; k < outChannels; k++)
         {
             for (int c0 = 0; c0 < inChannels; c0 += v)
             {
-                WinogradTransforms.FilterGradient(du + (nint)k * inChannels + c0, stride, taps);
+                transform.FilterGradient(du + (nint)k * inChannels + c0, stride, taps, tmp);
                 int lanes = Math.Min(v, inChannels - c0);
                 T* w = dweight + ((nint)k * inChannels + c0) * 9;
                 if (typeof(T) == typeof(float) && Avx.IsSupported && lanes == v)

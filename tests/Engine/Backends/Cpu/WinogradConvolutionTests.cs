@@ -21,10 +21,13 @@ namespace Vicreg.Tests.Engine.Backends.Cpu;
 /// That is the output's scale, not each element's: an element near zero may carry the rounding of large
 /// intermediate terms. A misplaced or dropped tile, tap or channel shows as an error of the order of the
 /// outputs themselves, far above it.</para>
-/// <para>F(4x4, 3x3) (forward and backward-data, float): the row sums of |B^T| are (10, 10, 10, 6, 6, 10) and
-/// of |G| (1/4, 1/2, 1/2, 7/24, 7/24, 1), so Σ_e |a_e U_e V_e| &lt;= (max_p Σ_i |A^T_pi| |G|_i |B^T|_i)^2 max|w| max|x|
-/// = 48^2 = 2304 max|w| max|x| per channel (the last output row, weights 1, 1, 8, 8, 1, dominates); the
-/// transforms add a few more levels of rounding than F(2x2)'s, so the depth term is depth + 32.</para>
+/// <para>F(4x4, 3x3) (float): the row sums of |B^T| are (10, 10, 10, 6, 6, 10) and of |G| (1/4, 1/2, 1/2, 7/24,
+/// 7/24, 1), so Σ_e |a_e U_e V_e| &lt;= (max_p Σ_i |A^T_pi| |G|_i |B^T|_i)^2 max|w| max|x| = 48^2 = 2304 max|w| max|x|
+/// per channel (the last output row, weights 1, 1, 8, 8, 1, dominates); the transforms add a few more levels of
+/// rounding than F(2x2)'s, so the depth term is depth + 32. The weight gradient's tap (r, s) sums, per 4x4 tile,
+/// G_ir G_js (A dy A^T)_ij V_ij, with |A dy A^T|_ij &lt;= a_i a_j max|dy| (a = (1, 4, 4, 15, 15, 1), the row sums
+/// of |A|): (max_r Σ_i |G_ir| a_i |B^T|_i)^2 = (160/3)^2 &lt; 2845 max|dy| max|x| per tile (tap column 2, whose
+/// weights 1/6 meet the large a_3, a_4), over a quarter as many tiles as F(2x2)'s.</para>
 /// </summary>
 [Collection(ThreadCountCollection.Name)]
 public sealed class WinogradConvolutionTests
@@ -92,6 +95,7 @@ public sealed class WinogradConvolutionTests
         Assert.True(WinogradPolicy.Use<T>(g));
         bool f4 = WinogradPolicy.UseF4<T>(g);
         Assert.Equal(mode == WinogradMode.F4x4, f4);
+        Assert.Equal(f4, WinogradPolicy.UseF4Gradient<T>(g));
         // Per-channel scale of the forward and backward-data terms, and the transforms' extra roundings.
         double perChannel = f4 ? 2304 : 64;
         int levels = f4 ? 32 : 16;
@@ -99,14 +103,17 @@ public sealed class WinogradConvolutionTests
         using var c = new ConvolutionCase<T>(g, seed);
         double[] x = c.XValues, w = c.WValues, dy = c.DyValues;
         double maxX = MaxAbs(x), maxW = MaxAbs(w), maxDy = MaxAbs(dy);
-        int tiles = g.Batch * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2);
+        // Output tiles of the weight gradient, and its per-tile scale.
+        int side = f4 ? 4 : 2;
+        int tiles = g.Batch * ((g.OutHeight + side - 1) / side) * ((g.OutWidth + side - 1) / side);
+        double perTile = f4 ? 2845 : 36;
 
         backend.Conv2dForward(g, c.X, c.W, c.Y);
         Compare<T>("forward", g, ConvolutionReference.Forward(g, x, w).Value, c.Y, g.InChannels + levels, perChannel * g.InChannels * maxW * maxX);
         backend.Conv2dBackwardData(g, c.Dy, c.W, c.Dx);
         Compare<T>("backward-data", g, ConvolutionReference.BackwardData(g, dy, w).Value, c.Dx, g.OutChannels + levels, perChannel * g.OutChannels * maxW * maxDy);
         backend.Conv2dBackwardFilter(g, c.X, c.Dy, c.Dw);
-        Compare<T>("backward-filter", g, ConvolutionReference.BackwardFilter(g, x, dy).Value, c.Dw, tiles + 16, 36.0 * tiles * maxDy * maxX);
+        Compare<T>("backward-filter", g, ConvolutionReference.BackwardFilter(g, x, dy).Value, c.Dw, tiles + levels, perTile * tiles * maxDy * maxX);
     }
 
     private static double MaxAbs(double[] values) => values.Max(Math.Abs);
