@@ -123,10 +123,13 @@ public sealed class DistributedPretrainTests : IClassFixture<DistributedPretrain
     /// more kernel threads. Reordering a float32 sum of K terms changes it by about sqrt(K)·u in relative
     /// terms (u = 2^-24, random rounding); the longest sums here are the batch-norm channel sums over
     /// 12 · 28 · 28 = 9408 values, hence ~100 u ≈ 6e-6 per step, and the difference may grow through
-    /// the updates: at step s we allow s · 100 u. A real semantic difference (a missing gradient average,
-    /// an unsynchronised batch norm, another batch) moves the loss by 1e-3 or more from step 2 on.
+    /// the updates: at step s, s · 100 u. The weight gradient through Winograd F(4x4, 3x3) is computed per chunk of
+    /// images (per thread, per rank), and its transforms round with inexact coefficients over values larger than the
+    /// inputs: its error measured against float64 is 3-6x F(2x2)'s in rms and 8-12x at the maximum, so we allow
+    /// s · 400 u (Barlow Twins' last step at lr 2 came to 9.4e-5, over the 7.2e-5 of s · 100 u). A real semantic difference (a missing gradient average, an unsynchronised batch norm, another
+    /// batch) moves the loss by 1e-3 or more from step 2 on.
     /// </summary>
-    private static double Tolerance(long step) => step * 100 * Math.Pow(2, -24);
+    private static double Tolerance(long step) => step * 400 * Math.Pow(2, -24);
 
     [SkippableFact]
     public void One_process_and_two_ranks_log_the_same_losses()
