@@ -4,8 +4,9 @@ using Vicreg.Engine.Backends.Cpu.Kernels;
 namespace Vicreg.Engine.Backends.Cpu;
 
 // Batch normalization over x read as [N, C, inner]: statistics per channel over N * inner values,
-// accumulated in double (two passes: the mean, then the squared deviations from it, so no cancellation).
-// The work is split over channels, so each channel's sums have one fixed order whatever the thread count.
+// accumulated in double. The work is split over channels, so each channel's sums have one fixed order whatever
+// the thread count. A ReLU may be fused into the normalizing pass (forward) and read from the output's sign
+// (backward): the same bodies, specialised by the map they apply and the gradient they read.
 public sealed unsafe partial class CpuBackend
 {
     /// <inheritdoc/>
@@ -13,20 +14,29 @@ public sealed unsafe partial class CpuBackend
         double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
     {
         var (n, c, inner) = KernelChecks.BatchNormTraining(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd);
-        if (x.DType == DType.Float32) BatchNormTraining<float>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner);
-        else BatchNormTraining<double>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner);
+        if (x.DType == DType.Float32) BatchNormTraining<float, CopyOp<float>>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner, new());
+        else BatchNormTraining<double, CopyOp<double>>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner, new());
     }
 
-    private static void BatchNormTraining<T>(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
-        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd, int n, int c, int inner)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    /// <inheritdoc/>
+    public void BatchNormReluTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
     {
-        var body = new BatchNormTrainingBody<T>
+        var (n, c, inner) = KernelChecks.BatchNormReluTraining(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd);
+        if (x.DType == DType.Float32) BatchNormTraining<float, ReluOp<float>>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner, new());
+        else BatchNormTraining<double, ReluOp<double>>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner, new());
+    }
+
+    private static void BatchNormTraining<T, TMap>(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd, int n, int c, int inner, TMap map)
+        where T : unmanaged, IFloatingPointIeee754<T> where TMap : struct, IUnaryOperator<T>
+    {
+        var body = new BatchNormTrainingBody<T, TMap>
         {
             X = Ptr<T>(x), Gamma = PtrOrNull<T>(gamma), Beta = PtrOrNull<T>(beta),
             RunningMean = PtrOrNull<T>(runningMean), RunningVar = PtrOrNull<T>(runningVar),
             Y = Ptr<T>(y), SaveMean = Ptr<T>(saveMean), SaveInvStd = Ptr<T>(saveInvStd),
-            N = n, C = c, Inner = inner, Momentum = momentum, Eps = eps,
+            N = n, C = c, Inner = inner, Momentum = momentum, Eps = eps, Map = map,
         };
         RunPerChannel(ref body, x.Numel, c, inner);
     }
@@ -42,11 +52,13 @@ public sealed unsafe partial class CpuBackend
         RunTasks(tasks, elements, ref body);
     }
 
-    private struct BatchNormTrainingBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The training forward, y = map(normalized x): map is the identity or a fused ReLU.</summary>
+    private struct BatchNormTrainingBody<T, TMap> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T> where TMap : struct, IUnaryOperator<T>
     {
         public T* X, Gamma, Beta, RunningMean, RunningVar, Y, SaveMean, SaveInvStd;
         public int N, C, Inner;
         public double Momentum, Eps;
+        public TMap Map;
 
         public void Run(int start, int end)
         {
@@ -67,7 +79,7 @@ public sealed unsafe partial class CpuBackend
                 for (int n = 0; n < N; n++)
                 {
                     long offset = ((long)n * C + c) * Inner;
-                    VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, center, scale, shift);
+                    VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, center, scale, shift, Map);
                 }
             }
         }
@@ -88,7 +100,7 @@ public sealed unsafe partial class CpuBackend
                 for (int j = 0; j < width; j++) mean[j] /= N;
                 ColumnMath.SumOfSquaredDeviations(X + c0, N, C, width, mean, squares);
                 for (int j = 0; j < width; j++) Finish(c0 + j, mean[j], squares[j], out center[j], out scale[j], out shift[j]);
-                ColumnMath.CenterScaleShift(X + c0, Y + c0, N, C, width, center, scale, shift);
+                ColumnMath.CenterScaleShift(X + c0, Y + c0, N, C, width, center, scale, shift, Map);
             }
         }
 
@@ -151,7 +163,7 @@ public sealed unsafe partial class CpuBackend
                 {
                     int c0 = block * ChannelBlock, width = Math.Min(ChannelBlock, C - c0);
                     for (int j = 0; j < width; j++) Coefficients(c0 + j, out scale[j], out shift[j]);
-                    ColumnMath.CenterScaleShift(X + c0, Y + c0, N, C, width, RunningMean + c0, scale, shift);
+                    ColumnMath.CenterScaleShift(X + c0, Y + c0, N, C, width, RunningMean + c0, scale, shift, new CopyOp<T>());
                 }
                 return;
             }
@@ -161,7 +173,7 @@ public sealed unsafe partial class CpuBackend
                 for (int n = 0; n < N; n++)
                 {
                     long offset = ((long)n * C + c) * Inner;
-                    VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, RunningMean[c], scale, shift);
+                    VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, RunningMean[c], scale, shift, new CopyOp<T>());
                 }
             }
         }
@@ -180,25 +192,38 @@ public sealed unsafe partial class CpuBackend
         Tensor dx, Tensor? dgamma, Tensor? dbeta)
     {
         var (n, c, inner) = KernelChecks.BatchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
-        if (x.DType == DType.Float32) BatchNormBackward<float>(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
-        else BatchNormBackward<double>(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
+        if (x.DType == DType.Float32) BatchNormBackward<float, PlainGradient<float>>(x, new(Ptr<float>(dy)), gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
+        else BatchNormBackward<double, PlainGradient<double>>(x, new(Ptr<double>(dy)), gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
     }
 
-    private static void BatchNormBackward<T>(Tensor x, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
-        Tensor dx, Tensor? dgamma, Tensor? dbeta, int n, int c, int inner) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <inheritdoc/>
+    public void BatchNormReluBackward(Tensor x, Tensor y, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
+        Tensor dx, Tensor? dgamma, Tensor? dbeta)
     {
-        var body = new BatchNormBackwardBody<T>
+        var (n, c, inner) = KernelChecks.BatchNormReluBackward(x, y, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+        if (x.DType == DType.Float32) BatchNormBackward<float, ReluGradient<float>>(x, new(Ptr<float>(dy), Ptr<float>(y)), gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
+        else BatchNormBackward<double, ReluGradient<double>>(x, new(Ptr<double>(dy), Ptr<double>(y)), gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
+    }
+
+    private static void BatchNormBackward<T, TDy>(Tensor x, TDy dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
+        Tensor dx, Tensor? dgamma, Tensor? dbeta, int n, int c, int inner)
+        where T : unmanaged, IFloatingPointIeee754<T> where TDy : struct, IOutputGradient<T, TDy>
+    {
+        var body = new BatchNormBackwardBody<T, TDy>
         {
-            X = Ptr<T>(x), Dy = Ptr<T>(dy), Gamma = PtrOrNull<T>(gamma), SaveMean = Ptr<T>(saveMean),
+            X = Ptr<T>(x), Dy = dy, Gamma = PtrOrNull<T>(gamma), SaveMean = Ptr<T>(saveMean),
             SaveInvStd = Ptr<T>(saveInvStd), Dx = Ptr<T>(dx), DGamma = PtrOrNull<T>(dgamma), DBeta = PtrOrNull<T>(dbeta),
             N = n, C = c, Inner = inner,
         };
         RunPerChannel(ref body, x.Numel, c, inner);
     }
 
-    private struct BatchNormBackwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The backward from the gradient of the batch norm's output, as given or through a fused ReLU.</summary>
+    private struct BatchNormBackwardBody<T, TDy> : IRangeBody
+        where T : unmanaged, IFloatingPointIeee754<T> where TDy : struct, IOutputGradient<T, TDy>
     {
-        public T* X, Dy, Gamma, SaveMean, SaveInvStd, Dx, DGamma, DBeta;
+        public T* X, Gamma, SaveMean, SaveInvStd, Dx, DGamma, DBeta;
+        public TDy Dy;
         public int N, C, Inner;
 
         public void Run(int start, int end)
@@ -216,7 +241,7 @@ public sealed unsafe partial class CpuBackend
                 for (int n = 0; n < N; n++)
                 {
                     long offset = ((long)n * C + c) * Inner;
-                    var (sd, sp) = VectorMath.SumDyAndDyXmu(Dy + offset, X + offset, Inner, mean);
+                    var (sd, sp) = VectorMath.SumDyAndDyXmu(Dy.At(offset), X + offset, Inner, mean);
                     sumDy += sd;
                     sumDyXmu += sp;
                 }
@@ -224,7 +249,7 @@ public sealed unsafe partial class CpuBackend
                 for (int n = 0; n < N; n++)
                 {
                     long offset = ((long)n * C + c) * Inner;
-                    VectorMath.BatchNormGradient(Dy + offset, X + offset, Dx + offset, Inner, SaveMean[c], a, b, k);
+                    VectorMath.BatchNormGradient(Dy.At(offset), X + offset, Dx + offset, Inner, SaveMean[c], a, b, k);
                 }
             }
         }
@@ -243,9 +268,9 @@ public sealed unsafe partial class CpuBackend
                 for (int j = 0; j < width; j++) mean[j] = VectorMath.ToDouble(SaveMean[c0 + j]);
                 new Span<double>(sumDy, width).Clear();
                 new Span<double>(sumDyXmu, width).Clear();
-                ColumnMath.SumDyAndDyXmu(Dy + c0, X + c0, N, C, width, mean, sumDy, sumDyXmu);
+                ColumnMath.SumDyAndDyXmu(Dy.At(c0), X + c0, N, C, width, mean, sumDy, sumDyXmu);
                 for (int j = 0; j < width; j++) Finish(c0 + j, sumDy[j], sumDyXmu[j], out a[j], out b[j], out k[j]);
-                ColumnMath.BatchNormGradient(Dy + c0, X + c0, Dx + c0, N, C, width, SaveMean + c0, a, b, k);
+                ColumnMath.BatchNormGradient(Dy.At(c0), X + c0, Dx + c0, N, C, width, SaveMean + c0, a, b, k);
             }
         }
 

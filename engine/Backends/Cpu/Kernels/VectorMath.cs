@@ -139,14 +139,15 @@ internal static unsafe class VectorMath
     }
 
     /// <summary>sum of dy[i] and of dy[i] * (x[i] - mean), in double: the two sums of the batch-norm backward.</summary>
-    public static (double SumDy, double SumDyXmu) SumDyAndDyXmu<T>(T* dy, T* x, int n, double mean) where T : unmanaged, IFloatingPointIeee754<T>
+    public static (double SumDy, double SumDyXmu) SumDyAndDyXmu<T, TDy>(TDy dy, T* x, int n, double mean)
+        where T : unmanaged, IFloatingPointIeee754<T> where TDy : struct, IOutputGradient<T, TDy>
     {
         int w = Vector256<T>.Count, i = 0;
         var m = Vector256.Create(mean);
         var s0 = Vector256<double>.Zero; var s1 = s0; var p0 = s0; var p1 = s0;
         for (; i + w <= n; i += w)
         {
-            var d = Vector256.Load(dy + i); var v = Vector256.Load(x + i);
+            var d = dy.Load(i); var v = Vector256.Load(x + i);
             var dl = WidenLower(d); var du = WidenUpper(d);
             s0 += dl; s1 += du;
             p0 = Fma(dl, WidenLower(v) - m, p0);
@@ -171,23 +172,26 @@ internal static unsafe class VectorMath
         for (; i < n; i++) y[i] = T.FusedMultiplyAdd(x[i], scale, shift);
     }
 
-    /// <summary>y[i] = (x[i] - center) * scale + shift: centring first keeps the digits when |mean| is much
-    /// larger than the spread (folding the centre into the shift would cancel them away in float).</summary>
-    public static void CenterScaleShift<T>(T* x, T* y, int n, T center, T scale, T shift) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>y[i] = map((x[i] - center) * scale + shift): centring first keeps the digits when |mean| is much
+    /// larger than the spread (folding the centre into the shift would cancel them away in float); the map is
+    /// the identity (<see cref="CopyOp{T}"/>) or a ReLU fused into the same pass (<see cref="ReluOp{T}"/>).</summary>
+    public static void CenterScaleShift<T, TMap>(T* x, T* y, int n, T center, T scale, T shift, TMap map)
+        where T : unmanaged, IFloatingPointIeee754<T> where TMap : struct, IUnaryOperator<T>
     {
         int w = Vector256<T>.Count, i = 0;
         var m = Vector256.Create(center); var s = Vector256.Create(scale); var b = Vector256.Create(shift);
-        for (; i + w <= n; i += w) Vector256.Store(Fma(Vector256.Load(x + i) - m, s, b), y + i);
-        for (; i < n; i++) y[i] = T.FusedMultiplyAdd(x[i] - center, scale, shift);
+        for (; i + w <= n; i += w) Vector256.Store(map.Apply(Fma(Vector256.Load(x + i) - m, s, b)), y + i);
+        for (; i < n; i++) y[i] = map.Apply(T.FusedMultiplyAdd(x[i] - center, scale, shift));
     }
 
     /// <summary>dx[i] = a * dy[i] + b * (x[i] - center) + c: the batch-norm input gradient.</summary>
-    public static void BatchNormGradient<T>(T* dy, T* x, T* dx, int n, T center, T a, T b, T c) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void BatchNormGradient<T, TDy>(TDy dy, T* x, T* dx, int n, T center, T a, T b, T c)
+        where T : unmanaged, IFloatingPointIeee754<T> where TDy : struct, IOutputGradient<T, TDy>
     {
         int w = Vector256<T>.Count, i = 0;
         var m = Vector256.Create(center); var va = Vector256.Create(a); var vb = Vector256.Create(b); var vc = Vector256.Create(c);
         for (; i + w <= n; i += w)
-            Vector256.Store(Fma(Vector256.Load(dy + i), va, Fma(Vector256.Load(x + i) - m, vb, vc)), dx + i);
+            Vector256.Store(Fma(dy.Load(i), va, Fma(Vector256.Load(x + i) - m, vb, vc)), dx + i);
         for (; i < n; i++) dx[i] = T.FusedMultiplyAdd(dy[i], a, T.FusedMultiplyAdd(x[i] - center, b, c));
     }
 }
