@@ -70,12 +70,20 @@ public sealed unsafe partial class CpuBackend
         {
             for (int c = start; c < end; c++)
             {
-                double sum = 0;
-                for (int n = 0; n < N; n++) sum += VectorMath.Sum(X + ((long)n * C + c) * Inner, Inner);
-                double mean = sum / ((long)N * Inner);
-                double squares = 0;
-                for (int n = 0; n < N; n++) squares += VectorMath.SumOfSquaredDeviations(X + ((long)n * C + c) * Inner, Inner, mean);
-                Finish(c, mean, squares, out T center, out T scale, out T shift);
+                // The statistics in one pass over the channel, about the mean of its first plane (Inner values of
+                // one sample: within a few standard deviations of the channel's mean, usually within one), so
+                // the squared deviations keep the digits of the two-pass sum: (mean - k)^2 / var is small.
+                double k = VectorMath.Sum(X + (long)c * Inner, Inner) / Inner;
+                double sum = 0, squares = 0;
+                for (int n = 0; n < N; n++)
+                {
+                    var (s, q) = VectorMath.ShiftedSums(X + ((long)n * C + c) * Inner, Inner, k);
+                    sum += s;
+                    squares += q;
+                }
+                long m = (long)N * Inner;
+                double deviations = Math.Max(squares - sum * sum / m, 0); // sum of (x - mean)^2; rounding may dip below 0
+                Finish(c, k + sum / m, deviations, out T center, out T scale, out T shift);
                 for (int n = 0; n < N; n++)
                 {
                     long offset = ((long)n * C + c) * Inner;

@@ -114,28 +114,35 @@ internal static unsafe class VectorMath
         return s;
     }
 
-    /// <summary>sum of (p[i] - mean)^2, in double (the two-pass variance: no cancellation).</summary>
-    public static double SumOfSquaredDeviations<T>(T* p, int n, double mean) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>sum of d[i] and of d[i]^2 with d[i] = p[i] - shift, in double, in one pass: a variance's two sums
+    /// about a shift close to the mean, so that squares - sum^2 / n cancels only the few digits of (mean - shift)^2 / variance.</summary>
+    public static (double Sum, double Squares) ShiftedSums<T>(T* p, int n, double shift) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector256<T>.Count, i = 0;
-        var m = Vector256.Create(mean);
-        var a0 = Vector256<double>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+        var k = Vector256.Create(shift);
+        var s0 = Vector256<double>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
+        var q0 = s0; var q1 = s0; var q2 = s0; var q3 = s0;
         for (; i + 2 * w <= n; i += 2 * w)
         {
             var v0 = Vector256.Load(p + i); var v1 = Vector256.Load(p + i + w);
-            var l0 = WidenLower(v0) - m; var l1 = WidenLower(v1) - m;
-            a0 = Fma(l0, l0, a0);
-            a2 = Fma(l1, l1, a2);
+            var l0 = WidenLower(v0) - k; var l1 = WidenLower(v1) - k;
+            s0 += l0; q0 = Fma(l0, l0, q0);
+            s2 += l1; q2 = Fma(l1, l1, q2);
             if (IsFloat<T>())
             {
-                var u0 = WidenUpper(v0) - m; var u1 = WidenUpper(v1) - m;
-                a1 = Fma(u0, u0, a1);
-                a3 = Fma(u1, u1, a3);
+                var u0 = WidenUpper(v0) - k; var u1 = WidenUpper(v1) - k;
+                s1 += u0; q1 = Fma(u0, u0, q1);
+                s3 += u1; q3 = Fma(u1, u1, q3);
             }
         }
-        double s = Vector256.Sum((a0 + a1) + (a2 + a3));
-        for (; i < n; i++) { double d = ToDouble(p[i]) - mean; s += d * d; }
-        return s;
+        double sum = Vector256.Sum((s0 + s1) + (s2 + s3)), squares = Vector256.Sum((q0 + q1) + (q2 + q3));
+        for (; i < n; i++)
+        {
+            double d = ToDouble(p[i]) - shift;
+            sum += d;
+            squares += d * d;
+        }
+        return (sum, squares);
     }
 
     /// <summary>sum of dy[i] and of dy[i] * (x[i] - mean), in double: the two sums of the batch-norm backward.</summary>
