@@ -45,6 +45,18 @@ public sealed unsafe partial class CpuBackend
     /// across this many channels, instead of striding down each channel one value at a time.</summary>
     private const int ChannelBlock = 64;
 
+    /// <summary>How many channels of planes [N, C, inner] a body walks together, plane row by plane row: a channel's N
+    /// planes lie C·inner apart, so short planes read one channel at a time are short runs, each on a page of its own
+    /// (a TLB miss per plane and stream); a few neighbouring channels read together make runs of about a page. Few
+    /// enough that their data (<paramref name="streams"/> tensors of <paramref name="elementSize"/> bytes) stays in
+    /// L2 for the pass that follows the statistics. Each channel's sums keep their order, so the result is the same.</summary>
+    private static int ChannelsTogether(int n, int inner, int elementSize, int streams)
+    {
+        const int run = 4096, level2 = 256 * 1024;
+        long bytesPerChannel = (long)n * inner * elementSize * streams;
+        return (int)Math.Clamp(Math.Min(run / ((long)inner * elementSize), level2 / Math.Max(bytesPerChannel, 1)), 1, ChannelBlock);
+    }
+
     /// <summary>Runs a batch-norm body over its tasks: channels, or blocks of channels when inner == 1.</summary>
     private static void RunPerChannel<TBody>(ref TBody body, long elements, int channels, int inner) where TBody : struct, IRangeBody
     {
@@ -68,27 +80,43 @@ public sealed unsafe partial class CpuBackend
 
         private readonly void RunChannels(int start, int end)
         {
-            for (int c = start; c < end; c++)
+            int together = ChannelsTogether(N, Inner, sizeof(T), 1);
+            double* k = stackalloc double[ChannelBlock];
+            double* sum = stackalloc double[ChannelBlock];
+            double* squares = stackalloc double[ChannelBlock];
+            T* center = stackalloc T[ChannelBlock];
+            T* scale = stackalloc T[ChannelBlock];
+            T* shift = stackalloc T[ChannelBlock];
+            long m = (long)N * Inner;
+            for (int c0 = start; c0 < end; c0 += together)
             {
-                // The statistics in one pass over the channel, about the mean of its first plane (Inner values of
-                // one sample: within a few standard deviations of the channel's mean, usually within one), so
-                // the squared deviations keep the digits of the two-pass sum: (mean - k)^2 / var is small.
-                double k = VectorMath.Sum(X + (long)c * Inner, Inner) / Inner;
-                double sum = 0, squares = 0;
-                for (int n = 0; n < N; n++)
+                int width = Math.Min(together, end - c0);
+                for (int j = 0; j < width; j++)
                 {
-                    var (s, q) = VectorMath.ShiftedSums(X + ((long)n * C + c) * Inner, Inner, k);
-                    sum += s;
-                    squares += q;
+                    // The statistics in one pass over the channel, about the mean of its first plane (Inner values of
+                    // one sample: within a few standard deviations of the channel's mean, usually within one), so
+                    // the squared deviations keep the digits of the two-pass sum: (mean - k)^2 / var is small.
+                    k[j] = VectorMath.Sum(X + (long)(c0 + j) * Inner, Inner) / Inner;
+                    sum[j] = squares[j] = 0;
                 }
-                long m = (long)N * Inner;
-                double deviations = Math.Max(squares - sum * sum / m, 0); // sum of (x - mean)^2; rounding may dip below 0
-                Finish(c, k + sum / m, deviations, out T center, out T scale, out T shift);
                 for (int n = 0; n < N; n++)
+                    for (int j = 0; j < width; j++)
+                    {
+                        var (s, q) = VectorMath.ShiftedSums(X + ((long)n * C + c0 + j) * Inner, Inner, k[j]);
+                        sum[j] += s;
+                        squares[j] += q;
+                    }
+                for (int j = 0; j < width; j++)
                 {
-                    long offset = ((long)n * C + c) * Inner;
-                    VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, center, scale, shift, Map);
+                    double deviations = Math.Max(squares[j] - sum[j] * sum[j] / m, 0); // sum of (x - mean)^2; rounding may dip below 0
+                    Finish(c0 + j, k[j] + sum[j] / m, deviations, out center[j], out scale[j], out shift[j]);
                 }
+                for (int n = 0; n < N; n++)
+                    for (int j = 0; j < width; j++)
+                    {
+                        long offset = ((long)n * C + c0 + j) * Inner;
+                        VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, center[j], scale[j], shift[j], Map);
+                    }
             }
         }
 
@@ -242,23 +270,33 @@ public sealed unsafe partial class CpuBackend
 
         private readonly void RunChannels(int start, int end)
         {
-            for (int c = start; c < end; c++)
+            // x, dy and, behind a fused ReLU, y are read twice.
+            int together = ChannelsTogether(N, Inner, sizeof(T), 3);
+            double* sumDy = stackalloc double[ChannelBlock];
+            double* sumDyXmu = stackalloc double[ChannelBlock];
+            T* a = stackalloc T[ChannelBlock];
+            T* b = stackalloc T[ChannelBlock];
+            T* k = stackalloc T[ChannelBlock];
+            for (int c0 = start; c0 < end; c0 += together)
             {
-                double mean = VectorMath.ToDouble(SaveMean[c]);
-                double sumDy = 0, sumDyXmu = 0;
+                int width = Math.Min(together, end - c0);
+                new Span<double>(sumDy, width).Clear();
+                new Span<double>(sumDyXmu, width).Clear();
                 for (int n = 0; n < N; n++)
-                {
-                    long offset = ((long)n * C + c) * Inner;
-                    var (sd, sp) = VectorMath.SumDyAndDyXmu(Dy.At(offset), X + offset, Inner, mean);
-                    sumDy += sd;
-                    sumDyXmu += sp;
-                }
-                Finish(c, sumDy, sumDyXmu, out T a, out T b, out T k);
+                    for (int j = 0; j < width; j++)
+                    {
+                        long offset = ((long)n * C + c0 + j) * Inner;
+                        var (sd, sp) = VectorMath.SumDyAndDyXmu(Dy.At(offset), X + offset, Inner, VectorMath.ToDouble(SaveMean[c0 + j]));
+                        sumDy[j] += sd;
+                        sumDyXmu[j] += sp;
+                    }
+                for (int j = 0; j < width; j++) Finish(c0 + j, sumDy[j], sumDyXmu[j], out a[j], out b[j], out k[j]);
                 for (int n = 0; n < N; n++)
-                {
-                    long offset = ((long)n * C + c) * Inner;
-                    VectorMath.BatchNormGradient(Dy.At(offset), X + offset, Dx + offset, Inner, SaveMean[c], a, b, k);
-                }
+                    for (int j = 0; j < width; j++)
+                    {
+                        long offset = ((long)n * C + c0 + j) * Inner;
+                        VectorMath.BatchNormGradient(Dy.At(offset), X + offset, Dx + offset, Inner, SaveMean[c0 + j], a[j], b[j], k[j]);
+                    }
             }
         }
 
