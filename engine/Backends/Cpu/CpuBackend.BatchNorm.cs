@@ -42,7 +42,8 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>Channels handled together when inner == 1: the (N, C) layout is walked row by row, vectorized
-    /// across this many channels, instead of striding down each channel one value at a time.</summary>
+    /// across this many channels, instead of striding down each channel one value at a time. Also the most channels
+    /// <see cref="ChannelsTogether"/> groups.</summary>
     private const int ChannelBlock = 64;
 
     /// <summary>How many channels of planes [N, C, inner] a body walks together, plane row by plane row: a channel's N
