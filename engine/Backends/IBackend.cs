@@ -61,6 +61,14 @@ public interface IBackend : IDisposable
     /// <summary>dx from the saved statistics; dgamma and dbeta are overwritten when given.</summary>
     void BatchNormBackward(Tensor x, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
         Tensor dx, Tensor? dgamma, Tensor? dbeta);
+    /// <summary><see cref="BatchNormTraining"/> followed by ReLU: y = max(0, normalized x), written in the same pass,
+    /// so the values before the ReLU are never stored.</summary>
+    void BatchNormReluTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd);
+    /// <summary>The backward of <see cref="BatchNormReluTraining"/>: <see cref="BatchNormBackward"/> of dy where its output
+    /// y &gt; 0 and of 0 elsewhere, without storing that masked gradient; dgamma and dbeta are overwritten when given.</summary>
+    void BatchNormReluBackward(Tensor x, Tensor y, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
+        Tensor dx, Tensor? dgamma, Tensor? dbeta);
 
     // ---- pooling ------------------------------------------------------------------------------
     /// <summary>Max pooling; argmax (Int32, shape of y) records the flat input index within each plane.</summary>

@@ -86,8 +86,16 @@ public static class KernelChecks
     /// (<see cref="ArgumentException"/>); returns the [N, C, inner] layout.</summary>
     public static (int N, int C, int Inner) BatchNormTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
         Tensor y, Tensor saveMean, Tensor saveInvStd)
+        => Training("BatchNormTraining", x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd);
+
+    /// <summary>The checks of <see cref="BatchNormTraining"/>, under this kernel's name.</summary>
+    public static (int N, int C, int Inner) BatchNormReluTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        Tensor y, Tensor saveMean, Tensor saveInvStd)
+        => Training("BatchNormReluTraining", x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd);
+
+    private static (int N, int C, int Inner) Training(string name, Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        Tensor y, Tensor saveMean, Tensor saveInvStd)
     {
-        const string name = "BatchNormTraining";
         var layout = Normalize(name, x, y, gamma, beta, runningMean, runningVar);
         ChannelVector(name, "saveMean", saveMean, x, layout.C);
         ChannelVector(name, "saveInvStd", saveInvStd, x, layout.C);
@@ -103,8 +111,11 @@ public static class KernelChecks
     /// <summary>Checks dy and dx against x and every per-channel vector (the optional ones when given); returns the [N, C, inner] layout.</summary>
     public static (int N, int C, int Inner) BatchNormBackward(Tensor x, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
         Tensor dx, Tensor? dgamma, Tensor? dbeta)
+        => Backward("BatchNormBackward", x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+
+    private static (int N, int C, int Inner) Backward(string name, Tensor x, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
+        Tensor dx, Tensor? dgamma, Tensor? dbeta)
     {
-        const string name = "BatchNormBackward";
         var layout = BatchNormLayout(name, x);
         SameType(name, x, dy);
         SameType(name, x, dx);
@@ -115,6 +126,17 @@ public static class KernelChecks
         ChannelVector(name, "saveInvStd", saveInvStd, x, layout.C);
         ChannelVector(name, "dgamma", dgamma, x, layout.C);
         ChannelVector(name, "dbeta", dbeta, x, layout.C);
+        return layout;
+    }
+
+    /// <summary>The checks of <see cref="BatchNormBackward"/>, and y (the forward's output, whose sign masks dy) shaped and typed as x.</summary>
+    public static (int N, int C, int Inner) BatchNormReluBackward(Tensor x, Tensor y, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
+        Tensor dx, Tensor? dgamma, Tensor? dbeta)
+    {
+        const string name = "BatchNormReluBackward";
+        var layout = Backward(name, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+        SameType(name, x, y);
+        Count(name, "y", y, x.Numel);
         return layout;
     }
 

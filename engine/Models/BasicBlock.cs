@@ -34,7 +34,7 @@ public sealed class BasicBlock : Module, IResidualBlock
     /// <summary>ReLU(branch(x) + shortcut(x)), [N, C, H, W] to [N, planes × Expansion, H / stride, W / stride].</summary>
     public override Tensor Forward(Tensor x)
     {
-        var y = Ops.Relu(_bn1.Forward(_conv1.Forward(x)));
+        var y = _bn1.ForwardRelu(_conv1.Forward(x));
         y = _bn2.Forward(_conv2.Forward(y));
         var shortcut = _downsample is null ? x : _downsample.Forward(x);
         return Ops.Relu(Ops.Add(y, shortcut));

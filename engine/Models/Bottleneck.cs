@@ -36,8 +36,8 @@ public sealed class Bottleneck : Module, IResidualBlock
     /// <summary>ReLU(branch(x) + shortcut(x)), [N, C, H, W] to [N, planes × Expansion, H / stride, W / stride].</summary>
     public override Tensor Forward(Tensor x)
     {
-        var y = Ops.Relu(_bn1.Forward(_conv1.Forward(x)));
-        y = Ops.Relu(_bn2.Forward(_conv2.Forward(y)));
+        var y = _bn1.ForwardRelu(_conv1.Forward(x));
+        y = _bn2.ForwardRelu(_conv2.Forward(y));
         y = _bn3.Forward(_conv3.Forward(y));
         var shortcut = _downsample is null ? x : _downsample.Forward(x);
         return Ops.Relu(Ops.Add(y, shortcut));

@@ -78,7 +78,7 @@ public sealed class ResNet : Module
     {
         if (x.Rank != 4 || x.Shape[1] != InChannels)
             throw new ShapeMismatchException($"{Arch}: input must be [N, {InChannels}, H, W], got {x.Shape}");
-        var y = Ops.Relu(_bn1.Forward(_conv1.Forward(x)));
+        var y = _bn1.ForwardRelu(_conv1.Forward(x));
         if (_maxpool is not null) y = _maxpool.Forward(y);
         foreach (var stage in _stages) y = stage.Forward(y);
         return Ops.GlobalAvgPool(y);

@@ -52,7 +52,14 @@ public sealed class BatchNorm : Module
     }
 
     /// <summary>Normalizes [N, C] or [N, C, H, W] per channel: by the batch's statistics in training mode (updating the running ones), by the running ones in evaluation mode.</summary>
-    public override Tensor Forward(Tensor x)
+    public override Tensor Forward(Tensor x) => Normalize(x, relu: false);
+
+    /// <summary>ReLU(<see cref="Forward"/>(x)), the same values, gradients and running statistics, in one fused op
+    /// (<see cref="Ops.BatchNormRelu"/>) that never stores the values before the ReLU; synchronized batch norm runs
+    /// the two ops.</summary>
+    public Tensor ForwardRelu(Tensor x) => Normalize(x, relu: true);
+
+    private Tensor Normalize(Tensor x, bool relu)
     {
         if (Training)
         {
@@ -60,8 +67,13 @@ public sealed class BatchNorm : Module
             NumBatchesTracked.Backend.Fill(NumBatchesTracked, _batchesTracked);
         }
         if (Training && Communicator is { Size: > 1 } communicator)
-            return Ops.SyncBatchNorm(x, Weight, Bias, RunningMean, RunningVar, communicator, Momentum, Eps);
-        return Ops.BatchNorm(x, Weight, Bias, RunningMean, RunningVar, Training, Momentum, Eps);
+        {
+            var synchronized = Ops.SyncBatchNorm(x, Weight, Bias, RunningMean, RunningVar, communicator, Momentum, Eps);
+            return relu ? Ops.Relu(synchronized) : synchronized;
+        }
+        return relu
+            ? Ops.BatchNormRelu(x, Weight, Bias, RunningMean, RunningVar, Training, Momentum, Eps)
+            : Ops.BatchNorm(x, Weight, Bias, RunningMean, RunningVar, Training, Momentum, Eps);
     }
 
     /// <summary>The batch counter is kept in a field as well as in the buffer: re-read it after a load.</summary>

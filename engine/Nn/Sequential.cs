@@ -24,10 +24,19 @@ public sealed class Sequential : Module
     /// <summary>Layer <paramref name="i"/>.</summary>
     public Module this[int i] => _layers[i];
 
-    /// <summary>Each layer applied to the previous one's output.</summary>
+    /// <summary>Each layer applied to the previous one's output; a <see cref="BatchNorm"/> followed by a <see cref="Relu"/>
+    /// runs as the one fused op <see cref="BatchNorm.ForwardRelu"/> (the same result, one pass and one stored tensor fewer).</summary>
     public override Tensor Forward(Tensor x)
     {
-        foreach (var l in _layers) x = l.Forward(x);
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            if (_layers[i] is BatchNorm norm && i + 1 < _layers.Count && _layers[i + 1] is Relu)
+            {
+                x = norm.ForwardRelu(x);
+                i++;
+            }
+            else x = _layers[i].Forward(x);
+        }
         return x;
     }
 }

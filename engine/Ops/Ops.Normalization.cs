@@ -28,7 +28,7 @@ public static partial class Ops
         bool training, double momentum = 0.1, double eps = 1e-5)
     {
         const string op = "batch_norm";
-        var (n, c, inner) = CheckBatchNorm(op, x, gamma, beta, runningMean, runningVar);
+        var layout = CheckBatchNorm(op, x, gamma, beta, runningMean, runningVar);
         if (!training)
         {
             if (runningMean is null || runningVar is null) throw new InvalidOperationException($"{op}: evaluation mode needs running statistics");
@@ -37,35 +37,60 @@ public static partial class Ops
             x.Backend.BatchNormInference(x, gamma, beta, runningMean, runningVar, eps, inferred);
             return inferred;
         }
-        var y = Like(x);
+        return BatchNormTraining(op, layout, x, gamma, beta, runningMean, runningVar, momentum, eps, relu: false);
+    }
+
+    /// <summary>
+    /// ReLU(BatchNorm(x)), the pattern of every ResNet block and expander layer, with the same values, gradients and
+    /// running statistics as <see cref="Relu"/> of <see cref="BatchNorm"/>. In training one kernel normalizes and
+    /// clamps in the same pass and one node runs both backwards, reading ReLU's mask from the output's sign, so the
+    /// values before the ReLU are never stored. Evaluation mode is the two ops as they are.
+    /// </summary>
+    public static Tensor BatchNormRelu(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        bool training, double momentum = 0.1, double eps = 1e-5)
+    {
+        if (!training) return Relu(BatchNorm(x, gamma, beta, runningMean, runningVar, training: false, momentum, eps));
+        const string op = "batch_norm_relu";
+        var layout = CheckBatchNorm(op, x, gamma, beta, runningMean, runningVar);
+        return BatchNormTraining(op, layout, x, gamma, beta, runningMean, runningVar, momentum, eps, relu: true);
+    }
+
+    /// <summary>The training mode of <see cref="BatchNorm"/> (then of ReLU when <paramref name="relu"/>), on checked arguments.</summary>
+    private static Tensor BatchNormTraining(string op, (int N, int C, int Inner) layout, Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        double momentum, double eps, bool relu)
+    {
+        var (n, c, inner) = layout;
         if (n * inner < 2) throw new ShapeMismatchException($"{op}: training needs more than one value per channel (got input {x.Shape})");
+        var y = Like(x);
         var mean = New(x, new Shape(c));
         var invStd = New(x, new Shape(c));
-        x.Backend.BatchNormTraining(x, gamma, beta, runningMean, runningVar, momentum, eps, y, mean, invStd);
+        if (relu) x.Backend.BatchNormReluTraining(x, gamma, beta, runningMean, runningVar, momentum, eps, y, mean, invStd);
+        else x.Backend.BatchNormTraining(x, gamma, beta, runningMean, runningVar, momentum, eps, y, mean, invStd);
         if (!Tape.NeedsGrad(x, gamma, beta))
         {
             mean.Dispose();
             invStd.Dispose();
             return y;
         }
-        return Tape.Record(BatchNormNode.Of(x, gamma, beta, mean, invStd), y);
+        return Tape.Record(BatchNormNode.Of(x, gamma, beta, mean, invStd, relu), y);
     }
 
     private sealed class BatchNormNode : PooledNode<BatchNormNode>
     {
         private Tensor _x = null!, _mean = null!, _invStd = null!;
         private Tensor? _gamma, _beta;
+        private bool _relu;
 
-        public static BatchNormNode Of(Tensor x, Tensor? gamma, Tensor? beta, Tensor mean, Tensor invStd)
+        public static BatchNormNode Of(Tensor x, Tensor? gamma, Tensor? beta, Tensor mean, Tensor invStd, bool relu)
         {
             var node = Rent();
-            (node._x, node._gamma, node._beta, node._mean, node._invStd) = (x, gamma, beta, mean, invStd);
+            (node._x, node._gamma, node._beta, node._mean, node._invStd, node._relu) = (x, gamma, beta, mean, invStd, relu);
             return node;
         }
 
         protected override void Clear() => (_x, _gamma, _beta, _mean, _invStd) = (null!, null, null, null!, null!);
 
-        public override string Name => "batch_norm";
+        public override string Name => _relu ? "batch_norm_relu" : "batch_norm";
 
         public override void Backward(Tensor dy)
         {
@@ -74,7 +99,9 @@ public static partial class Ops
             var dbeta = _beta is { RequiresGrad: true } ? Like(_beta) : null;
             // The kernel always computes dx; give it scratch when x needs no gradient.
             var dxTarget = dx ?? Like(_x);
-            dy.Backend.BatchNormBackward(_x, dy, _gamma, _mean, _invStd, dxTarget, dgamma, dbeta);
+            // The fused ReLU's mask is the sign of this node's output, which lives until the step's scope ends.
+            if (_relu) dy.Backend.BatchNormReluBackward(_x, Output!, dy, _gamma, _mean, _invStd, dxTarget, dgamma, dbeta);
+            else dy.Backend.BatchNormBackward(_x, dy, _gamma, _mean, _invStd, dxTarget, dgamma, dbeta);
             if (dx is not null) Tape.Accumulate(_x, dx); else dxTarget.Dispose();
             if (dgamma is not null) Tape.Accumulate(_gamma!, dgamma);
             if (dbeta is not null) Tape.Accumulate(_beta!, dbeta);

@@ -126,6 +126,40 @@ public abstract partial class ConformanceSuite
         for (int i = 0; i < names.Length; i++) AssertClose(expected[i], actual[i], BatchNormTolerance, BatchNormTolerance, "batch norm " + names[i]);
     }
 
+    /// <summary>The fused batch norm + ReLU, forward and backward, against the reference's definition.</summary>
+    [SkippableTheory]
+    [InlineData(2, 1, 1, true)]
+    [InlineData(3, 5, 7, true)]
+    [InlineData(17, 3, 1, false)]
+    [InlineData(1, 13, 49, true)]
+    [InlineData(5, 2, 11, false)]
+    public void BatchNormRelu(int outer, int channels, int inner, bool affine)
+    {
+        var backend = Backend;
+        int[] dims = inner == 1 ? [outer, channels] : [outer, channels, inner];
+        long n = (long)outer * channels * inner;
+        double[] x = Random(n, 30), dy = Random(n, 31), gamma = Random(channels, 32), beta = Random(channels, 33);
+        double[] runningMean = Random(channels, 34), runningVar = Positive(channels, 35);
+
+        double[][] Run(IBackend on)
+        {
+            using var tx = On(on, x, dims); using var tdy = On(on, dy, dims);
+            using var tg = On(on, gamma, channels); using var tb = On(on, beta, channels);
+            using var rm = On(on, runningMean, channels); using var rv = On(on, runningVar, channels);
+            using var y = On(on, Random(n, 36), dims); using var dx = On(on, Random(n, 37), dims);
+            using var mean = On(on, Random(channels, 38), channels); using var invStd = On(on, Random(channels, 39), channels);
+            using var dg = On(on, Random(channels, 40), channels); using var db = On(on, Random(channels, 41), channels);
+            on.BatchNormReluTraining(tx, affine ? tg : null, affine ? tb : null, rm, rv, 0.1, 1e-5, y, mean, invStd);
+            on.BatchNormReluBackward(tx, y, tdy, affine ? tg : null, mean, invStd, dx, dg, db);
+            return [Read(y), Read(mean), Read(invStd), Read(rm), Read(rv), Read(dx), Read(dg), Read(db)];
+        }
+
+        var expected = Run(Reference);
+        var actual = Run(backend);
+        string[] names = ["y", "saveMean", "saveInvStd", "runningMean", "runningVar", "dx", "dgamma", "dbeta"];
+        for (int i = 0; i < names.Length; i++) AssertClose(expected[i], actual[i], BatchNormTolerance, BatchNormTolerance, "batch norm + relu " + names[i]);
+    }
+
     // ---- max pooling: the maximum and its index are exact; dx sums at most a few dy per element -------------------
     [SkippableTheory]
     [InlineData(1, 1, 1, 1, 1, 1, 0)]

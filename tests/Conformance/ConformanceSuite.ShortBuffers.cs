@@ -9,7 +9,7 @@ public abstract partial class ConformanceSuite
 {
     public static TheoryData<string> KernelFamilies() =>
         ["Copy", "Gemm", "Conv2dForward", "Conv2dBackwardData", "Conv2dBackwardFilter", "BatchNormTraining", "BatchNormBackward",
-         "MaxPool2dForward", "MaxPool2dBackward", "Unary", "Binary", "AddChannelVector", "ChannelSum", "ReduceSum", "Broadcast",
+         "BatchNormReluTraining", "BatchNormReluBackward", "MaxPool2dForward", "MaxPool2dBackward", "Unary", "Binary", "AddChannelVector", "ChannelSum", "ReduceSum", "Broadcast",
          "SoftmaxCrossEntropy", "SgdUpdate", "LarsUpdate"];
 
     [SkippableTheory]
@@ -31,6 +31,8 @@ public abstract partial class ConformanceSuite
             "Conv2dBackwardFilter" => () => on.Conv2dBackwardFilter(conv, T(2, 3, 5, 5), T(2, 4, 5, 5), T(4, 3, 3, 2)),
             "BatchNormTraining" => () => on.BatchNormTraining(T(4, 3, 5), T(3), T(3), T(3), T(3), 0.1, 1e-5, T(4, 3, 5), T(3), T(2)),
             "BatchNormBackward" => () => on.BatchNormBackward(T(4, 3, 5), T(4, 3, 5), T(3), T(3), T(3), T(4, 3, 4), T(3), T(3)),
+            "BatchNormReluTraining" => () => on.BatchNormReluTraining(T(4, 3, 5), T(3), T(3), T(3), T(3), 0.1, 1e-5, T(4, 3, 4), T(3), T(3)),
+            "BatchNormReluBackward" => () => on.BatchNormReluBackward(T(4, 3, 5), T(4, 3, 4), T(4, 3, 5), T(3), T(3), T(3), T(4, 3, 5), T(3), T(3)),
             "MaxPool2dForward" => () => on.MaxPool2dForward(pool, T(2, 3, 6, 6), T(2, 3, 3, 3), On(on, new int[53], 53)),
             "MaxPool2dBackward" => () => on.MaxPool2dBackward(pool, T(2, 3, 3, 3), On(on, new int[54], 54), T(2, 3, 6, 5)),
             "Unary" => () => on.Unary(UnaryOp.Relu, T(7), T(6)),

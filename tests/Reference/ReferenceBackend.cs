@@ -166,6 +166,15 @@ public sealed unsafe class ReferenceBackend : IBackend
         }
     }
 
+    /// <summary>The training forward, then y = max(0, y).</summary>
+    public void BatchNormReluTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
+    {
+        KernelChecks.BatchNormReluTraining(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd);
+        BatchNormTraining(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd);
+        for (long i = 0; i < y.Numel; i++) Set(y, i, Math.Max(Get(y, i), 0));
+    }
+
     public void BatchNormInference(Tensor x, Tensor? gamma, Tensor? beta, Tensor runningMean, Tensor runningVar, double eps, Tensor y)
     {
         var (n, channels, inner) = KernelChecks.BatchNormInference(x, gamma, beta, runningMean, runningVar, y);
@@ -183,7 +192,22 @@ public sealed unsafe class ReferenceBackend : IBackend
     public void BatchNormBackward(Tensor x, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
         Tensor dx, Tensor? dgamma, Tensor? dbeta)
     {
-        var (n, channels, inner) = KernelChecks.BatchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+        var layout = KernelChecks.BatchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+        BatchNormBackward(layout, x, i => Get(dy, i), gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
+    /// <summary>The batch-norm backward of the upstream gradient dy where y &gt; 0 and 0 elsewhere (ReLU's derivative).</summary>
+    public void BatchNormReluBackward(Tensor x, Tensor y, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
+        Tensor dx, Tensor? dgamma, Tensor? dbeta)
+    {
+        var layout = KernelChecks.BatchNormReluBackward(x, y, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+        BatchNormBackward(layout, x, i => Get(y, i) > 0 ? Get(dy, i) : 0, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
+    private static void BatchNormBackward((int N, int C, int Inner) layout, Tensor x, Func<long, double> upstream, Tensor? gamma,
+        Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor? dgamma, Tensor? dbeta)
+    {
+        var (n, channels, inner) = layout;
         long m = (long)n * inner;
         for (int c = 0; c < channels; c++)
         {
@@ -191,15 +215,15 @@ public sealed unsafe class ReferenceBackend : IBackend
             double sumDy = 0, sumDyXhat = 0;
             foreach (long i in Channel(n, channels, inner, c))
             {
-                sumDy += Get(dy, i);
-                sumDyXhat += Get(dy, i) * (Get(x, i) - mean) * invStd;
+                sumDy += upstream(i);
+                sumDyXhat += upstream(i) * (Get(x, i) - mean) * invStd;
             }
             if (dbeta is not null) Set(dbeta, c, sumDy);
             if (dgamma is not null) Set(dgamma, c, sumDyXhat);
             foreach (long i in Channel(n, channels, inner, c))
             {
                 double xhat = (Get(x, i) - mean) * invStd;
-                Set(dx, i, g * invStd / m * (m * Get(dy, i) - sumDy - xhat * sumDyXhat));
+                Set(dx, i, g * invStd / m * (m * upstream(i) - sumDy - xhat * sumDyXhat));
             }
         }
     }

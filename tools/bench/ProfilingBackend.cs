@@ -61,6 +61,10 @@ public sealed class ProfilingBackend(IBackend inner) : IBackend
     public void BatchNormInference(Tensor x, Tensor? g, Tensor? b, Tensor rm, Tensor rv, double e, Tensor y) => Time("batchnorm eval", () => inner.BatchNormInference(x, g, b, rm, rv, e, y));
     public void BatchNormBackward(Tensor x, Tensor dy, Tensor? g, Tensor sm, Tensor si, Tensor dx, Tensor? dg, Tensor? db)
         => Time("batchnorm bwd", () => inner.BatchNormBackward(x, dy, g, sm, si, dx, dg, db));
+    public void BatchNormReluTraining(Tensor x, Tensor? g, Tensor? b, Tensor? rm, Tensor? rv, double m, double e, Tensor y, Tensor sm, Tensor si)
+        => Time("batchnorm+relu fwd", () => inner.BatchNormReluTraining(x, g, b, rm, rv, m, e, y, sm, si));
+    public void BatchNormReluBackward(Tensor x, Tensor y, Tensor dy, Tensor? g, Tensor sm, Tensor si, Tensor dx, Tensor? dg, Tensor? db)
+        => Time("batchnorm+relu bwd", () => inner.BatchNormReluBackward(x, y, dy, g, sm, si, dx, dg, db));
     public void MaxPool2dForward(in Pool2dGeometry g, Tensor x, Tensor y, Tensor a) { var h = g; Time("maxpool fwd", () => inner.MaxPool2dForward(h, x, y, a)); }
     public void MaxPool2dBackward(in Pool2dGeometry g, Tensor dy, Tensor a, Tensor dx) { var h = g; Time("maxpool bwd", () => inner.MaxPool2dBackward(h, dy, a, dx)); }
     public void Unary(UnaryOp op, Tensor x, Tensor y, double alpha = 0) => Time($"unary {op}", () => inner.Unary(op, x, y, alpha));

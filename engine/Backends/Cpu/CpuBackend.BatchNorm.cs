@@ -4,8 +4,9 @@ using Vicreg.Engine.Backends.Cpu.Kernels;
 namespace Vicreg.Engine.Backends.Cpu;
 
 // Batch normalization over x read as [N, C, inner]: statistics per channel over N * inner values,
-// accumulated in double (two passes: the mean, then the squared deviations from it, so no cancellation).
-// The work is split over channels, so each channel's sums have one fixed order whatever the thread count.
+// accumulated in double. The work is split over channels, so each channel's sums have one fixed order whatever
+// the thread count. A ReLU may be fused into the normalizing pass (forward) and read from the output's sign
+// (backward): the same bodies, specialised by the map they apply and the gradient they read.
 public sealed unsafe partial class CpuBackend
 {
     /// <inheritdoc/>
@@ -13,27 +14,49 @@ public sealed unsafe partial class CpuBackend
         double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
     {
         var (n, c, inner) = KernelChecks.BatchNormTraining(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd);
-        if (x.DType == DType.Float32) BatchNormTraining<float>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner);
-        else BatchNormTraining<double>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner);
+        if (x.DType == DType.Float32) BatchNormTraining<float, CopyOp<float>>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner, new());
+        else BatchNormTraining<double, CopyOp<double>>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner, new());
     }
 
-    private static void BatchNormTraining<T>(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
-        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd, int n, int c, int inner)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    /// <inheritdoc/>
+    public void BatchNormReluTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
     {
-        var body = new BatchNormTrainingBody<T>
+        var (n, c, inner) = KernelChecks.BatchNormReluTraining(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd);
+        if (x.DType == DType.Float32) BatchNormTraining<float, ReluOp<float>>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner, new());
+        else BatchNormTraining<double, ReluOp<double>>(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd, n, c, inner, new());
+    }
+
+    private static void BatchNormTraining<T, TMap>(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd, int n, int c, int inner, TMap map)
+        where T : unmanaged, IFloatingPointIeee754<T> where TMap : struct, IUnaryOperator<T>
+    {
+        var body = new BatchNormTrainingBody<T, TMap>
         {
             X = Ptr<T>(x), Gamma = PtrOrNull<T>(gamma), Beta = PtrOrNull<T>(beta),
             RunningMean = PtrOrNull<T>(runningMean), RunningVar = PtrOrNull<T>(runningVar),
             Y = Ptr<T>(y), SaveMean = Ptr<T>(saveMean), SaveInvStd = Ptr<T>(saveInvStd),
-            N = n, C = c, Inner = inner, Momentum = momentum, Eps = eps,
+            N = n, C = c, Inner = inner, Momentum = momentum, Eps = eps, Map = map,
         };
         RunPerChannel(ref body, x.Numel, c, inner);
     }
 
     /// <summary>Channels handled together when inner == 1: the (N, C) layout is walked row by row, vectorized
-    /// across this many channels, instead of striding down each channel one value at a time.</summary>
+    /// across this many channels, instead of striding down each channel one value at a time. Also the most channels
+    /// <see cref="ChannelsTogether"/> groups.</summary>
     private const int ChannelBlock = 64;
+
+    /// <summary>How many channels of planes [N, C, inner] a body walks together, plane row by plane row: a channel's N
+    /// planes lie C·inner apart, so short planes read one channel at a time are short runs, each on a page of its own
+    /// (a TLB miss per plane and stream); a few neighbouring channels read together make runs of about a page. Few
+    /// enough that their data (<paramref name="streams"/> tensors of <paramref name="elementSize"/> bytes) stays in
+    /// L2 for the pass that follows the statistics. Each channel's sums keep their order, so the result is the same.</summary>
+    private static int ChannelsTogether(int n, int inner, int elementSize, int streams)
+    {
+        const int run = 4096, level2 = 256 * 1024;
+        long bytesPerChannel = (long)n * inner * elementSize * streams;
+        return (int)Math.Clamp(Math.Min(run / ((long)inner * elementSize), level2 / Math.Max(bytesPerChannel, 1)), 1, ChannelBlock);
+    }
 
     /// <summary>Runs a batch-norm body over its tasks: channels, or blocks of channels when inner == 1.</summary>
     private static void RunPerChannel<TBody>(ref TBody body, long elements, int channels, int inner) where TBody : struct, IRangeBody
@@ -42,11 +65,13 @@ public sealed unsafe partial class CpuBackend
         RunTasks(tasks, elements, ref body);
     }
 
-    private struct BatchNormTrainingBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The training forward, y = map(normalized x): map is the identity or a fused ReLU.</summary>
+    private struct BatchNormTrainingBody<T, TMap> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T> where TMap : struct, IUnaryOperator<T>
     {
         public T* X, Gamma, Beta, RunningMean, RunningVar, Y, SaveMean, SaveInvStd;
         public int N, C, Inner;
         public double Momentum, Eps;
+        public TMap Map;
 
         public void Run(int start, int end)
         {
@@ -56,19 +81,43 @@ public sealed unsafe partial class CpuBackend
 
         private readonly void RunChannels(int start, int end)
         {
-            for (int c = start; c < end; c++)
+            int together = ChannelsTogether(N, Inner, sizeof(T), 1);
+            double* k = stackalloc double[ChannelBlock];
+            double* sum = stackalloc double[ChannelBlock];
+            double* squares = stackalloc double[ChannelBlock];
+            T* center = stackalloc T[ChannelBlock];
+            T* scale = stackalloc T[ChannelBlock];
+            T* shift = stackalloc T[ChannelBlock];
+            long m = (long)N * Inner;
+            for (int c0 = start; c0 < end; c0 += together)
             {
-                double sum = 0;
-                for (int n = 0; n < N; n++) sum += VectorMath.Sum(X + ((long)n * C + c) * Inner, Inner);
-                double mean = sum / ((long)N * Inner);
-                double squares = 0;
-                for (int n = 0; n < N; n++) squares += VectorMath.SumOfSquaredDeviations(X + ((long)n * C + c) * Inner, Inner, mean);
-                Finish(c, mean, squares, out T center, out T scale, out T shift);
-                for (int n = 0; n < N; n++)
+                int width = Math.Min(together, end - c0);
+                for (int j = 0; j < width; j++)
                 {
-                    long offset = ((long)n * C + c) * Inner;
-                    VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, center, scale, shift);
+                    // The statistics in one pass over the channel, about the mean of its first plane (Inner values of
+                    // one sample: within a few standard deviations of the channel's mean, usually within one), so
+                    // the squared deviations keep the digits of the two-pass sum: (mean - k)^2 / var is small.
+                    k[j] = VectorMath.Sum(X + (long)(c0 + j) * Inner, Inner) / Inner;
+                    sum[j] = squares[j] = 0;
                 }
+                for (int n = 0; n < N; n++)
+                    for (int j = 0; j < width; j++)
+                    {
+                        var (s, q) = VectorMath.ShiftedSums(X + ((long)n * C + c0 + j) * Inner, Inner, k[j]);
+                        sum[j] += s;
+                        squares[j] += q;
+                    }
+                for (int j = 0; j < width; j++)
+                {
+                    double deviations = Math.Max(squares[j] - sum[j] * sum[j] / m, 0); // sum of (x - mean)^2; rounding may dip below 0
+                    Finish(c0 + j, k[j] + sum[j] / m, deviations, out center[j], out scale[j], out shift[j]);
+                }
+                for (int n = 0; n < N; n++)
+                    for (int j = 0; j < width; j++)
+                    {
+                        long offset = ((long)n * C + c0 + j) * Inner;
+                        VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, center[j], scale[j], shift[j], Map);
+                    }
             }
         }
 
@@ -88,7 +137,7 @@ public sealed unsafe partial class CpuBackend
                 for (int j = 0; j < width; j++) mean[j] /= N;
                 ColumnMath.SumOfSquaredDeviations(X + c0, N, C, width, mean, squares);
                 for (int j = 0; j < width; j++) Finish(c0 + j, mean[j], squares[j], out center[j], out scale[j], out shift[j]);
-                ColumnMath.CenterScaleShift(X + c0, Y + c0, N, C, width, center, scale, shift);
+                ColumnMath.CenterScaleShift(X + c0, Y + c0, N, C, width, center, scale, shift, Map);
             }
         }
 
@@ -151,7 +200,7 @@ public sealed unsafe partial class CpuBackend
                 {
                     int c0 = block * ChannelBlock, width = Math.Min(ChannelBlock, C - c0);
                     for (int j = 0; j < width; j++) Coefficients(c0 + j, out scale[j], out shift[j]);
-                    ColumnMath.CenterScaleShift(X + c0, Y + c0, N, C, width, RunningMean + c0, scale, shift);
+                    ColumnMath.CenterScaleShift(X + c0, Y + c0, N, C, width, RunningMean + c0, scale, shift, new CopyOp<T>());
                 }
                 return;
             }
@@ -161,7 +210,7 @@ public sealed unsafe partial class CpuBackend
                 for (int n = 0; n < N; n++)
                 {
                     long offset = ((long)n * C + c) * Inner;
-                    VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, RunningMean[c], scale, shift);
+                    VectorMath.CenterScaleShift(X + offset, Y + offset, Inner, RunningMean[c], scale, shift, new CopyOp<T>());
                 }
             }
         }
@@ -180,25 +229,38 @@ public sealed unsafe partial class CpuBackend
         Tensor dx, Tensor? dgamma, Tensor? dbeta)
     {
         var (n, c, inner) = KernelChecks.BatchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
-        if (x.DType == DType.Float32) BatchNormBackward<float>(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
-        else BatchNormBackward<double>(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
+        if (x.DType == DType.Float32) BatchNormBackward<float, PlainGradient<float>>(x, new(Ptr<float>(dy)), gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
+        else BatchNormBackward<double, PlainGradient<double>>(x, new(Ptr<double>(dy)), gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
     }
 
-    private static void BatchNormBackward<T>(Tensor x, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
-        Tensor dx, Tensor? dgamma, Tensor? dbeta, int n, int c, int inner) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <inheritdoc/>
+    public void BatchNormReluBackward(Tensor x, Tensor y, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
+        Tensor dx, Tensor? dgamma, Tensor? dbeta)
     {
-        var body = new BatchNormBackwardBody<T>
+        var (n, c, inner) = KernelChecks.BatchNormReluBackward(x, y, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+        if (x.DType == DType.Float32) BatchNormBackward<float, ReluGradient<float>>(x, new(Ptr<float>(dy), Ptr<float>(y)), gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
+        else BatchNormBackward<double, ReluGradient<double>>(x, new(Ptr<double>(dy), Ptr<double>(y)), gamma, saveMean, saveInvStd, dx, dgamma, dbeta, n, c, inner);
+    }
+
+    private static void BatchNormBackward<T, TDy>(Tensor x, TDy dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
+        Tensor dx, Tensor? dgamma, Tensor? dbeta, int n, int c, int inner)
+        where T : unmanaged, IFloatingPointIeee754<T> where TDy : struct, IOutputGradient<T, TDy>
+    {
+        var body = new BatchNormBackwardBody<T, TDy>
         {
-            X = Ptr<T>(x), Dy = Ptr<T>(dy), Gamma = PtrOrNull<T>(gamma), SaveMean = Ptr<T>(saveMean),
+            X = Ptr<T>(x), Dy = dy, Gamma = PtrOrNull<T>(gamma), SaveMean = Ptr<T>(saveMean),
             SaveInvStd = Ptr<T>(saveInvStd), Dx = Ptr<T>(dx), DGamma = PtrOrNull<T>(dgamma), DBeta = PtrOrNull<T>(dbeta),
             N = n, C = c, Inner = inner,
         };
         RunPerChannel(ref body, x.Numel, c, inner);
     }
 
-    private struct BatchNormBackwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The backward from the gradient of the batch norm's output, as given or through a fused ReLU.</summary>
+    private struct BatchNormBackwardBody<T, TDy> : IRangeBody
+        where T : unmanaged, IFloatingPointIeee754<T> where TDy : struct, IOutputGradient<T, TDy>
     {
-        public T* X, Dy, Gamma, SaveMean, SaveInvStd, Dx, DGamma, DBeta;
+        public T* X, Gamma, SaveMean, SaveInvStd, Dx, DGamma, DBeta;
+        public TDy Dy;
         public int N, C, Inner;
 
         public void Run(int start, int end)
@@ -209,23 +271,33 @@ public sealed unsafe partial class CpuBackend
 
         private readonly void RunChannels(int start, int end)
         {
-            for (int c = start; c < end; c++)
+            // x, dy and, behind a fused ReLU, y are read twice.
+            int together = ChannelsTogether(N, Inner, sizeof(T), 3);
+            double* sumDy = stackalloc double[ChannelBlock];
+            double* sumDyXmu = stackalloc double[ChannelBlock];
+            T* a = stackalloc T[ChannelBlock];
+            T* b = stackalloc T[ChannelBlock];
+            T* k = stackalloc T[ChannelBlock];
+            for (int c0 = start; c0 < end; c0 += together)
             {
-                double mean = VectorMath.ToDouble(SaveMean[c]);
-                double sumDy = 0, sumDyXmu = 0;
+                int width = Math.Min(together, end - c0);
+                new Span<double>(sumDy, width).Clear();
+                new Span<double>(sumDyXmu, width).Clear();
                 for (int n = 0; n < N; n++)
-                {
-                    long offset = ((long)n * C + c) * Inner;
-                    var (sd, sp) = VectorMath.SumDyAndDyXmu(Dy + offset, X + offset, Inner, mean);
-                    sumDy += sd;
-                    sumDyXmu += sp;
-                }
-                Finish(c, sumDy, sumDyXmu, out T a, out T b, out T k);
+                    for (int j = 0; j < width; j++)
+                    {
+                        long offset = ((long)n * C + c0 + j) * Inner;
+                        var (sd, sp) = VectorMath.SumDyAndDyXmu(Dy.At(offset), X + offset, Inner, VectorMath.ToDouble(SaveMean[c0 + j]));
+                        sumDy[j] += sd;
+                        sumDyXmu[j] += sp;
+                    }
+                for (int j = 0; j < width; j++) Finish(c0 + j, sumDy[j], sumDyXmu[j], out a[j], out b[j], out k[j]);
                 for (int n = 0; n < N; n++)
-                {
-                    long offset = ((long)n * C + c) * Inner;
-                    VectorMath.BatchNormGradient(Dy + offset, X + offset, Dx + offset, Inner, SaveMean[c], a, b, k);
-                }
+                    for (int j = 0; j < width; j++)
+                    {
+                        long offset = ((long)n * C + c0 + j) * Inner;
+                        VectorMath.BatchNormGradient(Dy.At(offset), X + offset, Dx + offset, Inner, SaveMean[c0 + j], a[j], b[j], k[j]);
+                    }
             }
         }
 
@@ -243,9 +315,9 @@ public sealed unsafe partial class CpuBackend
                 for (int j = 0; j < width; j++) mean[j] = VectorMath.ToDouble(SaveMean[c0 + j]);
                 new Span<double>(sumDy, width).Clear();
                 new Span<double>(sumDyXmu, width).Clear();
-                ColumnMath.SumDyAndDyXmu(Dy + c0, X + c0, N, C, width, mean, sumDy, sumDyXmu);
+                ColumnMath.SumDyAndDyXmu(Dy.At(c0), X + c0, N, C, width, mean, sumDy, sumDyXmu);
                 for (int j = 0; j < width; j++) Finish(c0 + j, sumDy[j], sumDyXmu[j], out a[j], out b[j], out k[j]);
-                ColumnMath.BatchNormGradient(Dy + c0, X + c0, Dx + c0, N, C, width, SaveMean + c0, a, b, k);
+                ColumnMath.BatchNormGradient(Dy.At(c0), X + c0, Dx + c0, N, C, width, SaveMean + c0, a, b, k);
             }
         }
 

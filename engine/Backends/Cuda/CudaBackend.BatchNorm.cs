@@ -42,6 +42,15 @@ public sealed unsafe partial class CudaBackend
         LaunchBnNormalizeF32(GridFor(n), x: xp, y: yp, n: n, channels: channels, inner: inner, mean: mp, invstd: sp, gamma: gp, beta: bp);
     }
 
+    /// <summary>The training forward, then ReLU in place over its output (a composition: no kernel of its own yet).</summary>
+    public void BatchNormReluTraining(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar,
+        double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd)
+    {
+        KernelChecks.BatchNormReluTraining(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd);
+        BatchNormTraining(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd);
+        Unary(UnaryOp.Relu, y, y);
+    }
+
     public void BatchNormInference(Tensor x, Tensor? gamma, Tensor? beta, Tensor runningMean, Tensor runningVar, double eps, Tensor y)
     {
         KernelChecks.BatchNormInference(x, gamma, beta, runningMean, runningVar, y);
@@ -73,5 +82,15 @@ public sealed unsafe partial class CudaBackend
         long n = x.Numel;
         LaunchBnBackwardDataF32(GridFor(n), x: xp, dy: dyp, dx: dxp, n: n, channels: channels, inner: inner,
             inverseCount: 1f / Math.Max(1L, (long)outer * inner), mean: mp, invstd: sp, gamma: gp, sums: sump);
+    }
+
+    /// <summary>ReLU's backward written into dx, then the batch-norm backward from it in place: bn_backward_data_f32
+    /// reads dy[j] before it writes dx[j] in the same thread, and its pointers are not restrict.</summary>
+    public void BatchNormReluBackward(Tensor x, Tensor y, Tensor dy, Tensor? gamma, Tensor saveMean, Tensor saveInvStd,
+        Tensor dx, Tensor? dgamma, Tensor? dbeta)
+    {
+        KernelChecks.BatchNormReluBackward(x, y, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+        Binary(BinaryOp.ReluBackward, y, dy, dx);
+        BatchNormBackward(x, dx, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
     }
 }

@@ -58,17 +58,18 @@ internal static unsafe class ColumnMath
     }
 
     /// <summary>sumDy[j] += sum of dy[r, j]; sumDyXmu[j] += sum of dy[r, j] (x[r, j] - mean[j]).</summary>
-    public static void SumDyAndDyXmu<T>(T* dy, T* x, int rows, long stride, int width, double* mean, double* sumDy, double* sumDyXmu)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    public static void SumDyAndDyXmu<T, TDy>(TDy dy, T* x, int rows, long stride, int width, double* mean, double* sumDy, double* sumDyXmu)
+        where T : unmanaged, IFloatingPointIeee754<T> where TDy : struct, IOutputGradient<T, TDy>
     {
         int w = Vector256<T>.Count;
         for (int r = 0; r < rows; r++)
         {
-            T* dyRow = dy + r * stride, xRow = x + r * stride;
+            var dyRow = dy.At(r * stride);
+            T* xRow = x + r * stride;
             int j = 0;
             for (; j + w <= width; j += w)
             {
-                var d = Vector256.Load(dyRow + j);
+                var d = dyRow.Load(j);
                 var v = Vector256.Load(xRow + j);
                 var dl = VectorMath.WidenLower(d);
                 Vector256.Store(Vector256.Load(sumDy + j) + dl, sumDy + j);
@@ -89,9 +90,9 @@ internal static unsafe class ColumnMath
         }
     }
 
-    /// <summary>y[r, j] = (x[r, j] - center[j]) * scale[j] + shift[j].</summary>
-    public static void CenterScaleShift<T>(T* x, T* y, int rows, long stride, int width, T* center, T* scale, T* shift)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>y[r, j] = map((x[r, j] - center[j]) * scale[j] + shift[j]), map the identity or a fused ReLU.</summary>
+    public static void CenterScaleShift<T, TMap>(T* x, T* y, int rows, long stride, int width, T* center, T* scale, T* shift, TMap map)
+        where T : unmanaged, IFloatingPointIeee754<T> where TMap : struct, IUnaryOperator<T>
     {
         int w = Vector256<T>.Count;
         for (int r = 0; r < rows; r++)
@@ -99,25 +100,26 @@ internal static unsafe class ColumnMath
             T* xRow = x + r * stride, yRow = y + r * stride;
             int j = 0;
             for (; j + w <= width; j += w)
-                Vector256.Store(VectorMath.Fma(Vector256.Load(xRow + j) - Vector256.Load(center + j), Vector256.Load(scale + j), Vector256.Load(shift + j)), yRow + j);
-            for (; j < width; j++) yRow[j] = T.FusedMultiplyAdd(xRow[j] - center[j], scale[j], shift[j]);
+                Vector256.Store(map.Apply(VectorMath.Fma(Vector256.Load(xRow + j) - Vector256.Load(center + j), Vector256.Load(scale + j), Vector256.Load(shift + j))), yRow + j);
+            for (; j < width; j++) yRow[j] = map.Apply(T.FusedMultiplyAdd(xRow[j] - center[j], scale[j], shift[j]));
         }
     }
 
     /// <summary>dx[r, j] = a[j] dy[r, j] + b[j] (x[r, j] - center[j]) + c[j].</summary>
-    public static void BatchNormGradient<T>(T* dy, T* x, T* dx, int rows, long stride, int width, T* center, T* a, T* b, T* c)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    public static void BatchNormGradient<T, TDy>(TDy dy, T* x, T* dx, int rows, long stride, int width, T* center, T* a, T* b, T* c)
+        where T : unmanaged, IFloatingPointIeee754<T> where TDy : struct, IOutputGradient<T, TDy>
     {
         int w = Vector256<T>.Count;
         for (int r = 0; r < rows; r++)
         {
-            T* dyRow = dy + r * stride, xRow = x + r * stride, dxRow = dx + r * stride;
+            var dyRow = dy.At(r * stride);
+            T* xRow = x + r * stride, dxRow = dx + r * stride;
             int j = 0;
             for (; j + w <= width; j += w)
             {
                 var xmu = Vector256.Load(xRow + j) - Vector256.Load(center + j);
                 var rest = VectorMath.Fma(xmu, Vector256.Load(b + j), Vector256.Load(c + j));
-                Vector256.Store(VectorMath.Fma(Vector256.Load(dyRow + j), Vector256.Load(a + j), rest), dxRow + j);
+                Vector256.Store(VectorMath.Fma(dyRow.Load(j), Vector256.Load(a + j), rest), dxRow + j);
             }
             for (; j < width; j++) dxRow[j] = T.FusedMultiplyAdd(dyRow[j], a[j], T.FusedMultiplyAdd(xRow[j] - center[j], b[j], c[j]));
         }

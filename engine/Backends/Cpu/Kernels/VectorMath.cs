@@ -114,39 +114,47 @@ internal static unsafe class VectorMath
         return s;
     }
 
-    /// <summary>sum of (p[i] - mean)^2, in double (the two-pass variance: no cancellation).</summary>
-    public static double SumOfSquaredDeviations<T>(T* p, int n, double mean) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>sum of d[i] and of d[i]^2 with d[i] = p[i] - shift, in double, in one pass: a variance's two sums
+    /// about a shift close to the mean, so that squares - sum^2 / n cancels only the few digits of (mean - shift)^2 / variance.</summary>
+    public static (double Sum, double Squares) ShiftedSums<T>(T* p, int n, double shift) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector256<T>.Count, i = 0;
-        var m = Vector256.Create(mean);
-        var a0 = Vector256<double>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+        var k = Vector256.Create(shift);
+        var s0 = Vector256<double>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
+        var q0 = s0; var q1 = s0; var q2 = s0; var q3 = s0;
         for (; i + 2 * w <= n; i += 2 * w)
         {
             var v0 = Vector256.Load(p + i); var v1 = Vector256.Load(p + i + w);
-            var l0 = WidenLower(v0) - m; var l1 = WidenLower(v1) - m;
-            a0 = Fma(l0, l0, a0);
-            a2 = Fma(l1, l1, a2);
+            var l0 = WidenLower(v0) - k; var l1 = WidenLower(v1) - k;
+            s0 += l0; q0 = Fma(l0, l0, q0);
+            s2 += l1; q2 = Fma(l1, l1, q2);
             if (IsFloat<T>())
             {
-                var u0 = WidenUpper(v0) - m; var u1 = WidenUpper(v1) - m;
-                a1 = Fma(u0, u0, a1);
-                a3 = Fma(u1, u1, a3);
+                var u0 = WidenUpper(v0) - k; var u1 = WidenUpper(v1) - k;
+                s1 += u0; q1 = Fma(u0, u0, q1);
+                s3 += u1; q3 = Fma(u1, u1, q3);
             }
         }
-        double s = Vector256.Sum((a0 + a1) + (a2 + a3));
-        for (; i < n; i++) { double d = ToDouble(p[i]) - mean; s += d * d; }
-        return s;
+        double sum = Vector256.Sum((s0 + s1) + (s2 + s3)), squares = Vector256.Sum((q0 + q1) + (q2 + q3));
+        for (; i < n; i++)
+        {
+            double d = ToDouble(p[i]) - shift;
+            sum += d;
+            squares += d * d;
+        }
+        return (sum, squares);
     }
 
     /// <summary>sum of dy[i] and of dy[i] * (x[i] - mean), in double: the two sums of the batch-norm backward.</summary>
-    public static (double SumDy, double SumDyXmu) SumDyAndDyXmu<T>(T* dy, T* x, int n, double mean) where T : unmanaged, IFloatingPointIeee754<T>
+    public static (double SumDy, double SumDyXmu) SumDyAndDyXmu<T, TDy>(TDy dy, T* x, int n, double mean)
+        where T : unmanaged, IFloatingPointIeee754<T> where TDy : struct, IOutputGradient<T, TDy>
     {
         int w = Vector256<T>.Count, i = 0;
         var m = Vector256.Create(mean);
         var s0 = Vector256<double>.Zero; var s1 = s0; var p0 = s0; var p1 = s0;
         for (; i + w <= n; i += w)
         {
-            var d = Vector256.Load(dy + i); var v = Vector256.Load(x + i);
+            var d = dy.Load(i); var v = Vector256.Load(x + i);
             var dl = WidenLower(d); var du = WidenUpper(d);
             s0 += dl; s1 += du;
             p0 = Fma(dl, WidenLower(v) - m, p0);
@@ -171,23 +179,26 @@ internal static unsafe class VectorMath
         for (; i < n; i++) y[i] = T.FusedMultiplyAdd(x[i], scale, shift);
     }
 
-    /// <summary>y[i] = (x[i] - center) * scale + shift: centring first keeps the digits when |mean| is much
-    /// larger than the spread (folding the centre into the shift would cancel them away in float).</summary>
-    public static void CenterScaleShift<T>(T* x, T* y, int n, T center, T scale, T shift) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>y[i] = map((x[i] - center) * scale + shift): centring first keeps the digits when |mean| is much
+    /// larger than the spread (folding the centre into the shift would cancel them away in float); the map is
+    /// the identity (<see cref="CopyOp{T}"/>) or a ReLU fused into the same pass (<see cref="ReluOp{T}"/>).</summary>
+    public static void CenterScaleShift<T, TMap>(T* x, T* y, int n, T center, T scale, T shift, TMap map)
+        where T : unmanaged, IFloatingPointIeee754<T> where TMap : struct, IUnaryOperator<T>
     {
         int w = Vector256<T>.Count, i = 0;
         var m = Vector256.Create(center); var s = Vector256.Create(scale); var b = Vector256.Create(shift);
-        for (; i + w <= n; i += w) Vector256.Store(Fma(Vector256.Load(x + i) - m, s, b), y + i);
-        for (; i < n; i++) y[i] = T.FusedMultiplyAdd(x[i] - center, scale, shift);
+        for (; i + w <= n; i += w) Vector256.Store(map.Apply(Fma(Vector256.Load(x + i) - m, s, b)), y + i);
+        for (; i < n; i++) y[i] = map.Apply(T.FusedMultiplyAdd(x[i] - center, scale, shift));
     }
 
     /// <summary>dx[i] = a * dy[i] + b * (x[i] - center) + c: the batch-norm input gradient.</summary>
-    public static void BatchNormGradient<T>(T* dy, T* x, T* dx, int n, T center, T a, T b, T c) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void BatchNormGradient<T, TDy>(TDy dy, T* x, T* dx, int n, T center, T a, T b, T c)
+        where T : unmanaged, IFloatingPointIeee754<T> where TDy : struct, IOutputGradient<T, TDy>
     {
         int w = Vector256<T>.Count, i = 0;
         var m = Vector256.Create(center); var va = Vector256.Create(a); var vb = Vector256.Create(b); var vc = Vector256.Create(c);
         for (; i + w <= n; i += w)
-            Vector256.Store(Fma(Vector256.Load(dy + i), va, Fma(Vector256.Load(x + i) - m, vb, vc)), dx + i);
+            Vector256.Store(Fma(dy.Load(i), va, Fma(Vector256.Load(x + i) - m, vb, vc)), dx + i);
         for (; i < n; i++) dx[i] = T.FusedMultiplyAdd(dy[i], a, T.FusedMultiplyAdd(x[i] - center, b, c));
     }
 }

@@ -116,6 +116,36 @@ public class BatchNormKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(1e6, 5, 3, 49)]
+    [InlineData(1e3, 2, 1, 169)]
+    [InlineData(1e6, 64, 7, 0)]
+    public void StatisticsKeepTheirDigitsWhenTheMeanDwarfsTheSpread(double offset, int n, int c, int inner)
+    {
+        // Values offset / spread ~ 1e6 apart (cancellation of a plain sum of squares would leave no digit of the
+        // variance in float64), and a first sample far out (+50) against the others: the statistics' shift must not
+        // rely on it being typical.
+        using var scope = TensorScope.Begin();
+        int innerCount = Math.Max(inner, 1);
+        foreach (var dtype in FloatTypes)
+        {
+            if (dtype == DType.Float32 && offset > 1e4) continue; // float32 holds no spread of 1 beside 1e6
+            var rng = Rng.ForKey(67, (ulong)n, (ulong)inner, (ulong)dtype);
+            var shape = InputShape(n, c, inner);
+            var values = RandomValues(ref rng, shape.Numel);
+            for (int i = 0; i < values.Length; i++) values[i] += offset + (i < c * innerCount ? 50 : 0);
+            var x = Make(values, shape, dtype);
+            var saveMean = Garbage(new Shape(c), dtype);
+            var saveInvStd = Garbage(new Shape(c), dtype);
+            Host.BatchNormTraining(x, null, null, null, null, 0.1, 1e-5, Garbage(shape, dtype), saveMean, saveInvStd);
+            var (mean, variance) = Statistics(Read(x), n, c, innerCount);
+            var expectedInvStd = Array.ConvertAll(variance, v => 1 / Math.Sqrt(v + 1e-5));
+            double tol = dtype == DType.Float32 ? 2e-6 : 1e-11;
+            AssertClose(mean, Read(saveMean), tol, $"mean {dtype.Name()} {shape}");
+            AssertClose(expectedInvStd, Read(saveInvStd), tol, $"invstd {dtype.Name()} {shape}");
+        }
+    }
+
     [Fact]
     public void TrainingWithoutRunningStatisticsLeavesThemAlone()
     {
