@@ -27,7 +27,8 @@ public sealed unsafe class NcclCommunicator : ICommunicator
     /// <summary>Guards <see cref="_comm"/> between the rank's thread (enqueues) and the watchdog (abort). Enqueueing never
     /// blocks on the other ranks, so neither side waits long for it.</summary>
     private readonly Lock _commGate = new();
-    private readonly Thread _watchdog;
+    /// <summary>Null only while a failed constructor disposes what it built.</summary>
+    private readonly Thread? _watchdog;
     private readonly ManualResetEventSlim _stopWatchdog = new();
     private volatile string? _asyncFailure;
 

@@ -49,13 +49,7 @@ internal static class WinogradPolicy
     /// backward-data through F(4x4, 3x3) rather than F(2x2, 3x3): a quarter of the direct method's multiplies
     /// instead of 4/9, for transforms that cost more per output and round more coarsely. Float with AVX2 only.
     /// The weight gradient decides apart (<see cref="UseF4Gradient{T}"/>).</summary>
-    public static bool UseF4<T>(in Conv2dGeometry g) where T : unmanaged
-        => typeof(T) == typeof(float) && Avx2.IsSupported && Forced switch
-        {
-            WinogradMode.F4x4 => true,
-            WinogradMode.On => false,
-            _ => g.OutHeight >= MinF4Size && g.OutWidth >= MinF4Size,
-        };
+    public static bool UseF4<T>(in Conv2dGeometry g) where T : unmanaged => F4For<T>(g, MinF4Size);
 
     /// <summary>In <see cref="WinogradMode.Auto"/>, F(4x4, 3x3) for outputs at least this many pixels on a side.</summary>
     internal const int MinF4Size = 8;
@@ -66,15 +60,19 @@ internal static class WinogradPolicy
     /// 512 channels) and the quickstart's narrow ones (16 to 128 channels, 28x28 down to 4x4), it ran 1.05-1.8x
     /// faster than F(2x2) on every one, at one thread and two; below 4x4 a tile would be mostly padding. The price:
     /// against float64 sums its error is 3-6x F(2x2)'s in rms (about 5e-7 of max|dW| on those layers, im2col's 6e-8).</summary>
-    public static bool UseF4Gradient<T>(in Conv2dGeometry g) where T : unmanaged
-        => typeof(T) == typeof(float) && Avx2.IsSupported && Forced switch
-        {
-            WinogradMode.F4x4 => true,
-            WinogradMode.On => false,
-            _ => g.OutHeight >= MinF4GradientSize && g.OutWidth >= MinF4GradientSize,
-        };
+    public static bool UseF4Gradient<T>(in Conv2dGeometry g) where T : unmanaged => F4For<T>(g, MinF4GradientSize);
 
     /// <summary>In <see cref="WinogradMode.Auto"/>, the weight gradient through F(4x4, 3x3) for outputs at least this
     /// many pixels on a side.</summary>
     internal const int MinF4GradientSize = 4;
+
+    /// <summary>F(4x4, 3x3) for float with AVX2: forced by <see cref="WinogradMode.F4x4"/> and <see cref="WinogradMode.On"/>
+    /// (F(2x2) then), else for outputs at least <paramref name="minSize"/> pixels on a side.</summary>
+    private static bool F4For<T>(in Conv2dGeometry g, int minSize) where T : unmanaged
+        => typeof(T) == typeof(float) && Avx2.IsSupported && Forced switch
+        {
+            WinogradMode.F4x4 => true,
+            WinogradMode.On => false,
+            _ => g.OutHeight >= minSize && g.OutWidth >= minSize,
+        };
 }
