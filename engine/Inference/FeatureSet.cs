@@ -18,6 +18,23 @@ public sealed class FeatureSet(float[] values, int[] labels, int dimension, int[
     /// <summary>The number of rows.</summary>
     public int Count => Labels.Length;
 
+    /// <summary>The given rows (ascending row numbers of this set), with their labels and dataset indices.</summary>
+    public FeatureSet Rows(IReadOnlyList<int> rows)
+    {
+        var values = new float[rows.Count * Dimension];
+        var labels = new int[rows.Count];
+        var indices = new int[rows.Count];
+        for (int r = 0; r < rows.Count; r++)
+        {
+            int row = rows[r];
+            if ((uint)row >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(rows), row, $"a row of {Count}");
+            Array.Copy(Values, (long)row * Dimension, values, (long)r * Dimension, Dimension);
+            labels[r] = Labels[row];
+            indices[r] = Indices[row];
+        }
+        return new FeatureSet(values, labels, Dimension, indices);
+    }
+
     /// <summary>Per-column mean and standard deviation (population), accumulated in double.</summary>
     public (double[] Mean, double[] Std) ColumnStatistics()
     {

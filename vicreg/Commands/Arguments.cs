@@ -110,6 +110,16 @@ public sealed class Arguments
     public double? OptionalDouble(string flag, string help, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
         => OptionalString(flag, help) is string s ? ParseDouble(flag, s, min, max) : null;
 
+    /// <summary>One number or a comma-separated list of them (<c>--lr-head 0.01,0.1,1</c>), each checked as <see cref="Double"/> checks one.</summary>
+    public double[] DoubleList(string flag, double defaultValue, string help, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
+    {
+        string s = String(flag, defaultValue.ToString("R", CultureInfo.InvariantCulture), help);
+        var values = s.Split(',').Select(v => ParseDouble(flag, v.Trim(), min, max)).ToArray();
+        if (values.Distinct().Count() != values.Length)
+            throw new UsageException($"{_command}: --{flag} lists a value twice ('{s}')");
+        return values;
+    }
+
     private double ParseDouble(string flag, string s, double min, double max)
     {
         if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))

@@ -19,9 +19,18 @@ public static class LabelSubset
     /// <summary>The subset's indices into <paramref name="dataset"/>, ascending.</summary>
     public static int[] Select(IImageDataset dataset, double percent, ulong seed)
     {
+        var labels = new int[dataset.Count];
+        for (int i = 0; i < labels.Length; i++) labels[i] = dataset.Label(i);
+        return Select(labels, dataset.Classes.Count, percent, seed);
+    }
+
+    /// <summary>The same class-balanced, seeded draw over any labelled rows (<paramref name="labels"/>[i] in
+    /// [0, <paramref name="classes"/>)): the row indices chosen, ascending.</summary>
+    public static int[] Select(IReadOnlyList<int> labels, int classes, double percent, ulong seed)
+    {
         if (percent <= 0 || percent > 100) throw new ArgumentOutOfRangeException(nameof(percent), percent, "a percentage in (0, 100]");
-        var byClass = Enumerable.Range(0, dataset.Classes.Count).Select(_ => new List<int>()).ToArray();
-        for (int i = 0; i < dataset.Count; i++) byClass[dataset.Label(i)].Add(i);
+        var byClass = Enumerable.Range(0, classes).Select(_ => new List<int>()).ToArray();
+        for (int i = 0; i < labels.Count; i++) byClass[labels[i]].Add(i);
         var chosen = new List<int>();
         for (int c = 0; c < byClass.Length; c++)
         {

@@ -13,9 +13,9 @@ public class LinearEvalCommandTests
         Skip.IfNot(Directory.Exists(IdxDataset.DefaultFashionMnistPath()),
             $"skipped: Fashion-MNIST not installed at {IdxDataset.DefaultFashionMnistPath()} (tools/install-deps.sh installs it)");
 
-    private static string[] Tiny(string weights, string expDir, bool augment, int workers = 2) =>
+    private static string[] Tiny(string weights, string expDir, bool augment, int workers = 2, string lrHead = "0.05") =>
         ["linear-eval", "--weights", weights, "--width", "0.0625", "--limit", "128", "--limit-test", "96", "--epochs", "2",
-         "--batch-size", "32", "--lr-head", "0.05", "--num-workers", workers.ToString(CultureInfo.InvariantCulture), "--device", "cpu",
+         "--batch-size", "32", "--lr-head", lrHead, "--num-workers", workers.ToString(CultureInfo.InvariantCulture), "--device", "cpu",
          "--seed", "7", "--exp-dir", expDir, .. (augment ? (string[])["--augment"] : [])];
 
     /// <summary>Runs the command and returns (top-1, top-5, the last epoch's loss) as linear_eval.txt and the progress line report them.</summary>
@@ -69,6 +69,50 @@ public class LinearEvalCommandTests
         Assert.InRange(first.Top1, 20, 100); // raw pixels of Fashion-MNIST are far above chance (10%) even after 2 epochs
         var cached = Run(Tiny("pixels", c.Path, augment: false));
         Assert.NotEqual(first, cached);
+    }
+
+    [SkippableFact]
+    public void SeveralHeadLearningRatesAreTriedOnHeldOutTrainingImagesAndTheBestTrainsTheFinalHead()
+    {
+        RequireFashionMnist();
+        using var dir = new TempFolder();
+        string[] args = [.. Tiny("pixels", dir.Path, augment: false, lrHead: "0,0.05"), "--val-perc", "25"];
+        var result = CommandRunner.Run(args);
+        Assert.True(result.Code == 0, result.Err);
+        Assert.Contains("lr-head 0: validation top-1 ", result.Err);
+        Assert.Contains("lr-head 0.05: validation top-1 ", result.Err);
+        using var json = JsonDocument.Parse(File.ReadAllLines(dir.File("linear_eval.txt"))[1]);
+        var root = json.RootElement;
+        var trials = root.GetProperty("lr_head_trials").EnumerateArray()
+            .Select(t => (Lr: t.GetProperty("lr_head").GetDouble(), Top1: t.GetProperty("validation_top1").GetDouble())).ToArray();
+        Assert.Equal([0.0, 0.05], trials.Select(t => t.Lr));
+        // A head that never moves from N(0, 0.01) is near chance; two epochs on pixels are far above it.
+        Assert.True(trials[1].Top1 > trials[0].Top1, $"{trials[0].Top1}% vs {trials[1].Top1}%");
+        Assert.Equal(0.05, root.GetProperty("lr_head").GetDouble());
+        // 25% of 128 images, rounded class by class: within half an image per class of 32.
+        int validation = root.GetProperty("validation_images").GetInt32();
+        Assert.InRange(validation, 27, 37);
+        Assert.Contains($"lr-head 0.05 chosen on {validation} held-out training images", result.Out);
+        Assert.Contains("128 train / 96 test images", result.Out); // the final head trains on all of them
+    }
+
+    [Theory]
+    [InlineData("0.1,0.1", "--lr-head lists a value twice")]
+    [InlineData("0.1,fast", "--lr-head wants a number, got 'fast'")]
+    [InlineData("0.1,-1", "--lr-head must be")]
+    public void AMalformedLearningRateListIsOneLine(string list, string expected)
+    {
+        using var dir = new TempFolder();
+        var result = CommandRunner.Run(Tiny("pixels", dir.Path, augment: false, lrHead: list));
+        CommandRunner.AssertUsageError(result, expected);
+    }
+
+    [Fact]
+    public void SeveralLearningRatesWithAugmentAreRefused()
+    {
+        using var dir = new TempFolder();
+        var result = CommandRunner.Run(Tiny("pixels", dir.Path, augment: true, lrHead: "0.1,1"));
+        CommandRunner.AssertUsageError(result, "--augment takes one --lr-head value");
     }
 
     /// <summary>A backbone with one NaN in conv1.weight once gave "top-1 100.00%" and exit code 0.</summary>
