@@ -104,6 +104,12 @@ public sealed class WinogradConvolutionTests
         Assert.False(WinogradPolicy.UseF4<float>(Layer(512, 4)));
         Assert.False(WinogradPolicy.UseF4<float>(Layer(64, 3)));
         Assert.False(WinogradPolicy.UseF4<double>(Layer(64, 7)));
+        // F(4x4)'s products without the GEMM for up to 32 input channels and whole passes of 16 output channels.
+        bool fma = System.Runtime.Intrinsics.X86.Fma.IsSupported;
+        Assert.Equal(fma, WinogradNarrowProducts.Applies(16, 16));
+        Assert.Equal(fma, WinogradNarrowProducts.Applies(1, 64));
+        Assert.False(WinogradNarrowProducts.Applies(64, 64));
+        Assert.False(WinogradNarrowProducts.Applies(16, 17));
     }
 
     private static void CheckAll<T>(Conv2dGeometry g, int threads, ulong seed, WinogradMode mode = WinogradMode.On) where T : unmanaged
