@@ -6,18 +6,22 @@ using Vicreg.Engine;
 namespace Vicreg.Bench;
 
 /// <summary>
-/// ResNet-18 (CIFAR stem, 32x32 inputs) convolutions, forward + backward-data + backward-filter over every
-/// conv layer, through the CPU backend. The anchor is our own GEMM on a large square product (1024^3) in
-/// the same run and with the same threads: the ratio says how much of the GEMM's rate the lowering keeps.
+/// A network's convolutions (ResNet-18 with the CIFAR stem on 32x32 inputs, or the quickstart's width-0.25
+/// one on 28x28x1), forward + backward-data + backward-filter over every conv layer, through the CPU
+/// backend. The anchor is our own GEMM on a large square product (1024^3) in the same run and with the same
+/// threads: the ratio says how much of the GEMM's rate the lowering keeps.
 /// </summary>
-public sealed unsafe class ConvolutionBenchmark : IBenchmark
+public sealed unsafe class ConvolutionBenchmark(string name, string description, ResNet18.ConvLayer[] layers, int fullBatch) : IBenchmark
 {
-    public string Name => "conv";
-    public string Description => "ResNet-18 (CIFAR stem, 32x32, batch 64) conv fwd+bwd vs our GEMM rate";
+    /// <summary>ResNet-18, CIFAR stem, 32x32x3, batch 64.</summary>
+    public ConvolutionBenchmark() : this("conv", "ResNet-18 (CIFAR stem, 32x32, batch 64) conv fwd+bwd vs our GEMM rate", ResNet18.Layers, 64) { }
+
+    public string Name => name;
+    public string Description => description;
 
     public void Run(BenchOptions options)
     {
-        int batch = options.Quick ? 16 : 64;
+        int batch = options.Quick ? Math.Max(1, fullBatch / 4) : fullBatch;
         foreach (int threads in new[] { 1, Environment.ProcessorCount }.Distinct())
         {
             CpuParallel.ThreadCount = threads;
@@ -28,7 +32,7 @@ public sealed unsafe class ConvolutionBenchmark : IBenchmark
             Console.WriteLine($"-- {threads} thread(s), batch {batch}");
             Console.WriteLine($"{"layer",-18} {"x",2} | {"fwd ms",8} {"GF/s",6} | {"bwdD ms",8} {"GF/s",6} | {"bwdW ms",8} {"GF/s",6}");
             double totalSeconds = 0, totalFlops = 0;
-            foreach (var layer in ResNet18.Layers)
+            foreach (var layer in layers)
             {
                 anchor.Add(GemmRate(square, 3));
                 var (f, d, w) = TimeLayer(layer, batch, options.Repeats);
@@ -42,7 +46,7 @@ public sealed unsafe class ConvolutionBenchmark : IBenchmark
             anchor.Sort();
             double gemmRate = anchor[anchor.Count / 2];
             Console.WriteLine($"anchor: our GEMM 1024^3 at {threads} thread(s): {gemmRate:F1} GFLOP/s (median of {anchor.Count}, range {anchor[0]:F1}-{anchor[^1]:F1})");
-            Console.WriteLine($"ResNet-18 convs fwd+bwd, batch {batch}: {totalSeconds * 1e3:F0} ms, {rate:F1} GFLOP/s effective; " +
+            Console.WriteLine($"{name} convs fwd+bwd, batch {batch}: {totalSeconds * 1e3:F0} ms, {rate:F1} GFLOP/s effective; " +
                 $"ratio to our GEMM {rate / gemmRate:F2} (target >= 0.60)");
             CompareWinograd(batch, options.Repeats);
         }
@@ -50,20 +54,22 @@ public sealed unsafe class ConvolutionBenchmark : IBenchmark
     }
 
     /// <summary>The 3x3 stride-1 layers (and, to place the dispatch's channel threshold, narrower 32x32 layers)
-    /// through im2col, Winograd F(2x2, 3x3) and F(4x4, 3x3), timed in alternation in the same run; "auto" marks
-    /// what the dispatch picks (i im2col; else 2 or 4 for the forward and backward-data, then 2 or 4 for the
-    /// weight gradient); the "x" columns are im2col's time over F(2x2)'s and over F(4x4)'s.</summary>
-    private static void CompareWinograd(int batch, int repeats)
+    /// through im2col, Winograd F(2x2, 3x3), F(4x4, 3x3) and the dispatch's own choice, timed in alternation in
+    /// the same run; "auto" marks what the dispatch picks (d the direct single-channel kernel for the forward and
+    /// weight gradient; i im2col; else 2 or 4 for the forward and backward-data, then 2 or 4 for the weight
+    /// gradient); the "x" columns are im2col's time over F(2x2)'s, F(4x4)'s and the dispatch's.</summary>
+    private void CompareWinograd(int batch, int repeats)
     {
-        var layers = ResNet18.Layers.Where(l => l.Kernel == 3 && l.Stride == 1)
-            .Concat([new ResNet18.ConvLayer("8->8 @32", 8, 8, 3, 1, 1, 32, 1), new ResNet18.ConvLayer("16->16 @32", 16, 16, 3, 1, 1, 32, 1),
+        var compared = layers.Where(l => l.Kernel == 3 && l.Stride == 1);
+        if (layers == ResNet18.Layers)
+            compared = compared.Concat([new ResNet18.ConvLayer("8->8 @32", 8, 8, 3, 1, 1, 32, 1), new ResNet18.ConvLayer("16->16 @32", 16, 16, 3, 1, 1, 32, 1),
                 new ResNet18.ConvLayer("32->32 @32", 32, 32, 3, 1, 1, 32, 1)]);
-        Console.WriteLine($"{"im2col/F2/F4",-18} {"auto",4} | {"fwd ms",23} {"x F2",5} {"x F4",5} | {"bwdD ms",23} {"x F2",5} {"x F4",5} | {"bwdW ms",23} {"x F2",5} {"x F4",5}");
-        foreach (var layer in layers)
+        Console.WriteLine($"{"im2col/F2/F4",-18} {"auto",4} | {"fwd ms",31} {"x F2",5} {"x F4",5} {"x A",5} | {"bwdD ms",31} {"x F2",5} {"x F4",5} {"x A",5} | {"bwdW ms",31} {"x F2",5} {"x F4",5} {"x A",5}");
+        foreach (var layer in compared)
         {
             var g = Geometry(layer, batch);
             using var passes = new LayerPasses(g);
-            string auto = !WinogradPolicy.Use<float>(g) ? "i"
+            string auto = SingleChannelConvolution.Use<float>(g) ? "d" : !WinogradPolicy.Use<float>(g) ? "i"
                 : (WinogradPolicy.UseF4<float>(g) ? "4" : "2") + (WinogradPolicy.UseF4Gradient<float>(g) ? "4" : "2");
             Action Forced(WinogradMode mode, Action a) => () =>
             {
@@ -72,11 +78,11 @@ public sealed unsafe class ConvolutionBenchmark : IBenchmark
                 WinogradPolicy.Forced = WinogradMode.Auto;
             };
             double[] Three(Action a) => Measure.MedianSecondsInterleaved(repeats, Forced(WinogradMode.Off, a), Forced(WinogradMode.On, a),
-                Forced(WinogradMode.F4x4, a));
+                Forced(WinogradMode.F4x4, a), a);
             var f = Three(passes.Forward);
             var d = Three(passes.BackwardData);
             var k = Three(passes.BackwardFilter);
-            static string Cell(double[] t) => $"{t[0] * 1e3,7:F2} {t[1] * 1e3,7:F2} {t[2] * 1e3,7:F2} {t[0] / t[1],5:F2} {t[0] / t[2],5:F2}";
+            static string Cell(double[] t) => $"{t[0] * 1e3,7:F2} {t[1] * 1e3,7:F2} {t[2] * 1e3,7:F2} {t[3] * 1e3,7:F2} {t[0] / t[1],5:F2} {t[0] / t[2],5:F2} {t[0] / t[3],5:F2}";
             Console.WriteLine($"{layer.Label,-18} {auto,4} | {Cell(f)} | {Cell(d)} | {Cell(k)}");
         }
     }

@@ -35,6 +35,23 @@ public static class ResNet18
         new("1x1 256->512 s2", 256, 512, 1, 2, 0, 8, 1),
     ];
 
+    /// <summary>The quickstart's network: ResNet-18 at width 0.25 (16 to 128 channels), CIFAR stem, on 28x28x1
+    /// Fashion-MNIST images.</summary>
+    public static readonly ConvLayer[] Quickstart =
+    [
+        new("stem 1->16 @28", 1, 16, 3, 1, 1, 28, 1),
+        new("16->16 @28", 16, 16, 3, 1, 1, 28, 4),
+        new("16->32 s2 @14", 16, 32, 3, 2, 1, 28, 1),
+        new("32->32 @14", 32, 32, 3, 1, 1, 14, 3),
+        new("1x1 16->32 s2", 16, 32, 1, 2, 0, 28, 1),
+        new("32->64 s2 @7", 32, 64, 3, 2, 1, 14, 1),
+        new("64->64 @7", 64, 64, 3, 1, 1, 7, 3),
+        new("1x1 32->64 s2", 32, 64, 1, 2, 0, 14, 1),
+        new("64->128 s2 @4", 64, 128, 3, 2, 1, 7, 1),
+        new("128->128 @4", 128, 128, 3, 1, 1, 4, 3),
+        new("1x1 64->128 s2", 64, 128, 1, 2, 0, 7, 1),
+    ];
+
     /// <summary>The stage shapes the brief names (stem, then one 3x3 stride-1 conv per stage), as the three
     /// per-image GEMMs: forward W[K x CRS] col[CRS x HW]; backward-data W^T dY; backward-weights dY col^T.</summary>
     public static IEnumerable<GemmShape> PerImageGemms()

@@ -13,6 +13,8 @@ public static class Program
     [
         new GemmBenchmark(),
         new ConvolutionBenchmark(),
+        new ConvolutionBenchmark("convq", "the quickstart's convs (ResNet-18 width 0.25, 28x28x1, batch 128) fwd+bwd vs our GEMM rate",
+            ResNet18.Quickstart, 128),
         new VicregStepBenchmark(VicregStepBenchmark.Cifar),
         new VicregStepBenchmark(VicregStepBenchmark.Quickstart),
         new VicregStepBenchmark(VicregStepBenchmark.ResNet50),

@@ -18,6 +18,11 @@ internal static unsafe class ConvolutionForward
     {
         int k = g.OutChannels, crs = g.InChannels * g.KernelHeight * g.KernelWidth, hw = g.OutHeight * g.OutWidth;
         if (g.Batch == 0 || k == 0 || hw == 0) return;
+        if (SingleChannelConvolution.Use<T>(g))
+        {
+            SingleChannelConvolution.Forward(g, (float*)x, (float*)weight, (float*)y);
+            return;
+        }
         if (WinogradPolicy.Use<T>(g))
         {
             WinogradForward.Forward(g, x, weight, y);

@@ -89,6 +89,29 @@ public sealed class WinogradConvolutionTests
         Assert.False(WinogradPolicy.Supports(new Conv2dGeometry(2, 4, 6, 6, 4, 1, 3, 1, 1, 0, 1)));
     }
 
+    /// <summary>In <see cref="WinogradMode.Auto"/>, forward and backward-data through F(4x4) from 8x8 outputs, and
+    /// from 4x4 for up to 128 x 128 filters (the quickstart's narrow layers, where it was measured faster), not for
+    /// ResNet-18's 512 x 512 on 4x4.</summary>
+    [Fact]
+    public void AutoChoosesF4x4ForNarrowLayersOnSmallImages()
+    {
+        using var _ = new ThreadCountScope(1);
+        static Conv2dGeometry Layer(int channels, int size) => new(128, channels, size, size, channels, 3, 3, 1, 1, 1, 1);
+        bool f4 = System.Runtime.Intrinsics.X86.Avx2.IsSupported;
+        Assert.Equal(f4, WinogradPolicy.UseF4<float>(Layer(64, 7)));
+        Assert.Equal(f4, WinogradPolicy.UseF4<float>(Layer(128, 4)));
+        Assert.Equal(f4, WinogradPolicy.UseF4<float>(Layer(512, 8)));
+        Assert.False(WinogradPolicy.UseF4<float>(Layer(512, 4)));
+        Assert.False(WinogradPolicy.UseF4<float>(Layer(64, 3)));
+        Assert.False(WinogradPolicy.UseF4<double>(Layer(64, 7)));
+        // F(4x4)'s products without the GEMM for up to 32 input channels and whole passes of 16 output channels.
+        bool fma = System.Runtime.Intrinsics.X86.Fma.IsSupported;
+        Assert.Equal(fma, WinogradNarrowProducts.Applies(16, 16));
+        Assert.Equal(fma, WinogradNarrowProducts.Applies(1, 64));
+        Assert.False(WinogradNarrowProducts.Applies(64, 64));
+        Assert.False(WinogradNarrowProducts.Applies(16, 17));
+    }
+
     private static void CheckAll<T>(Conv2dGeometry g, int threads, ulong seed, WinogradMode mode = WinogradMode.On) where T : unmanaged
     {
         using var _ = new ThreadCountScope(threads, winograd: mode);
