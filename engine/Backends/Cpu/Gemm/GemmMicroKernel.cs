@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Vicreg.Engine.Backends.Cpu.Gemm;
 
@@ -103,7 +104,31 @@ internal static unsafe class GemmMicroKernel
             return;
         }
 
-        // Edge tile: spill the full tile, then merge only the valid rows x columns into C.
+        if (columns == 2 * v)
+        {
+            // The last rows of C: whole rows stored as vectors, only those that exist.
+            StoreRow<T, TMath>(c, v, c00, c01, mode, beta);
+            if (rows > 1) StoreRow<T, TMath>(c + ldc, v, c10, c11, mode, beta);
+            if (rows > 2) StoreRow<T, TMath>(c + 2 * ldc, v, c20, c21, mode, beta);
+            if (rows > 3) StoreRow<T, TMath>(c + 3 * ldc, v, c30, c31, mode, beta);
+            if (rows > 4) StoreRow<T, TMath>(c + 4 * ldc, v, c40, c41, mode, beta);
+            return;
+        }
+        if (Avx.IsSupported)
+        {
+            // The last columns of C: masked loads and stores touch only the columns that exist.
+            var lo = ColumnMask<T>(columns);
+            var hi = ColumnMask<T>(columns - v);
+            StoreMaskedRow<T, TMath>(c, v, c00, c01, lo, hi, mode, beta);
+            if (rows > 1) StoreMaskedRow<T, TMath>(c + ldc, v, c10, c11, lo, hi, mode, beta);
+            if (rows > 2) StoreMaskedRow<T, TMath>(c + 2 * ldc, v, c20, c21, lo, hi, mode, beta);
+            if (rows > 3) StoreMaskedRow<T, TMath>(c + 3 * ldc, v, c30, c31, lo, hi, mode, beta);
+            if (rows > 4) StoreMaskedRow<T, TMath>(c + 4 * ldc, v, c40, c41, lo, hi, mode, beta);
+            if (rows > 5) StoreMaskedRow<T, TMath>(c + 5 * ldc, v, c50, c51, lo, hi, mode, beta);
+            return;
+        }
+
+        // Edge tile without AVX: spill the full tile, then merge only the valid rows x columns into C.
         T* tile = stackalloc T[Rows * 16];
         int w = 2 * v;
         c00.Store(tile); c01.Store(tile + v);
@@ -151,6 +176,52 @@ internal static unsafe class GemmMicroKernel
         }
         lo.Store(c);
         hi.Store(c + v);
+    }
+
+    /// <summary>All-ones in the first <paramref name="count"/> lanes (none when count &lt;= 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> ColumnMask<T>(int count) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).As<int, T>();
+        return Vector256.LessThan(Vector256<long>.Indices, Vector256.Create((long)count)).As<long, T>();
+    }
+
+    /// <summary><see cref="StoreRow{T, TMath}"/> for the lanes of <paramref name="maskLo"/> and <paramref name="maskHi"/>
+    /// only: the others of C are neither read nor written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreMaskedRow<T, TMath>(T* c, int v, Vector256<T> lo, Vector256<T> hi, Vector256<T> maskLo, Vector256<T> maskHi,
+        BetaMode mode, T beta) where T : unmanaged where TMath : struct, IVectorMath
+    {
+        switch (mode)
+        {
+            case BetaMode.Overwrite:
+                break;
+            case BetaMode.Accumulate:
+                lo += MaskLoad(c, maskLo);
+                hi += MaskLoad(c + v, maskHi);
+                break;
+            default:
+                var vb = Vector256.Create(beta);
+                lo = TMath.MultiplyAdd(vb, MaskLoad(c, maskLo), lo);
+                hi = TMath.MultiplyAdd(vb, MaskLoad(c + v, maskHi), hi);
+                break;
+        }
+        MaskStore(c, maskLo, lo);
+        MaskStore(c + v, maskHi, hi);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> MaskLoad<T>(T* p, Vector256<T> mask) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return Avx.MaskLoad((float*)p, mask.AsSingle()).As<float, T>();
+        return Avx.MaskLoad((double*)p, mask.AsDouble()).As<double, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaskStore<T>(T* p, Vector256<T> mask, Vector256<T> value) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) Avx.MaskStore((float*)p, mask.AsSingle(), value.AsSingle());
+        else Avx.MaskStore((double*)p, mask.AsDouble(), value.AsDouble());
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
