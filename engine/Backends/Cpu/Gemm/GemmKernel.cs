@@ -156,7 +156,8 @@ internal static unsafe class GemmKernel
         int mcMax = RowBlock<T>();
         int ncMax = Math.Min(ColumnBlock<T>(), (j1 - j0 + nr - 1) / nr * nr);
 
-        T* packedB = ThreadScratch.Get<T>(ScratchSlot.GemmPackedB, (long)kcMax * ncMax);
+        bool bInPlace = !p.TransB && p.Ldb == nr && j0 == 0 && j1 == nr;
+        T* packedB = bInPlace ? null : ThreadScratch.Get<T>(ScratchSlot.GemmPackedB, (long)kcMax * ncMax);
         T* packedA = p.PackedA == null ? ThreadScratch.Get<T>(ScratchSlot.GemmPackedA, (long)kcMax * mcMax + GemmPacking.PackedASlack) : null;
         BetaMode firstMode = IsZero(p.Beta) ? BetaMode.Overwrite : IsOne(p.Beta) ? BetaMode.Accumulate : BetaMode.Scale;
 
@@ -166,7 +167,12 @@ internal static unsafe class GemmKernel
             for (int pc = 0; pc < p.K; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, p.K - pc);
-                GemmPacking.PackB(p.TransB, p.B, p.Ldb, pc, kc, jc, nc, nr, packedB, (nint)kc * nr);
+                nint bPanelStride = (nint)kc * nr;
+                T* bBlock = packedB;
+                // B of exactly one panel's width, stored row by row, already is a packed panel ([k][nr]): the
+                // kernel reads it in place (thin products, e.g. a Winograd weight gradient of 16 channels).
+                if (bInPlace) bBlock = p.B + (nint)pc * p.Ldb;
+                else GemmPacking.PackB(p.TransB, p.B, p.Ldb, pc, kc, jc, nc, nr, packedB, bPanelStride);
                 BetaMode mode = pc == 0 ? firstMode : BetaMode.Accumulate;
                 for (int ic = i0; ic < i1; ic += mcMax)
                 {
@@ -187,7 +193,7 @@ internal static unsafe class GemmKernel
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int width = Math.Min(nr, nc - jr);
-                        T* bPanel = packedB + jr / nr * ((nint)kc * nr);
+                        T* bPanel = bBlock + jr / nr * bPanelStride;
                         T* cColumn = p.C + jc + jr;
                         for (int ir = 0; ir < mc; ir += R)
                         {

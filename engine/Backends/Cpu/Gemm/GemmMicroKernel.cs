@@ -19,9 +19,9 @@ internal enum BetaMode
 /// The register-blocked heart of the GEMM: a <see cref="Rows"/> x (2 vectors) tile of C held in twelve
 /// Vector256 accumulators (6x16 floats, 6x8 doubles) while it walks kc steps of a packed A micro-panel
 /// ([kc][Rows], alpha already folded in) and a packed B micro-panel ([kc][2 vectors]). Each k step is two
-/// aligned loads of B, six broadcasts of A and twelve multiply-adds; nothing else touches memory, so the
-/// loop runs at the machine's FMA throughput. Edge tiles compute the full tile (the packs are zero-padded)
-/// and write only the valid corner.
+/// loads of B, six broadcasts of A and twelve multiply-adds; nothing else touches memory, so the
+/// loop runs at the machine's FMA throughput. Edge tiles compute the full width (the packs are zero-padded)
+/// and write only the valid corner; an edge of at most four rows runs a four-row loop.
 /// </summary>
 internal static unsafe class GemmMicroKernel
 {
@@ -35,6 +35,11 @@ internal static unsafe class GemmMicroKernel
     public static void Run<T, TMath>(int kc, T* a, T* b, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns)
         where T : unmanaged where TMath : struct, IVectorMath
     {
+        if (rows <= 4)
+        {
+            RunFourRows<T, TMath>(kc, a, b, c, ldc, mode, beta, rows, columns);
+            return;
+        }
         int v = Vector256<T>.Count;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -43,8 +48,8 @@ internal static unsafe class GemmMicroKernel
         int p = 0;
         for (; p + 2 <= kc; p += 2)
         {
-            var b0 = Vector256.LoadAligned(b);
-            var b1 = Vector256.LoadAligned(b + v);
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + v);
             var a0 = Vector256.Create(a[0]);
             c00 = TMath.MultiplyAdd(a0, b0, c00); c01 = TMath.MultiplyAdd(a0, b1, c01);
             a0 = Vector256.Create(a[1]);
@@ -58,8 +63,8 @@ internal static unsafe class GemmMicroKernel
             a0 = Vector256.Create(a[5]);
             c50 = TMath.MultiplyAdd(a0, b0, c50); c51 = TMath.MultiplyAdd(a0, b1, c51);
 
-            b0 = Vector256.LoadAligned(b + 2 * v);
-            b1 = Vector256.LoadAligned(b + 3 * v);
+            b0 = Vector256.Load(b + 2 * v);
+            b1 = Vector256.Load(b + 3 * v);
             a0 = Vector256.Create(a[6]);
             c00 = TMath.MultiplyAdd(a0, b0, c00); c01 = TMath.MultiplyAdd(a0, b1, c01);
             a0 = Vector256.Create(a[7]);
@@ -77,8 +82,8 @@ internal static unsafe class GemmMicroKernel
         }
         if (p < kc)
         {
-            var b0 = Vector256.LoadAligned(b);
-            var b1 = Vector256.LoadAligned(b + v);
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + v);
             var a0 = Vector256.Create(a[0]);
             c00 = TMath.MultiplyAdd(a0, b0, c00); c01 = TMath.MultiplyAdd(a0, b1, c01);
             a0 = Vector256.Create(a[1]);
@@ -104,55 +109,76 @@ internal static unsafe class GemmMicroKernel
             return;
         }
 
-        if (columns == 2 * v)
-        {
-            // The last rows of C: whole rows stored as vectors, only those that exist.
-            StoreRow<T, TMath>(c, v, c00, c01, mode, beta);
-            if (rows > 1) StoreRow<T, TMath>(c + ldc, v, c10, c11, mode, beta);
-            if (rows > 2) StoreRow<T, TMath>(c + 2 * ldc, v, c20, c21, mode, beta);
-            if (rows > 3) StoreRow<T, TMath>(c + 3 * ldc, v, c30, c31, mode, beta);
-            if (rows > 4) StoreRow<T, TMath>(c + 4 * ldc, v, c40, c41, mode, beta);
-            return;
-        }
-        if (Avx.IsSupported)
-        {
-            // The last columns of C: masked loads and stores touch only the columns that exist.
-            var lo = ColumnMask<T>(columns);
-            var hi = ColumnMask<T>(columns - v);
-            StoreMaskedRow<T, TMath>(c, v, c00, c01, lo, hi, mode, beta);
-            if (rows > 1) StoreMaskedRow<T, TMath>(c + ldc, v, c10, c11, lo, hi, mode, beta);
-            if (rows > 2) StoreMaskedRow<T, TMath>(c + 2 * ldc, v, c20, c21, lo, hi, mode, beta);
-            if (rows > 3) StoreMaskedRow<T, TMath>(c + 3 * ldc, v, c30, c31, lo, hi, mode, beta);
-            if (rows > 4) StoreMaskedRow<T, TMath>(c + 4 * ldc, v, c40, c41, lo, hi, mode, beta);
-            if (rows > 5) StoreMaskedRow<T, TMath>(c + 5 * ldc, v, c50, c51, lo, hi, mode, beta);
-            return;
-        }
+        // Edge tile (five rows, or six of which only some columns exist): only the rows and columns of C that exist.
+        StoreEdgeRow<T, TMath>(c, v, c00, c01, mode, beta, columns);
+        StoreEdgeRow<T, TMath>(c + ldc, v, c10, c11, mode, beta, columns);
+        StoreEdgeRow<T, TMath>(c + 2 * ldc, v, c20, c21, mode, beta, columns);
+        StoreEdgeRow<T, TMath>(c + 3 * ldc, v, c30, c31, mode, beta, columns);
+        StoreEdgeRow<T, TMath>(c + 4 * ldc, v, c40, c41, mode, beta, columns);
+        if (rows > 5) StoreEdgeRow<T, TMath>(c + 5 * ldc, v, c50, c51, mode, beta, columns);
+    }
 
-        // Edge tile without AVX: spill the full tile, then merge only the valid rows x columns into C.
-        T* tile = stackalloc T[Rows * 16];
-        int w = 2 * v;
-        c00.Store(tile); c01.Store(tile + v);
-        c10.Store(tile + w); c11.Store(tile + w + v);
-        c20.Store(tile + 2 * w); c21.Store(tile + 2 * w + v);
-        c30.Store(tile + 3 * w); c31.Store(tile + 3 * w + v);
-        c40.Store(tile + 4 * w); c41.Store(tile + 4 * w + v);
-        c50.Store(tile + 5 * w); c51.Store(tile + 5 * w + v);
-        for (int i = 0; i < rows; i++)
+    /// <summary>The last rows of C (at most 4 of a panel): the same loop on four rows of the packed panel
+    /// (still [kc][Rows]), eight accumulators, so a short edge does a third less work than a full tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
+    private static void RunFourRows<T, TMath>(int kc, T* a, T* b, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns)
+        where T : unmanaged where TMath : struct, IVectorMath
+    {
+        int v = Vector256<T>.Count;
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<T> c30 = default, c31 = default;
+        for (int p = 0; p < kc; p++)
         {
-            T* src = tile + i * w;
-            T* dst = c + i * ldc;
-            switch (mode)
-            {
-                case BetaMode.Overwrite:
-                    for (int j = 0; j < columns; j++) dst[j] = src[j];
-                    break;
-                case BetaMode.Accumulate:
-                    for (int j = 0; j < columns; j++) dst[j] = Add(dst[j], src[j]);
-                    break;
-                default:
-                    for (int j = 0; j < columns; j++) dst[j] = Add(src[j], Multiply(beta, dst[j]));
-                    break;
-            }
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + v);
+            var a0 = Vector256.Create(a[0]);
+            c00 = TMath.MultiplyAdd(a0, b0, c00); c01 = TMath.MultiplyAdd(a0, b1, c01);
+            a0 = Vector256.Create(a[1]);
+            c10 = TMath.MultiplyAdd(a0, b0, c10); c11 = TMath.MultiplyAdd(a0, b1, c11);
+            a0 = Vector256.Create(a[2]);
+            c20 = TMath.MultiplyAdd(a0, b0, c20); c21 = TMath.MultiplyAdd(a0, b1, c21);
+            a0 = Vector256.Create(a[3]);
+            c30 = TMath.MultiplyAdd(a0, b0, c30); c31 = TMath.MultiplyAdd(a0, b1, c31);
+            a += Rows;
+            b += 2 * v;
+        }
+        StoreEdgeRow<T, TMath>(c, v, c00, c01, mode, beta, columns);
+        if (rows > 1) StoreEdgeRow<T, TMath>(c + ldc, v, c10, c11, mode, beta, columns);
+        if (rows > 2) StoreEdgeRow<T, TMath>(c + 2 * ldc, v, c20, c21, mode, beta, columns);
+        if (rows > 3) StoreEdgeRow<T, TMath>(c + 3 * ldc, v, c30, c31, mode, beta, columns);
+    }
+
+    /// <summary>One row of an edge tile: whole (vector stores), or its first <paramref name="columns"/> through
+    /// masked loads and stores, or (without AVX) spilled and merged element by element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreEdgeRow<T, TMath>(T* c, int v, Vector256<T> lo, Vector256<T> hi, BetaMode mode, T beta, int columns)
+        where T : unmanaged where TMath : struct, IVectorMath
+    {
+        if (columns == 2 * v) StoreRow<T, TMath>(c, v, lo, hi, mode, beta);
+        else if (Avx.IsSupported) StoreMaskedRow<T, TMath>(c, v, lo, hi, ColumnMask<T>(columns), ColumnMask<T>(columns - v), mode, beta);
+        else MergeRow(c, v, lo, hi, mode, beta, columns);
+    }
+
+    /// <summary>The first <paramref name="columns"/> of a row, spilled and merged element by element.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [SkipLocalsInit]
+    private static void MergeRow<T>(T* dst, int v, Vector256<T> lo, Vector256<T> hi, BetaMode mode, T beta, int columns) where T : unmanaged
+    {
+        T* src = stackalloc T[16];
+        lo.Store(src);
+        hi.Store(src + v);
+        switch (mode)
+        {
+            case BetaMode.Overwrite:
+                for (int j = 0; j < columns; j++) dst[j] = src[j];
+                break;
+            case BetaMode.Accumulate:
+                for (int j = 0; j < columns; j++) dst[j] = Add(dst[j], src[j]);
+                break;
+            default:
+                for (int j = 0; j < columns; j++) dst[j] = Add(src[j], Multiply(beta, dst[j]));
+                break;
         }
     }
 

@@ -28,8 +28,8 @@ internal static unsafe class GemmMicroKernel512
         int p = 0;
         for (; p + 2 <= kc; p += 2)
         {
-            var b0 = Vector512.LoadAligned(b);
-            var b1 = Vector512.LoadAligned(b + v);
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + v);
             var a0 = Vector512.Create(a[0]);
             c00 = MultiplyAdd(a0, b0, c00); c01 = MultiplyAdd(a0, b1, c01);
             a0 = Vector512.Create(a[1]);
@@ -43,8 +43,8 @@ internal static unsafe class GemmMicroKernel512
             a0 = Vector512.Create(a[5]);
             c50 = MultiplyAdd(a0, b0, c50); c51 = MultiplyAdd(a0, b1, c51);
 
-            b0 = Vector512.LoadAligned(b + 2 * v);
-            b1 = Vector512.LoadAligned(b + 3 * v);
+            b0 = Vector512.Load(b + 2 * v);
+            b1 = Vector512.Load(b + 3 * v);
             a0 = Vector512.Create(a[6]);
             c00 = MultiplyAdd(a0, b0, c00); c01 = MultiplyAdd(a0, b1, c01);
             a0 = Vector512.Create(a[7]);
@@ -62,8 +62,8 @@ internal static unsafe class GemmMicroKernel512
         }
         if (p < kc)
         {
-            var b0 = Vector512.LoadAligned(b);
-            var b1 = Vector512.LoadAligned(b + v);
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + v);
             var a0 = Vector512.Create(a[0]);
             c00 = MultiplyAdd(a0, b0, c00); c01 = MultiplyAdd(a0, b1, c01);
             a0 = Vector512.Create(a[1]);

@@ -8,12 +8,14 @@ namespace Vicreg.Tests.Engine.Backends.Cpu;
 public sealed unsafe class GemmTests
 {
     /// <summary>Every awkward size from the brief appears in every position, plus shapes that cross the
-    /// cache blocks (k over 256, m over the row block, n over the column block).</summary>
+    /// cache blocks (k over 256, m over the row block, n over the column block) and edges of 1 to 5 rows.</summary>
     public static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (2, 2, 2), (3, 3, 3), (7, 7, 7), (13, 13, 13), (17, 17, 17), (31, 31, 31), (67, 67, 67), (129, 129, 129),
         (1, 129, 67), (129, 1, 31), (67, 31, 1), (2, 17, 13), (17, 3, 129), (31, 67, 2), (7, 13, 300),
         (150, 17, 513), (13, 300, 257), (80, 1600, 5), (6, 16, 256), (12, 32, 7), (7, 3100, 3),
+        // B exactly one panel wide (16 floats, 8 doubles at 256 bits; 32 floats at 512), read in place, deeper than a block.
+        (13, 16, 300), (9, 8, 300), (7, 32, 301), (16, 9, 33), (10, 45, 20),
     ];
 
     public static TheoryData<bool, bool, int> Cases()
