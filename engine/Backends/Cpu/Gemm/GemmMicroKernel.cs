@@ -41,6 +41,7 @@ internal static unsafe class GemmMicroKernel
             return;
         }
         int v = Vector256<T>.Count;
+        PrefetchTile(c, ldc, Rows, 2 * v);
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
 
@@ -126,6 +127,7 @@ internal static unsafe class GemmMicroKernel
         where T : unmanaged where TMath : struct, IVectorMath
     {
         int v = Vector256<T>.Count;
+        PrefetchTile(c, ldc, 4, 2 * v);
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default;
         for (int p = 0; p < kc; p++)
@@ -147,6 +149,20 @@ internal static unsafe class GemmMicroKernel
         if (rows > 1) StoreEdgeRow<T, TMath>(c + ldc, v, c10, c11, mode, beta, columns);
         if (rows > 2) StoreEdgeRow<T, TMath>(c + 2 * ldc, v, c20, c21, mode, beta, columns);
         if (rows > 3) StoreEdgeRow<T, TMath>(c + 3 * ldc, v, c30, c31, mode, beta, columns);
+    }
+
+    /// <summary>Asks for the tile's rows of C (first and last element of each: a row may straddle two lines) while
+    /// the k loop runs, so that its stores at the end do not wait for memory. Only hints: a prefetch past the end
+    /// of C does not fault.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchTile<T>(T* c, nint ldc, int rows, int width) where T : unmanaged
+    {
+        if (!Sse.IsSupported) return;
+        for (int i = 0; i < rows; i++, c += ldc)
+        {
+            Sse.Prefetch0(c);
+            Sse.Prefetch0(c + width - 1);
+        }
     }
 
     /// <summary>One row of an edge tile: whole (vector stores), or its first <paramref name="columns"/> through
