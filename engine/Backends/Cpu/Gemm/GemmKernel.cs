@@ -30,8 +30,9 @@ internal static unsafe class GemmKernel
         var forced => forced,
     };
 
-    /// <summary>Below this many multiply-adds the fan-out to the workers costs more than it saves.</summary>
-    private const long ParallelThreshold = 48L * 48 * 48;
+    /// <summary>Up to this many multiply-adds the fan-out to the workers costs more than it saves (OpenBLAS draws
+    /// the line at the same place; at 48^3, 32x32x256 ran at 2 threads at under half its 1-thread rate).</summary>
+    private const long ParallelThreshold = 64L * 64 * 64;
 
     // Cache blocking. A kc-deep B micro-panel (16 KiB at 256 bits, 32 KiB at 512) stays in the 48 KiB L1
     // while the kernel sweeps the A block; an mc x kc block of A (~150 KiB) sits in the 1 MiB L2; a
@@ -102,7 +103,7 @@ internal static unsafe class GemmKernel
         int columnTiles = (p.N + nr - 1) / nr;
         bool splitRows = rowTiles >= columnTiles;
         int parts = 1;
-        if (parallel && (long)p.M * p.N * p.K >= ParallelThreshold)
+        if (parallel && (long)p.M * p.N * p.K > ParallelThreshold)
             parts = Math.Min(CpuParallel.ThreadCount, splitRows ? rowTiles : columnTiles);
 
         if (parts == 1)
