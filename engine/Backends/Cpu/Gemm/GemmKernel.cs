@@ -157,8 +157,12 @@ internal static unsafe class GemmKernel
         int mcMax = RowBlock<T>();
         int ncMax = Math.Min(ColumnBlock<T>(), (j1 - j0 + nr - 1) / nr * nr);
 
-        bool bInPlace = !p.TransB && p.Ldb == nr && j0 == 0 && j1 == nr;
-        T* packedB = bInPlace ? null : ThreadScratch.Get<T>(ScratchSlot.GemmPackedB, (long)kcMax * ncMax);
+        // B stored row by row no wider than four panels, for a single row block: the kernel reads its full panels
+        // in place, kc steps ldb apart (packing them would cost a good part of what so thin a product does, e.g.
+        // a Winograd weight gradient of 16 to 64 channels: 32x32x256 0.87 -> 1.0 of OpenBLAS); only a partial
+        // last panel is packed, zero-padded.
+        bool bInPlace = !p.TransB && p.Ldb <= 4 * nr && i1 - i0 <= mcMax;
+        T* packedB = ThreadScratch.Get<T>(ScratchSlot.GemmPackedB, (long)kcMax * (bInPlace ? nr : ncMax));
         T* packedA = p.PackedA == null ? ThreadScratch.Get<T>(ScratchSlot.GemmPackedA, (long)kcMax * mcMax + GemmPacking.PackedASlack) : null;
         BetaMode firstMode = IsZero(p.Beta) ? BetaMode.Overwrite : IsOne(p.Beta) ? BetaMode.Accumulate : BetaMode.Scale;
 
@@ -169,11 +173,9 @@ internal static unsafe class GemmKernel
             {
                 int kc = Math.Min(kcMax, p.K - pc);
                 nint bPanelStride = (nint)kc * nr;
-                T* bBlock = packedB;
-                // B of exactly one panel's width, stored row by row, already is a packed panel ([k][nr]): the
-                // kernel reads it in place (thin products, e.g. a Winograd weight gradient of 16 channels).
-                if (bInPlace) bBlock = p.B + (nint)pc * p.Ldb;
-                else GemmPacking.PackB(p.TransB, p.B, p.Ldb, pc, kc, jc, nc, nr, packedB, bPanelStride);
+                int inPlaceWidth = bInPlace ? nc / nr * nr : 0;
+                if (inPlaceWidth < nc)
+                    GemmPacking.PackB(p.TransB, p.B, p.Ldb, pc, kc, jc + inPlaceWidth, nc - inPlaceWidth, nr, packedB, bPanelStride);
                 BetaMode mode = pc == 0 ? firstMode : BetaMode.Accumulate;
                 for (int ic = i0; ic < i1; ic += mcMax)
                 {
@@ -194,11 +196,13 @@ internal static unsafe class GemmKernel
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int width = Math.Min(nr, nc - jr);
-                        T* bPanel = bBlock + jr / nr * bPanelStride;
+                        bool inPlace = jr < inPlaceWidth;
+                        T* bPanel = inPlace ? p.B + (nint)pc * p.Ldb + jc + jr : packedB + (jr - inPlaceWidth) / nr * bPanelStride;
+                        nint bStride = inPlace ? p.Ldb : nr;
                         T* cColumn = p.C + jc + jr;
                         for (int ir = 0; ir < mc; ir += R)
                         {
-                            TKernel.Run<T>(kc, aBlock + ir / R * aPanelStride, bPanel,
+                            TKernel.Run<T>(kc, aBlock + ir / R * aPanelStride, bPanel, bStride,
                                 cColumn + (nint)(ic + ir) * p.Ldc, p.Ldc, mode, p.Beta, Math.Min(R, mc - ir), width);
                         }
                     }

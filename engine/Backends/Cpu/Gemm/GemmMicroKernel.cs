@@ -18,7 +18,7 @@ internal enum BetaMode
 /// <summary>
 /// The register-blocked heart of the GEMM: a <see cref="Rows"/> x (2 vectors) tile of C held in twelve
 /// Vector256 accumulators (6x16 floats, 6x8 doubles) while it walks kc steps of a packed A micro-panel
-/// ([kc][Rows], alpha already folded in) and a packed B micro-panel ([kc][2 vectors]). Each k step is two
+/// ([kc][Rows], alpha already folded in) and a B micro-panel ([kc][2 vectors], packed or read in place). Each k step is two
 /// loads of B, six broadcasts of A and twelve multiply-adds; nothing else touches memory, so the
 /// loop runs at the machine's FMA throughput. Edge tiles compute the full width (the packs are zero-padded)
 /// and write only the valid corner; an edge of at most four rows runs a four-row loop.
@@ -32,12 +32,12 @@ internal static unsafe class GemmMicroKernel
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit]
-    public static void Run<T, TMath>(int kc, T* a, T* b, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns)
+    public static void Run<T, TMath>(int kc, T* a, T* b, nint bStride, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns)
         where T : unmanaged where TMath : struct, IVectorMath
     {
         if (rows <= 4)
         {
-            RunFourRows<T, TMath>(kc, a, b, c, ldc, mode, beta, rows, columns);
+            RunFourRows<T, TMath>(kc, a, b, bStride, c, ldc, mode, beta, rows, columns);
             return;
         }
         int v = Vector256<T>.Count;
@@ -64,8 +64,8 @@ internal static unsafe class GemmMicroKernel
             a0 = Vector256.Create(a[5]);
             c50 = TMath.MultiplyAdd(a0, b0, c50); c51 = TMath.MultiplyAdd(a0, b1, c51);
 
-            b0 = Vector256.Load(b + 2 * v);
-            b1 = Vector256.Load(b + 3 * v);
+            b0 = Vector256.Load(b + bStride);
+            b1 = Vector256.Load(b + bStride + v);
             a0 = Vector256.Create(a[6]);
             c00 = TMath.MultiplyAdd(a0, b0, c00); c01 = TMath.MultiplyAdd(a0, b1, c01);
             a0 = Vector256.Create(a[7]);
@@ -79,7 +79,7 @@ internal static unsafe class GemmMicroKernel
             a0 = Vector256.Create(a[11]);
             c50 = TMath.MultiplyAdd(a0, b0, c50); c51 = TMath.MultiplyAdd(a0, b1, c51);
             a += 2 * Rows;
-            b += 4 * v;
+            b += 2 * bStride;
         }
         if (p < kc)
         {
@@ -123,7 +123,7 @@ internal static unsafe class GemmMicroKernel
     /// (still [kc][Rows]), eight accumulators, so a short edge does a third less work than a full tile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit]
-    private static void RunFourRows<T, TMath>(int kc, T* a, T* b, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns)
+    private static void RunFourRows<T, TMath>(int kc, T* a, T* b, nint bStride, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns)
         where T : unmanaged where TMath : struct, IVectorMath
     {
         int v = Vector256<T>.Count;
@@ -143,7 +143,7 @@ internal static unsafe class GemmMicroKernel
             a0 = Vector256.Create(a[3]);
             c30 = TMath.MultiplyAdd(a0, b0, c30); c31 = TMath.MultiplyAdd(a0, b1, c31);
             a += Rows;
-            b += 2 * v;
+            b += bStride;
         }
         StoreEdgeRow<T, TMath>(c, v, c00, c01, mode, beta, columns);
         if (rows > 1) StoreEdgeRow<T, TMath>(c + ldc, v, c10, c11, mode, beta, columns);
