@@ -1,11 +1,19 @@
 namespace Vicreg.Bench;
 
-/// <summary>A GEMM to time: row-major C[m x n] = op(A) op(B), with the transposes as the caller uses them.</summary>
-public readonly record struct GemmShape(string Label, int M, int N, int K, bool TransA, bool TransB)
+/// <summary>A GEMM to time: row-major C[m x n] = op(A) op(B) + beta C, with the transposes, leading dimensions and
+/// beta as the caller issues them (0 leading dimension: the packed width). <see cref="PackedA"/>: the caller packs A once
+/// (<c>GemmKernel.PackWholeA</c>) for many products, so only <c>RunPackedA</c> is timed on our side.</summary>
+public readonly record struct GemmShape(string Label, int M, int N, int K, bool TransA, bool TransB, int LeadA = 0, int LeadB = 0,
+    int LeadC = 0, float Beta = 0f, bool PackedA = false)
 {
     public double Flops => 2.0 * M * N * K;
-    public int Lda => TransA ? M : K;
-    public int Ldb => TransB ? K : N;
+    public int Lda => LeadA > 0 ? LeadA : TransA ? M : K;
+    public int Ldb => LeadB > 0 ? LeadB : TransB ? K : N;
+    public int Ldc => LeadC > 0 ? LeadC : N;
+    /// <summary>Elements the operands span with these leading dimensions.</summary>
+    public long ASize => (long)(TransA ? K : M) * Lda;
+    public long BSize => (long)(TransB ? N : K) * Ldb;
+    public long CSize => (long)M * Ldc;
 }
 
 /// <summary>The convolutions of ResNet-18 with the CIFAR stem (3x3 stride-1 first conv, no max-pool), on
@@ -51,17 +59,4 @@ public static class ResNet18
         new("128->128 @4", 128, 128, 3, 1, 1, 4, 3),
         new("1x1 64->128 s2", 64, 128, 1, 2, 0, 7, 1),
     ];
-
-    /// <summary>The stage shapes the brief names (stem, then one 3x3 stride-1 conv per stage), as the three
-    /// per-image GEMMs: forward W[K x CRS] col[CRS x HW]; backward-data W^T dY; backward-weights dY col^T.</summary>
-    public static IEnumerable<GemmShape> PerImageGemms()
-    {
-        foreach (var l in Layers)
-        {
-            if (l.Stride != 1) continue;
-            yield return new GemmShape($"{l.Label} fwd", l.OutChannels, l.Hw, l.Crs, false, false);
-            yield return new GemmShape($"{l.Label} bwd-data", l.Crs, l.Hw, l.OutChannels, true, false);
-            yield return new GemmShape($"{l.Label} bwd-wt", l.OutChannels, l.Crs, l.Hw, false, true);
-        }
-    }
 }

@@ -29,23 +29,34 @@ public static class Measure
     /// <summary>Median seconds per call of several actions timed in alternation (A, B, C, A, B, C, ...), so
     /// that load from other processes on a shared machine falls on all alike.</summary>
     public static double[] MedianSecondsInterleaved(int repeats, params Action[] actions)
+        => InterleavedSamples(repeats, false, actions).Select(s => s[repeats / 2]).ToArray();
+
+    /// <summary>The fastest repeat of each action, timed in alternation: on a shared machine the least
+    /// disturbed repeat is the closest to what the code can do, for both sides of a comparison alike.
+    /// <paramref name="threadCpuTime"/>: time by the calling thread's CPU clock (for actions that run on it alone).</summary>
+    public static double[] BestSecondsInterleaved(int repeats, bool threadCpuTime, params Action[] actions)
+        => InterleavedSamples(repeats, threadCpuTime, actions).Select(s => s[0]).ToArray();
+
+    /// <summary>Seconds per call of each action in each repeat, sorted ascending per action.</summary>
+    private static double[][] InterleavedSamples(int repeats, bool threadCpuTime, Action[] actions)
     {
         for (int w = 0; w < 2; w++)
             foreach (var action in actions) action();
         var inner = actions.Select(a => InnerCount(a, 0.02)).ToArray();
         var samples = new double[actions.Length][];
         for (int i = 0; i < actions.Length; i++) samples[i] = new double[repeats];
-        var sw = new Stopwatch();
+        Func<double> clock = threadCpuTime ? ThreadCpuClock.Seconds : () => Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
         for (int r = 0; r < repeats; r++)
         {
             for (int i = 0; i < actions.Length; i++)
             {
-                sw.Restart();
+                double start = clock();
                 for (int j = 0; j < inner[i]; j++) actions[i]();
-                samples[i][r] = sw.Elapsed.TotalSeconds / inner[i];
+                samples[i][r] = (clock() - start) / inner[i];
             }
         }
-        return samples.Select(s => { Array.Sort(s); return s[repeats / 2]; }).ToArray();
+        foreach (var s in samples) Array.Sort(s);
+        return samples;
     }
 
     private static int InnerCount(Action action, double minSeconds)

@@ -30,8 +30,9 @@ internal static unsafe class GemmKernel
         var forced => forced,
     };
 
-    /// <summary>Below this many multiply-adds the fan-out to the workers costs more than it saves.</summary>
-    private const long ParallelThreshold = 48L * 48 * 48;
+    /// <summary>Up to this many multiply-adds the fan-out to the workers costs more than it saves (OpenBLAS draws
+    /// the line at the same place; at 48^3, 32x32x256 ran at 2 threads at under half its 1-thread rate).</summary>
+    private const long ParallelThreshold = 64L * 64 * 64;
 
     // Cache blocking. A kc-deep B micro-panel (16 KiB at 256 bits, 32 KiB at 512) stays in the 48 KiB L1
     // while the kernel sweeps the A block; an mc x kc block of A (~150 KiB) sits in the 1 MiB L2; a
@@ -102,7 +103,7 @@ internal static unsafe class GemmKernel
         int columnTiles = (p.N + nr - 1) / nr;
         bool splitRows = rowTiles >= columnTiles;
         int parts = 1;
-        if (parallel && (long)p.M * p.N * p.K >= ParallelThreshold)
+        if (parallel && (long)p.M * p.N * p.K > ParallelThreshold)
             parts = Math.Min(CpuParallel.ThreadCount, splitRows ? rowTiles : columnTiles);
 
         if (parts == 1)
@@ -156,7 +157,12 @@ internal static unsafe class GemmKernel
         int mcMax = RowBlock<T>();
         int ncMax = Math.Min(ColumnBlock<T>(), (j1 - j0 + nr - 1) / nr * nr);
 
-        T* packedB = ThreadScratch.Get<T>(ScratchSlot.GemmPackedB, (long)kcMax * ncMax);
+        // B stored row by row no wider than four panels, for a single row block: the kernel reads its full panels
+        // in place, kc steps ldb apart (packing them would cost a good part of what so thin a product does, e.g.
+        // a Winograd weight gradient of 16 to 64 channels: 32x32x256 0.87 -> 1.0 of OpenBLAS); only a partial
+        // last panel is packed, zero-padded.
+        bool bInPlace = !p.TransB && p.Ldb <= 4 * nr && i1 - i0 <= mcMax;
+        T* packedB = ThreadScratch.Get<T>(ScratchSlot.GemmPackedB, (long)kcMax * (bInPlace ? nr : ncMax));
         T* packedA = p.PackedA == null ? ThreadScratch.Get<T>(ScratchSlot.GemmPackedA, (long)kcMax * mcMax + GemmPacking.PackedASlack) : null;
         BetaMode firstMode = IsZero(p.Beta) ? BetaMode.Overwrite : IsOne(p.Beta) ? BetaMode.Accumulate : BetaMode.Scale;
 
@@ -166,7 +172,10 @@ internal static unsafe class GemmKernel
             for (int pc = 0; pc < p.K; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, p.K - pc);
-                GemmPacking.PackB(p.TransB, p.B, p.Ldb, pc, kc, jc, nc, nr, packedB, (nint)kc * nr);
+                nint bPanelStride = (nint)kc * nr;
+                int inPlaceWidth = bInPlace ? nc / nr * nr : 0;
+                if (inPlaceWidth < nc)
+                    GemmPacking.PackB(p.TransB, p.B, p.Ldb, pc, kc, jc + inPlaceWidth, nc - inPlaceWidth, nr, packedB, bPanelStride);
                 BetaMode mode = pc == 0 ? firstMode : BetaMode.Accumulate;
                 for (int ic = i0; ic < i1; ic += mcMax)
                 {
@@ -187,11 +196,13 @@ internal static unsafe class GemmKernel
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int width = Math.Min(nr, nc - jr);
-                        T* bPanel = packedB + jr / nr * ((nint)kc * nr);
+                        bool inPlace = jr < inPlaceWidth;
+                        T* bPanel = inPlace ? p.B + (nint)pc * p.Ldb + jc + jr : packedB + (jr - inPlaceWidth) / nr * bPanelStride;
+                        nint bStride = inPlace ? p.Ldb : nr;
                         T* cColumn = p.C + jc + jr;
                         for (int ir = 0; ir < mc; ir += R)
                         {
-                            TKernel.Run<T>(kc, aBlock + ir / R * aPanelStride, bPanel,
+                            TKernel.Run<T>(kc, aBlock + ir / R * aPanelStride, bPanel, bStride,
                                 cColumn + (nint)(ic + ir) * p.Ldc, p.Ldc, mode, p.Beta, Math.Min(R, mc - ir), width);
                         }
                     }

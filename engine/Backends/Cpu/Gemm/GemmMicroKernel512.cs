@@ -17,7 +17,7 @@ internal static unsafe class GemmMicroKernel512
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit]
-    public static void Run<T>(int kc, T* a, T* b, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns)
+    public static void Run<T>(int kc, T* a, T* b, nint bStride, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns)
         where T : unmanaged
     {
         int v = Vector512<T>.Count;
@@ -28,8 +28,8 @@ internal static unsafe class GemmMicroKernel512
         int p = 0;
         for (; p + 2 <= kc; p += 2)
         {
-            var b0 = Vector512.LoadAligned(b);
-            var b1 = Vector512.LoadAligned(b + v);
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + v);
             var a0 = Vector512.Create(a[0]);
             c00 = MultiplyAdd(a0, b0, c00); c01 = MultiplyAdd(a0, b1, c01);
             a0 = Vector512.Create(a[1]);
@@ -43,8 +43,8 @@ internal static unsafe class GemmMicroKernel512
             a0 = Vector512.Create(a[5]);
             c50 = MultiplyAdd(a0, b0, c50); c51 = MultiplyAdd(a0, b1, c51);
 
-            b0 = Vector512.LoadAligned(b + 2 * v);
-            b1 = Vector512.LoadAligned(b + 3 * v);
+            b0 = Vector512.Load(b + bStride);
+            b1 = Vector512.Load(b + bStride + v);
             a0 = Vector512.Create(a[6]);
             c00 = MultiplyAdd(a0, b0, c00); c01 = MultiplyAdd(a0, b1, c01);
             a0 = Vector512.Create(a[7]);
@@ -58,12 +58,12 @@ internal static unsafe class GemmMicroKernel512
             a0 = Vector512.Create(a[11]);
             c50 = MultiplyAdd(a0, b0, c50); c51 = MultiplyAdd(a0, b1, c51);
             a += 2 * Rows;
-            b += 4 * v;
+            b += 2 * bStride;
         }
         if (p < kc)
         {
-            var b0 = Vector512.LoadAligned(b);
-            var b1 = Vector512.LoadAligned(b + v);
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + v);
             var a0 = Vector512.Create(a[0]);
             c00 = MultiplyAdd(a0, b0, c00); c01 = MultiplyAdd(a0, b1, c01);
             a0 = Vector512.Create(a[1]);

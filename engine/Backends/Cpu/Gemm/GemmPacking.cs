@@ -24,10 +24,10 @@ internal static unsafe class GemmPacking
         {
             int mr = Math.Min(R, rows - ir);
             T* panel = dst + ir / R * panelStride;
-            if (typeof(T) == typeof(float) && unitAlpha && mr == R && Avx.IsSupported)
+            if (typeof(T) == typeof(float) && unitAlpha && Avx.IsSupported)
             {
-                if (transpose) PackTransposedFloatRowPanel((float*)a + (nint)p0 * lda + i0 + ir, lda, depth, (float*)panel);
-                else PackFloatRowPanel((float*)a + (nint)(i0 + ir) * lda + p0, lda, depth, (float*)panel);
+                if (transpose) PackTransposedFloatRowPanel((float*)a + (nint)p0 * lda + i0 + ir, lda, depth, mr, (float*)panel);
+                else PackFloatRowPanel((float*)a + (nint)(i0 + ir) * lda + p0, lda, depth, mr, (float*)panel);
             }
             else if (transpose)
             {
@@ -64,20 +64,21 @@ internal static unsafe class GemmPacking
     /// store 8 floats where a k step holds 6, the next step overwriting the 2 extra.</summary>
     public const int PackedASlack = 8;
 
-    /// <summary>A full 6-row float panel from row-major A: eight k steps at a time, the six rows (plus two
-    /// zero rows) go through an 8x8 register transpose and each k step's column is stored with one vector.</summary>
-    private static void PackFloatRowPanel(float* src, nint lda, int depth, float* panel)
+    /// <summary>A 6-row float panel (the last <c>6 - rows</c> rows zero) from row-major A: eight k steps at a
+    /// time, the rows (plus zero rows) go through an 8x8 register transpose and each k step's column is stored
+    /// with one vector.</summary>
+    private static void PackFloatRowPanel(float* src, nint lda, int depth, int rows, float* panel)
     {
         int p = 0;
         var zero = Vector256<float>.Zero;
         for (; p + 8 <= depth; p += 8)
         {
             var r0 = Vector256.Load(src + p);
-            var r1 = Vector256.Load(src + lda + p);
-            var r2 = Vector256.Load(src + 2 * lda + p);
-            var r3 = Vector256.Load(src + 3 * lda + p);
-            var r4 = Vector256.Load(src + 4 * lda + p);
-            var r5 = Vector256.Load(src + 5 * lda + p);
+            var r1 = rows > 1 ? Vector256.Load(src + lda + p) : zero;
+            var r2 = rows > 2 ? Vector256.Load(src + 2 * lda + p) : zero;
+            var r3 = rows > 3 ? Vector256.Load(src + 3 * lda + p) : zero;
+            var r4 = rows > 4 ? Vector256.Load(src + 4 * lda + p) : zero;
+            var r5 = rows > 5 ? Vector256.Load(src + 5 * lda + p) : zero;
             var r6 = zero;
             var r7 = zero;
             VectorTranspose.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
@@ -92,16 +93,24 @@ internal static unsafe class GemmPacking
             r7.Store(d + 42);
         }
         for (; p < depth; p++)
-            for (int r = 0; r < 6; r++) panel[p * 6 + r] = src[r * lda + p];
+            for (int r = 0; r < 6; r++) panel[p * 6 + r] = r < rows ? src[r * lda + p] : 0f;
     }
 
-    /// <summary>A full 6-row float panel from column-major (transposed) A: each k step's six values are
-    /// contiguous, copied with one 8-wide vector whose two extra lanes the next step overwrites.</summary>
-    private static void PackTransposedFloatRowPanel(float* src, nint lda, int depth, float* panel)
+    /// <summary>A 6-row float panel (the last <c>6 - rows</c> rows zero) from column-major (transposed) A: each
+    /// k step's values are contiguous, copied with one 8-wide vector whose two extra lanes the next step
+    /// overwrites. A full panel reads two floats past its rows except at the last step; a partial one reads
+    /// its rows only, through a mask.</summary>
+    private static void PackTransposedFloatRowPanel(float* src, nint lda, int depth, int rows, float* panel)
     {
         int p = 0;
-        for (; p + 1 < depth; p++, src += lda) Vector256.Load(src).Store(panel + p * 6);
-        for (int r = 0; r < 6; r++) panel[p * 6 + r] = src[r];
+        if (rows == 6)
+        {
+            for (; p + 1 < depth; p++, src += lda) Vector256.Load(src).Store(panel + p * 6);
+            for (int r = 0; r < 6; r++) panel[p * 6 + r] = src[r];
+            return;
+        }
+        var mask = ColumnMask(rows);
+        for (; p < depth; p++, src += lda) Avx.MaskLoad(src, mask).Store(panel + p * 6);
     }
 
     /// <summary>Packs depth [p0, p0+depth) and columns [j0, j0+columns) of op(B) into micro-panels of
@@ -110,18 +119,29 @@ internal static unsafe class GemmPacking
         where T : unmanaged
     {
         int v = Vector256<T>.Count;
-        for (int jr = 0; jr < columns; jr += nr)
+        int fullColumns = transpose ? 0 : columns / nr * nr;
+        // op(B)(p, j) = b[p * ldb + j]: walk B row by row (sequential reads the prefetcher follows; a
+        // panel at a time would read 64 bytes from each of kc rows), dealing each row out to the full panels.
+        for (int p = 0; p < depth && fullColumns > 0; p++)
+        {
+            T* src = b + (nint)(p0 + p) * ldb + j0;
+            T* d = dst + (nint)p * nr;
+            for (int jr = 0; jr < fullColumns; jr += nr, src += nr, d += panelStride)
+                for (int q = 0; q < nr; q += v) Vector256.Load(src + q).StoreAligned(d + q);
+        }
+        for (int jr = fullColumns; jr < columns; jr += nr)
         {
             int width = Math.Min(nr, columns - jr);
             T* panel = dst + jr / nr * panelStride;
             if (!transpose)
             {
-                // op(B)(p, j) = b[p * ldb + j]: each k step is a contiguous run of the panel's columns.
+                // The last, partial panel: each k step is a contiguous run of its columns, zero-padded.
                 T* src = b + (nint)p0 * ldb + j0 + jr;
-                if (width == nr)
+                if (typeof(T) == typeof(float) && Avx.IsSupported)
                 {
                     for (int p = 0; p < depth; p++, src += ldb, panel += nr)
-                        for (int q = 0; q < nr; q += v) Vector256.Load(src + q).StoreAligned(panel + q);
+                        for (int q = 0; q < nr; q += v)
+                            Avx.MaskLoad((float*)src + q, ColumnMask(width - q)).StoreAligned((float*)panel + q);
                 }
                 else
                 {
@@ -133,9 +153,9 @@ internal static unsafe class GemmPacking
                     }
                 }
             }
-            else if (width == nr && typeof(T) == typeof(float) && Avx.IsSupported)
+            else if (typeof(T) == typeof(float) && Avx.IsSupported)
             {
-                PackTransposedFloatPanel((float*)b + (nint)(j0 + jr) * ldb + p0, ldb, depth, nr, (float*)panel);
+                PackTransposedFloatPanel((float*)b + (nint)(j0 + jr) * ldb + p0, ldb, depth, width, nr, (float*)panel);
             }
             else
             {
@@ -156,33 +176,34 @@ internal static unsafe class GemmPacking
         }
     }
 
-    /// <summary>Transposed packing of a full float panel: nr source rows (one per output column, contiguous
-    /// in p) become [p][nr]. Done 8x8 at a time with register transposes, several times faster than the
-    /// scalar gather; it matters where B is read transposed with a short m, e.g. a convolution's weight
-    /// gradient.</summary>
-    private static void PackTransposedFloatPanel(float* src, nint ld, int depth, int nr, float* panel)
+    /// <summary>Transposed packing of a float panel: <paramref name="width"/> source rows (one per output column,
+    /// contiguous in p) become [p][nr], columns past the width zero. Done 8x8 at a time with register transposes,
+    /// several times faster than the scalar gather; it matters where B is read transposed with a short m, e.g.
+    /// a convolution's weight gradient.</summary>
+    private static void PackTransposedFloatPanel(float* src, nint ld, int depth, int width, int nr, float* panel)
     {
         int p = 0;
         for (; p + 8 <= depth; p += 8)
             for (int g = 0; g < nr; g += 8)
-                Transpose8x8(src + g * ld + p, ld, panel + p * nr + g, nr);
+                Transpose8x8(src + g * ld + p, ld, width - g, panel + p * nr + g, nr);
         for (; p < depth; p++)
-            for (int j = 0; j < nr; j++) panel[p * nr + j] = src[j * ld + p];
+            for (int j = 0; j < nr; j++) panel[p * nr + j] = j < width ? src[j * ld + p] : 0f;
     }
 
-    /// <summary>Reads 8 rows of 8 floats (row stride <paramref name="ld"/>) and writes their transpose
-    /// as 8 rows <paramref name="dstStride"/> floats apart.</summary>
+    /// <summary>Reads <paramref name="rows"/> (at most 8; zero rows for the rest) rows of 8 floats (row stride
+    /// <paramref name="ld"/>) and writes their transpose as 8 rows <paramref name="dstStride"/> floats apart.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* src, nint ld, float* dst, int dstStride)
+    private static void Transpose8x8(float* src, nint ld, int rows, float* dst, int dstStride)
     {
-        var r0 = Vector256.Load(src);
-        var r1 = Vector256.Load(src + ld);
-        var r2 = Vector256.Load(src + 2 * ld);
-        var r3 = Vector256.Load(src + 3 * ld);
-        var r4 = Vector256.Load(src + 4 * ld);
-        var r5 = Vector256.Load(src + 5 * ld);
-        var r6 = Vector256.Load(src + 6 * ld);
-        var r7 = Vector256.Load(src + 7 * ld);
+        var zero = Vector256<float>.Zero;
+        var r0 = rows > 0 ? Vector256.Load(src) : zero;
+        var r1 = rows > 1 ? Vector256.Load(src + ld) : zero;
+        var r2 = rows > 2 ? Vector256.Load(src + 2 * ld) : zero;
+        var r3 = rows > 3 ? Vector256.Load(src + 3 * ld) : zero;
+        var r4 = rows > 4 ? Vector256.Load(src + 4 * ld) : zero;
+        var r5 = rows > 5 ? Vector256.Load(src + 5 * ld) : zero;
+        var r6 = rows > 6 ? Vector256.Load(src + 6 * ld) : zero;
+        var r7 = rows > 7 ? Vector256.Load(src + 7 * ld) : zero;
         VectorTranspose.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
         r0.StoreAligned(dst);
         r1.StoreAligned(dst + dstStride);
@@ -193,6 +214,10 @@ internal static unsafe class GemmPacking
         r6.StoreAligned(dst + 6 * dstStride);
         r7.StoreAligned(dst + 7 * dstStride);
     }
+
+    /// <summary>All-ones in the first <paramref name="count"/> float lanes (none when count &lt;= 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ColumnMask(int count) => Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsOne<T>(T x) where T : unmanaged

@@ -16,14 +16,15 @@ internal enum GemmPath
     Portable,
 }
 
-/// <summary>A register-blocked micro-kernel: C[rows x columns] (op)= packed A [kc][6] · packed B [kc][Columns].
+/// <summary>A register-blocked micro-kernel: C[rows x columns] (op)= packed A [kc][6] · B [kc][Columns], B's k steps
+/// bStride elements apart (Columns when packed; B's leading dimension when read in place).
 /// A type argument of the GEMM driver, so each choice compiles to its own specialised loop nest.</summary>
 internal unsafe interface IGemmMicroKernel
 {
     /// <summary>Columns of one C tile (and of one packed B micro-panel).</summary>
     static abstract int Columns<T>() where T : unmanaged;
 
-    static abstract void Run<T>(int kc, T* a, T* b, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns) where T : unmanaged;
+    static abstract void Run<T>(int kc, T* a, T* b, nint bStride, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns) where T : unmanaged;
 }
 
 internal readonly unsafe struct Avx2MicroKernel : IGemmMicroKernel
@@ -31,8 +32,8 @@ internal readonly unsafe struct Avx2MicroKernel : IGemmMicroKernel
     public static int Columns<T>() where T : unmanaged => 2 * Vector256<T>.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Run<T>(int kc, T* a, T* b, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns) where T : unmanaged
-        => GemmMicroKernel.Run<T, FusedVectorMath>(kc, a, b, c, ldc, mode, beta, rows, columns);
+    public static void Run<T>(int kc, T* a, T* b, nint bStride, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns) where T : unmanaged
+        => GemmMicroKernel.Run<T, FusedVectorMath>(kc, a, b, bStride, c, ldc, mode, beta, rows, columns);
 }
 
 internal readonly unsafe struct PortableMicroKernel : IGemmMicroKernel
@@ -40,8 +41,8 @@ internal readonly unsafe struct PortableMicroKernel : IGemmMicroKernel
     public static int Columns<T>() where T : unmanaged => 2 * Vector256<T>.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Run<T>(int kc, T* a, T* b, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns) where T : unmanaged
-        => GemmMicroKernel.Run<T, PortableVectorMath>(kc, a, b, c, ldc, mode, beta, rows, columns);
+    public static void Run<T>(int kc, T* a, T* b, nint bStride, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns) where T : unmanaged
+        => GemmMicroKernel.Run<T, PortableVectorMath>(kc, a, b, bStride, c, ldc, mode, beta, rows, columns);
 }
 
 internal readonly unsafe struct Avx512MicroKernel : IGemmMicroKernel
@@ -49,8 +50,8 @@ internal readonly unsafe struct Avx512MicroKernel : IGemmMicroKernel
     public static int Columns<T>() where T : unmanaged => 2 * Vector512<T>.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Run<T>(int kc, T* a, T* b, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns) where T : unmanaged
-        => GemmMicroKernel512.Run(kc, a, b, c, ldc, mode, beta, rows, columns);
+    public static void Run<T>(int kc, T* a, T* b, nint bStride, T* c, nint ldc, BetaMode mode, T beta, int rows, int columns) where T : unmanaged
+        => GemmMicroKernel512.Run(kc, a, b, bStride, c, ldc, mode, beta, rows, columns);
 
     public static bool IsSupported => Avx512F.IsSupported;
 }
