@@ -9,12 +9,14 @@ namespace Vicreg.Engine.Backends.Cpu.Gemm;
 /// <see cref="GemmMicroKernel.Rows"/> rows stored [k][rows], B as micro-panels of two vectors' worth of
 /// columns stored [k][columns]. Panels are zero-padded past the matrix edge so the kernel never branches
 /// on the tile size inside its loop. Alpha is folded into A here, once per element, instead of into
-/// every tile of C.
+/// every tile of C. The packing loops are optimized from their first call, as the micro-kernels are: tiered
+/// compilation ran them at tier 0 for the first calls, which made short runs (and the bench's first shapes) 2-4x slower.
 /// </summary>
 internal static unsafe class GemmPacking
 {
     /// <summary>Packs rows [i0, i0+rows) and depth [p0, p0+depth) of op(A) (scaled by alpha) into
     /// micro-panels that start <paramref name="panelStride"/> elements apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA<T>(bool transpose, T* a, nint lda, int i0, int rows, int p0, int depth, T alpha, T* dst, nint panelStride)
         where T : unmanaged
     {
@@ -67,6 +69,7 @@ internal static unsafe class GemmPacking
     /// <summary>A 6-row float panel (the last <c>6 - rows</c> rows zero) from row-major A: eight k steps at a
     /// time, the rows (plus zero rows) go through an 8x8 register transpose and each k step's column is stored
     /// with one vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackFloatRowPanel(float* src, nint lda, int depth, int rows, float* panel)
     {
         int p = 0;
@@ -100,6 +103,7 @@ internal static unsafe class GemmPacking
     /// k step's values are contiguous, copied with one 8-wide vector whose two extra lanes the next step
     /// overwrites. A full panel reads two floats past its rows except at the last step; a partial one reads
     /// its rows only, through a mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackTransposedFloatRowPanel(float* src, nint lda, int depth, int rows, float* panel)
     {
         int p = 0;
@@ -115,6 +119,7 @@ internal static unsafe class GemmPacking
 
     /// <summary>Packs depth [p0, p0+depth) and columns [j0, j0+columns) of op(B) into micro-panels of
     /// <paramref name="nr"/> columns (a multiple of 8) that start <paramref name="panelStride"/> elements apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB<T>(bool transpose, T* b, nint ldb, int p0, int depth, int j0, int columns, int nr, T* dst, nint panelStride)
         where T : unmanaged
     {
@@ -180,6 +185,7 @@ internal static unsafe class GemmPacking
     /// contiguous in p) become [p][nr], columns past the width zero. Done 8x8 at a time with register transposes,
     /// several times faster than the scalar gather; it matters where B is read transposed with a short m, e.g.
     /// a convolution's weight gradient.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackTransposedFloatPanel(float* src, nint ld, int depth, int width, int nr, float* panel)
     {
         int p = 0;
