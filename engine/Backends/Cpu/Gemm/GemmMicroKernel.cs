@@ -184,18 +184,7 @@ internal static unsafe class GemmMicroKernel
         T* src = stackalloc T[16];
         lo.Store(src);
         hi.Store(src + v);
-        switch (mode)
-        {
-            case BetaMode.Overwrite:
-                for (int j = 0; j < columns; j++) dst[j] = src[j];
-                break;
-            case BetaMode.Accumulate:
-                for (int j = 0; j < columns; j++) dst[j] = Add(dst[j], src[j]);
-                break;
-            default:
-                for (int j = 0; j < columns; j++) dst[j] = Add(src[j], Multiply(beta, dst[j]));
-                break;
-        }
+        ScalarMerge.Row(dst, src, columns, mode, beta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -264,19 +253,5 @@ internal static unsafe class GemmMicroKernel
     {
         if (typeof(T) == typeof(float)) Avx.MaskStore((float*)p, mask.AsSingle(), value.AsSingle());
         else Avx.MaskStore((double*)p, mask.AsDouble(), value.AsDouble());
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static T Add<T>(T x, T y) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float)) return (T)(object)((float)(object)x + (float)(object)y);
-        return (T)(object)((double)(object)x + (double)(object)y);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static T Multiply<T>(T x, T y) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float)) return (T)(object)((float)(object)x * (float)(object)y);
-        return (T)(object)((double)(object)x * (double)(object)y);
     }
 }

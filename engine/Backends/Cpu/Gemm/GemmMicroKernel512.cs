@@ -102,18 +102,7 @@ internal static unsafe class GemmMicroKernel512
         {
             T* src = tile + i * w;
             T* dst = c + i * ldc;
-            switch (mode)
-            {
-                case BetaMode.Overwrite:
-                    for (int j = 0; j < columns; j++) dst[j] = src[j];
-                    break;
-                case BetaMode.Accumulate:
-                    for (int j = 0; j < columns; j++) dst[j] = Add(dst[j], src[j]);
-                    break;
-                default:
-                    for (int j = 0; j < columns; j++) dst[j] = Add(src[j], Multiply(beta, dst[j]));
-                    break;
-            }
+            ScalarMerge.Row(dst, src, columns, mode, beta);
         }
     }
 
@@ -145,19 +134,5 @@ internal static unsafe class GemmMicroKernel512
         if (typeof(T) == typeof(float)) return Avx512F.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), addend.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double)) return Avx512F.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), addend.AsDouble()).As<double, T>();
         throw new NotSupportedException($"GEMM on {typeof(T).Name}");
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static T Add<T>(T x, T y) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float)) return (T)(object)((float)(object)x + (float)(object)y);
-        return (T)(object)((double)(object)x + (double)(object)y);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static T Multiply<T>(T x, T y) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float)) return (T)(object)((float)(object)x * (float)(object)y);
-        return (T)(object)((double)(object)x * (double)(object)y);
     }
 }
