@@ -211,7 +211,7 @@ internal static unsafe class GemmMicroKernel
 
     /// <summary>All-ones in the first <paramref name="count"/> lanes (none when count &lt;= 0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> ColumnMask<T>(int count) where T : unmanaged
+    internal static Vector256<T> ColumnMask<T>(int count) where T : unmanaged
     {
         if (typeof(T) == typeof(float)) return Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).As<int, T>();
         return Vector256.LessThan(Vector256<long>.Indices, Vector256.Create((long)count)).As<long, T>();

@@ -113,7 +113,7 @@ internal static unsafe class GemmPacking
             for (int r = 0; r < 6; r++) panel[p * 6 + r] = src[r];
             return;
         }
-        var mask = ColumnMask(rows);
+        var mask = GemmMicroKernel.ColumnMask<float>(rows);
         for (; p < depth; p++, src += lda) Avx.MaskLoad(src, mask).Store(panel + p * 6);
     }
 
@@ -146,7 +146,7 @@ internal static unsafe class GemmPacking
                 {
                     for (int p = 0; p < depth; p++, src += ldb, panel += nr)
                         for (int q = 0; q < nr; q += v)
-                            Avx.MaskLoad((float*)src + q, ColumnMask(width - q)).StoreAligned((float*)panel + q);
+                            Avx.MaskLoad((float*)src + q, GemmMicroKernel.ColumnMask<float>(width - q)).StoreAligned((float*)panel + q);
                 }
                 else
                 {
@@ -220,10 +220,6 @@ internal static unsafe class GemmPacking
         r6.StoreAligned(dst + 6 * dstStride);
         r7.StoreAligned(dst + 7 * dstStride);
     }
-
-    /// <summary>All-ones in the first <paramref name="count"/> float lanes (none when count &lt;= 0).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> ColumnMask(int count) => Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsOne<T>(T x) where T : unmanaged
