@@ -51,10 +51,9 @@ public static class IssuedGemms
         Im2colFilter("1x1 s2 128->256 wgrad (c)", 256, 128, 256),
         Im2colFilter("3x3 s2 256->512 wgrad (c)", 512, 2304, 256),
         Im2colFilter("1x1 s2 256->512 wgrad (c)", 512, 256, 256),
-        // im2col forward: W col per image (or block of rows).
+        // im2col forward: W col per image (or block of rows). The quickstart's single-channel stem has its own
+        // direct kernel (SingleChannelConvolution) and issues no GEMM forward.
         Im2col("stem fwd (c)", 64, 256, 27, 1024),
-        Im2col("stem fwd (q)", 16, 252, 9, 784),
-        Im2col("stem fwd row (q)", 16, 28, 9, 784),
         Im2col("3x3 s2 16->32 fwd (q)", 32, 196, 144),
         Im2col("1x1 s2 16->32 fwd (q)", 32, 196, 16),
         Im2col("3x3 s2 32->64 fwd (q)", 64, 147, 288),

@@ -31,7 +31,8 @@ public sealed class ProfilingBackend(IBackend inner) : IBackend
         _totals[name] = _totals.TryGetValue(name, out var t) ? (t.Ticks + ticks, t.Calls + 1) : (ticks, 1);
     }
 
-    private static string Conv(string what, in Conv2dGeometry g) => $"conv {what} {g.KernelHeight}x{g.KernelWidth}/{g.StrideHeight}";
+    private static string Conv(string what, in Conv2dGeometry g) =>
+        $"conv {what} {g.KernelHeight}x{g.KernelWidth}/{g.StrideHeight} {g.InChannels}->{g.OutChannels} @{g.InHeight}";
 
     public string Name => inner.Name;
     public bool IsHostMemory => inner.IsHostMemory;

@@ -12,12 +12,12 @@ namespace Vicreg.Bench;
 public sealed class StepProfileBenchmark : IBenchmark
 {
     public string Name => "profile";
-    public string Description => "time per kernel family in a VICReg step (no anchor: attribution only)";
+    public string Description => "time per kernel family (convolutions per shape) in a VICReg step (no anchor: attribution only)";
 
     public void Run(BenchOptions options)
     {
         Profile("resnet18 cifar 32x32x3, batch 64, mlp 2048-2048-2048", 1.0, 3, 32, 64, "2048-2048-2048", options.Quick ? 2 : 4);
-        Profile("resnet18 width 0.25 cifar 28x28x1, batch 256, mlp 1024-1024-1024", 0.25, 1, 28, 256, "1024-1024-1024", options.Quick ? 2 : 4);
+        Profile("quickstart: resnet18 width 0.25 cifar 28x28x1, batch 128, mlp 512-512-512", 0.25, 1, 28, 128, "512-512-512", options.Quick ? 2 : 4);
     }
 
     private static void Profile(string title, double width, int channels, int size, int batch, string mlp, int steps)
@@ -37,8 +37,8 @@ public sealed class StepProfileBenchmark : IBenchmark
             double ms = ticks * 1000.0 / Stopwatch.Frequency / steps;
             kernels += ms;
             if (ms / (total * 1000) >= 0.005)
-                Console.WriteLine($"  {name,-28} {ms,9:F1} ms {100 * ms / (total * 1000),5:F1}%  ({calls / steps} calls)");
+                Console.WriteLine($"  {name,-36} {ms,9:F1} ms {100 * ms / (total * 1000),5:F1}%  ({calls / steps} calls)");
         }
-        Console.WriteLine($"  {"(outside kernels)",-28} {total * 1000 - kernels,9:F1} ms {100 * (total * 1000 - kernels) / (total * 1000),5:F1}%");
+        Console.WriteLine($"  {"(outside kernels)",-36} {total * 1000 - kernels,9:F1} ms {100 * (total * 1000 - kernels) / (total * 1000),5:F1}%");
     }
 }

@@ -77,9 +77,16 @@ public static class VicregAugmentations
 
     /// <summary>The same views with another lower bound on the RandomResizedCrop area (<c>pretrain --crop-scale-min</c>).</summary>
     public static IImageTransform[] WithCropScaleMin(IImageTransform[] views, double scaleMin) =>
+        WithCrops(views, spec => spec with { ScaleMin = scaleMin }, "--crop-scale-min");
+
+    /// <summary>The same views with crops resized to <paramref name="size"/> x <paramref name="size"/> pixels (<c>pretrain --image-size</c>).</summary>
+    public static IImageTransform[] WithCropSize(IImageTransform[] views, int size) =>
+        WithCrops(views, spec => spec with { Size = size }, "--image-size");
+
+    private static IImageTransform[] WithCrops(IImageTransform[] views, Func<AugmentationSpec, AugmentationSpec> change, string flag) =>
         views.Select(v => v is AugmentationPipeline p && p.Spec.Geometry == GeometryKind.RandomResizedCrop
-            ? new AugmentationPipeline(p.Spec with { ScaleMin = scaleMin })
-            : throw new ArgumentException("--crop-scale-min applies to random-resized-crop views only")).ToArray<IImageTransform>();
+            ? new AugmentationPipeline(change(p.Spec))
+            : throw new ArgumentException($"{flag} applies to random-resized-crop views only")).ToArray<IImageTransform>();
 
     /// <summary>Linear-evaluation and fine-tuning training transform for photographs: RandomResizedCrop(size, bilinear) + flip.</summary>
     public static IImageTransform LinearTrain(int imageSize = 224, DatasetNormalization? norm = null)

@@ -92,8 +92,10 @@ public sealed class Arguments
     }
 
     public int Int(string flag, int defaultValue, string help, int min = int.MinValue, int max = int.MaxValue)
+        => ParseInt(flag, String(flag, defaultValue.ToString(CultureInfo.InvariantCulture), help), min, max);
+
+    private int ParseInt(string flag, string s, int min, int max)
     {
-        string s = String(flag, defaultValue.ToString(CultureInfo.InvariantCulture), help);
         if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v))
             throw new UsageException($"{_command}: --{flag} wants a whole number, got '{s}'");
         if (v < min || v > max)
@@ -105,6 +107,10 @@ public sealed class Arguments
     {
         return ParseDouble(flag, String(flag, defaultValue.ToString("R", CultureInfo.InvariantCulture), help), min, max);
     }
+
+    /// <summary>A whole-number flag without a default: null when absent (the help text says what absence means).</summary>
+    public int? OptionalInt(string flag, string help, int min = int.MinValue, int max = int.MaxValue)
+        => OptionalString(flag, help) is string s ? ParseInt(flag, s, min, max) : null;
 
     /// <summary>A number flag without a default: null when absent (the help text says what absence means).</summary>
     public double? OptionalDouble(string flag, string help, double min = double.NegativeInfinity, double max = double.PositiveInfinity)

@@ -45,7 +45,10 @@ public static class DatasetCatalog
     /// <summary>The flag that raises <see cref="ImageLimits.DefaultMaxPixels"/> for image folders, shared by the commands.</summary>
     public const string MaxImagePixelsHelp = "image folders: an image announcing more pixels is skipped, refused from its header before any allocation (Pillow's limit)";
 
-    public static DatasetChoice Open(string name, string? dataDir, bool train, int imageSize = 224, long maxImagePixels = ImageLimits.DefaultMaxPixels)
+    /// <summary>The side of an image folder's crops unless a command says otherwise: the official 224.</summary>
+    public const int PhotographSize = 224;
+
+    public static DatasetChoice Open(string name, string? dataDir, bool train, int imageSize = PhotographSize, long maxImagePixels = ImageLimits.DefaultMaxPixels)
     {
         switch (name.ToLowerInvariant())
         {

@@ -42,7 +42,8 @@ public static class Checkpoint
             ["in_channels"] = Text(inChannels),
             ["dataset"] = o.Dataset,
             ["batch_size"] = Text(o.BatchSize),
-            [CropScaleKey] = o.CropScaleMin is double scale ? Text(scale) : RecipeCrop,
+            [CropScaleKey] = o.CropScaleMin is double scale ? Text(scale) : Recipe,
+            [ImageSizeKey] = o.ImageSize is int size ? Text(size) : Recipe,
             ["seed"] = Text(o.Seed),
             ["limit"] = Text(o.Limit),
             [ImagesKey] = Text(images),
@@ -64,10 +65,12 @@ public static class Checkpoint
 
     private const string LossKey = "loss";
     /// <summary>What a fixed setting absent from a checkpoint stands for: checkpoints written before --loss existed are VICReg's.</summary>
-    private static readonly Dictionary<string, string> s_absentMeans = new() { [LossKey] = PretrainOptions.Vicreg, [CropScaleKey] = RecipeCrop };
+    private static readonly Dictionary<string, string> s_absentMeans = new() { [LossKey] = PretrainOptions.Vicreg, [CropScaleKey] = Recipe, [ImageSizeKey] = Recipe };
     private const string CropScaleKey = "crop_scale_min";
-    /// <summary>The crop setting of a run that keeps its data set's recipe (and of checkpoints written before --crop-scale-min).</summary>
-    private const string RecipeCrop = "recipe";
+    private const string ImageSizeKey = "image_size";
+    /// <summary>A crop setting left to the data set's recipe (also what checkpoints written before --crop-scale-min and
+    /// --image-size were recorded as carrying, though an image folder's run could then pass --image-size unrecorded).</summary>
+    private const string Recipe = "recipe";
     private const string ImagesKey = "images";
     private const string EpochsKey = "epochs";
 
@@ -159,7 +162,8 @@ public static class Checkpoint
     private static string Describe(string key, string? value) => key switch
     {
         ImagesKey => $"{value ?? "(unset)"} training images",
-        CropScaleKey when value == RecipeCrop => $"no {Flag(key)} (the data set's recipe)",
+        CropScaleKey when value == Recipe => $"no {Flag(key)} (the data set's recipe)",
+        ImageSizeKey when value == Recipe => $"no {Flag(key)} (the data set's own size)",
         _ => $"{Flag(key)} {value ?? "(unset)"}",
     };
 

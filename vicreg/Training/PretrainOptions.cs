@@ -60,7 +60,9 @@ public sealed record PretrainOptions
     public bool NoTf32 { get; init; }
     /// <summary>CUDA: deterministic cuDNN algorithms only, never chosen by timing, so a GPU run repeats bit for bit.</summary>
     public bool Deterministic { get; init; }
-    public int ImageSize { get; init; } = 224;
+    /// <summary>Side of the views' square crops in pixels; null: the data set's own (<see cref="DatasetCatalog.PhotographSize"/>
+    /// for image folders, 28 or 32 for the small data sets).</summary>
+    public int? ImageSize { get; init; }
     /// <summary>Use only the first N training images (0 = all): quick runs and tests.</summary>
     public int Limit { get; init; }
     /// <summary>Stop after this many steps in total (0 = run every epoch): tests and benchmarks.</summary>

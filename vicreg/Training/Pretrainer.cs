@@ -38,7 +38,8 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
     {
         var o = options;
         var backend = BackendSelector.Resolve(o.Device, output.WriteLine, allowTf32: !o.NoTf32, deterministic: o.Deterministic, localRank: Communicators.LocalRank);
-        var split = DatasetCatalog.Open(o.Dataset, o.DataDir, train: true, o.ImageSize, o.MaxImagePixels);
+        var split = DatasetCatalog.Open(o.Dataset, o.DataDir, train: true, o.ImageSize ?? DatasetCatalog.PhotographSize, o.MaxImagePixels);
+        int crop = o.ImageSize ?? split.ImageSize;
         var dataset = DatasetCatalog.Limit(split.Dataset, o.Limit);
         if (dataset.Count < o.BatchSize)
             throw new DatasetException($"--batch-size {o.BatchSize} is larger than the {dataset.Count} training images");
@@ -46,7 +47,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
 
         // Refuse a run that cannot fit before allocating it (device memory is the CUDA allocator's to report).
         if (backend.IsHostMemory)
-            MemoryFootprint.Pretraining(o.Arch, ResNetStems.Parse(stem), o.Width, split.Channels, split.ImageSize, split.ImageSize, o.Mlp, o.BatchSize)
+            MemoryFootprint.Pretraining(o.Arch, ResNetStems.Parse(stem), o.Width, split.Channels, crop, crop, o.Mlp, o.BatchSize)
                 .Require($"pretrain (--arch {o.Arch} --width {o.Width} --mlp {o.Mlp} --batch-size {o.BatchSize})");
 
         var rng = new Rng(o.Seed);
@@ -59,6 +60,8 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
         parallel.Attach(model);
 
         var views = o.CropScaleMin is double scaleMin ? VicregAugmentations.WithCropScaleMin(split.PretrainViews, scaleMin) : split.PretrainViews;
+        // A small data set's crops at another size (an image folder's views are already built at it).
+        if (crop != split.ImageSize) views = VicregAugmentations.WithCropSize(views, crop);
         using var loader = new DataLoader(dataset, views, new DataLoaderOptions
         {
             BatchSize = parallel.LocalBatch(o.BatchSize), ShardIndex = parallel.Communicator.Rank, ShardCount = parallel.Communicator.Size, Seed = o.Seed, Shuffle = true, DropLast = true, NumWorkers = o.NumWorkers, Strict = o.Strict,
@@ -82,7 +85,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
             return new PretrainResult(position.Step, double.NaN, double.NaN, false, []);
         }
         output.WriteLine($"pretrain{(o.Loss == PretrainOptions.Vicreg ? "" : " --loss " + o.Loss)}: {o.Arch} ({stem} stem, width {o.Width}, {backbone.ParameterCount():N0} parameters) + expander {backbone.RepresentationSize}-{o.Mlp}; " +
-                         $"{dataset.Count} images, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, {objective.DescribePeak()}, on {backend.Name}" +
+                         $"{dataset.Count} images{(crop == split.ImageSize ? "" : $" cropped to {crop}x{crop}")}, batch {o.BatchSize}, {stepsPerEpoch} steps/epoch, {o.Epochs} epochs, {objective.DescribePeak()}, on {backend.Name}" +
                          (parallel.IsDistributed ? $"; {parallel.Communicator.Name}, {o.BatchSize / parallel.Communicator.Size} per rank" : ""));
 
         // kNN monitoring is rank 0's, like every log (the other ranks wait for it at the next step's collectives).
@@ -167,7 +170,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
     private KnnMonitor CreateKnnMonitor(DatasetChoice split)
     {
         var o = options;
-        var queries = DatasetCatalog.Open(o.Dataset, o.DataDir, train: false, o.ImageSize, o.MaxImagePixels).Dataset;
+        var queries = DatasetCatalog.Open(o.Dataset, o.DataDir, train: false, o.ImageSize ?? DatasetCatalog.PhotographSize, o.MaxImagePixels).Dataset;
         return new KnnMonitor(DatasetCatalog.Limit(split.Dataset, o.KnnBank), DatasetCatalog.Limit(queries, o.KnnQueries),
             split.Evaluation, split.Dataset.Classes.Count, o.BatchSize, o.NumWorkers);
     }

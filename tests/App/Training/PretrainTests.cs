@@ -133,6 +133,21 @@ public class PretrainTests : IDisposable
     }
 
     [SkippableFact]
+    public void SmallerCropsTrainAndAnotherSizeIsRefusedOnResume()
+    {
+        RequireFashionMnist();
+        var o = Tiny("crop-size") with { ImageSize = 16 };
+        var small = Run(o with { MaxSteps = 5 });
+        var native = Run(Tiny("native-size") with { MaxSteps = 5 });
+        Assert.NotEqual(native.Losses, small.Losses); // same seed and images: only the crops' size differs
+        using (var reader = new Vicreg.Engine.IO.SafetensorsReader(Path.Combine(o.ExpDir, Checkpoint.FileName)))
+            Assert.Equal("16", reader.Metadata["image_size"]);
+        var e = Assert.Throws<CheckpointException>(() => Run(o with { ImageSize = null }));
+        Assert.Contains("was written with --image-size 16, this run has no --image-size (the data set's own size)", e.Message);
+        Assert.Equal(6, Run(o with { MaxSteps = 6 }).Steps);
+    }
+
+    [SkippableFact]
     public void AnotherEpochsOrBaseLrContinuesUnderTheNewScheduleAndSaysSo()
     {
         RequireFashionMnist();

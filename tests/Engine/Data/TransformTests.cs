@@ -129,6 +129,23 @@ public class TransformTests
     }
 
     [Fact]
+    public void SmallerCropsChangeOnlyTheOutputSide()
+    {
+        var views = VicregAugmentations.SmallImageTwoViews(28, DatasetNormalization.FashionMnist).Cast<AugmentationPipeline>().ToArray();
+        var smaller = VicregAugmentations.WithCropSize(views, 19).Cast<AugmentationPipeline>().ToArray();
+        Assert.Equal(views.Select(v => v.Spec with { Size = 19 }), smaller.Select(v => v.Spec));
+        // A 28x28 image becomes 19x19 crops (the destination holds exactly that many pixels), of varied, finite values.
+        var image = new ImageBuffer();
+        TestImages.Smooth(28, 28, 1, 7).CopyTo(image.Reset(28, 28, 1));
+        var crop = new float[19 * 19];
+        var r = Rng.ForKey(2, 0, 1, 0);
+        smaller[0].Apply(image, ref r, crop);
+        Assert.All(crop, v => Assert.True(float.IsFinite(v)));
+        Assert.True(crop.Distinct().Count() > 19, "the crop is (nearly) constant");
+        Assert.Throws<ArgumentException>(() => VicregAugmentations.WithCropSize([VicregAugmentations.SmallImageEvaluation(28, DatasetNormalization.FashionMnist)], 19));
+    }
+
+    [Fact]
     public void SolarizeOnlyViewTwoOnAConstantImageShowsTheRate()
     {
         // Constant 200 gray image, no jitter variety: view 2 pixels become 55 when solarized.
