@@ -37,8 +37,7 @@ public static class IssuedGemms
         WinogradFilter("wino wgrad 512ch (c)", 512, 512, 64, 0f),
         // im2col weight gradient (stem, stride-2 3x3, 1x1): dY col^T over blocks of images.
         Im2colFilter("stem wgrad (c)", 64, 27, 256, 1024, 256),
-        Im2colFilter("stem wgrad (q)", 16, 9, 252, 784, 252),
-        Im2colFilter("stem wgrad row (q)", 16, 9, 28, 784, 28),
+        Im2colFilter("stem wgrad (q)", 16, 9, 196, 784, 196),
         Im2colFilter("3x3 s2 16->32 wgrad (q)", 32, 144, 392),
         Im2colFilter("1x1 s2 16->32 wgrad (q)", 32, 16, 392),
         Im2colFilter("3x3 s2 32->64 wgrad (q)", 64, 288, 294),

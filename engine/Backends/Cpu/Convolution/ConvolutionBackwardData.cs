@@ -44,9 +44,9 @@ internal static unsafe class ConvolutionBackwardData
             int k = g.OutChannels, crs = g.InChannels * g.KernelHeight * g.KernelWidth, hw = g.OutHeight * g.OutWidth;
             nint imageIn = (nint)g.InChannels * g.InHeight * g.InWidth, imageOut = (nint)k * hw;
             int tile = ImageTile.ImagesPerTile(hw, ConvolutionForward.TargetColumns, end - start);
-            int blockRows = Im2Col.RowsPerBlock(g);
-            bool blocked = tile == 1 && !g.IsPointwise && blockRows < g.OutHeight;
-            long colSize = blocked ? (long)crs * blockRows * g.OutWidth : (long)crs * hw * tile;
+            var bands = Im2Col.Bands(g);
+            bool blocked = tile == 1 && !g.IsPointwise && bands.Count > 1;
+            long colSize = blocked ? (long)crs * bands.MostRows * g.OutWidth : (long)crs * hw * tile;
             T* col = g.IsPointwise && tile == 1 ? null : ThreadScratch.Get<T>(ScratchSlot.ConvColumns, colSize);
             T* dyTile = tile > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvGradOutputTile, (long)k * hw * tile) : null;
             for (int n = start; n < end; n += tile)
@@ -59,9 +59,9 @@ internal static unsafe class ConvolutionBackwardData
                 {
                     // A large image a band of output rows at a time: col(band) = W^T dy_n[:, band], scattered at once.
                     new Span<T>(dxn, checked((int)imageIn)).Clear();
-                    for (int oh0 = 0; oh0 < g.OutHeight; oh0 += blockRows)
+                    for (int band = 0; band < bands.Count; band++)
                     {
-                        int oh1 = Math.Min(g.OutHeight, oh0 + blockRows), pixels = (oh1 - oh0) * g.OutWidth;
+                        int oh0 = bands.Start(band), oh1 = bands.Start(band + 1), pixels = (oh1 - oh0) * g.OutWidth;
                         GemmKernel.RunPackedA(crs, pixels, k, PackedWeightT, false, dyn + (nint)oh0 * g.OutWidth, hw, default, col, pixels, ParallelGemm);
                         Im2Col.Raise(g, oh0, oh1, col, pixels, dxn);
                     }

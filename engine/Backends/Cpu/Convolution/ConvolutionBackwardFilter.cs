@@ -58,9 +58,9 @@ internal static unsafe class ConvolutionBackwardFilter
             T* target = chunk == 0 ? Dweight : Partials + (chunk - 1) * (nint)k * crs;
             int tile = ImageTile.ImagesPerTile(hw, TargetDepth, n1 - n0);
 
-            int blockRows = Im2Col.RowsPerBlock(g);
-            bool blocked = tile == 1 && !g.IsPointwise && blockRows < g.OutHeight;
-            long colSize = blocked ? (long)crs * blockRows * g.OutWidth : (long)crs * hw * tile;
+            var bands = Im2Col.Bands(g);
+            bool blocked = tile == 1 && !g.IsPointwise && bands.Count > 1;
+            long colSize = blocked ? (long)crs * bands.MostRows * g.OutWidth : (long)crs * hw * tile;
             T* col = g.IsPointwise && tile == 1 ? null : ThreadScratch.Get<T>(ScratchSlot.ConvColumns, colSize);
             T* dyTile = tile > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvGradOutputTile, (long)k * hw * tile) : null;
             bool first = true;
@@ -71,9 +71,9 @@ internal static unsafe class ConvolutionBackwardFilter
                 if (blocked)
                 {
                     // A large image a band of output rows at a time: target (+)= dy_n[:, band] · col(band)^T.
-                    for (int oh0 = 0; oh0 < g.OutHeight; oh0 += blockRows)
+                    for (int band = 0; band < bands.Count; band++)
                     {
-                        int oh1 = Math.Min(g.OutHeight, oh0 + blockRows), pixels = (oh1 - oh0) * g.OutWidth;
+                        int oh0 = bands.Start(band), oh1 = bands.Start(band + 1), pixels = (oh1 - oh0) * g.OutWidth;
                         Im2Col.Lower(g, X + n * imageIn, oh0, oh1, col, pixels);
                         Multiply(k, crs, pixels, Dy + n * imageOut + (nint)oh0 * g.OutWidth, hw, col, pixels, first, target);
                         first = false;

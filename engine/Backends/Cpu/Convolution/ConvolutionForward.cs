@@ -48,9 +48,9 @@ internal static unsafe class ConvolutionForward
             nint imageIn = (nint)g.InChannels * g.InHeight * g.InWidth, imageOut = (nint)k * hw;
             int tile = ImageTile.ImagesPerTile(hw, TargetColumns, end - start);
             bool lower = !g.IsPointwise || tile > 1;
-            int blockRows = Im2Col.RowsPerBlock(g);
-            bool blocked = tile == 1 && !g.IsPointwise && blockRows < g.OutHeight;
-            long colSize = blocked ? (long)crs * blockRows * g.OutWidth : (long)crs * hw * tile;
+            var bands = Im2Col.Bands(g);
+            bool blocked = tile == 1 && !g.IsPointwise && bands.Count > 1;
+            long colSize = blocked ? (long)crs * bands.MostRows * g.OutWidth : (long)crs * hw * tile;
             T* col = lower ? ThreadScratch.Get<T>(ScratchSlot.ConvColumns, colSize) : null;
             T* output = tile > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvGradOutputTile, (long)k * hw * tile) : null;
             for (int n = start; n < end; n += tile)
@@ -61,9 +61,9 @@ internal static unsafe class ConvolutionForward
                 if (blocked)
                 {
                     // A large image a band of output rows at a time: y_n[:, band] = W · col(band).
-                    for (int oh0 = 0; oh0 < g.OutHeight; oh0 += blockRows)
+                    for (int band = 0; band < bands.Count; band++)
                     {
-                        int oh1 = Math.Min(g.OutHeight, oh0 + blockRows), pixels = (oh1 - oh0) * g.OutWidth;
+                        int oh0 = bands.Start(band), oh1 = bands.Start(band + 1), pixels = (oh1 - oh0) * g.OutWidth;
                         Im2Col.Lower(g, xn, oh0, oh1, col, pixels);
                         GemmKernel.RunPackedA(k, pixels, crs, PackedWeight, false, col, pixels, default,
                             Y + n * imageOut + (nint)oh0 * g.OutWidth, hw, ParallelGemm);

@@ -16,8 +16,15 @@ internal static unsafe class Im2Col
     /// floats) then stays in L2 from lowering through packing, where a whole 32x32 image's (2.4 MB) would not.</summary>
     public const int BlockPixels = 256;
 
-    /// <summary>Output rows per lowered block (all rows when the image is small).</summary>
-    public static int RowsPerBlock(in Conv2dGeometry g) => Math.Clamp(BlockPixels / Math.Max(g.OutWidth, 1), 1, g.OutHeight);
+    /// <summary>The bands of output rows an image is lowered in: one band when the image is small, else as few as keep
+    /// each within <see cref="BlockPixels"/> pixels (or one row), as even as the rows allow, so that no band is a sliver
+    /// whose GEMM is all fixed cost (28 rows of 28 pixels make 4 bands of 7, not 3 of 9 and a last of 1).</summary>
+    public static RowBands Bands(in Conv2dGeometry g)
+    {
+        int rows = Math.Max(g.OutHeight, 1);
+        int most = Math.Clamp(BlockPixels / Math.Max(g.OutWidth, 1), 1, rows);
+        return new RowBands(rows, (rows + most - 1) / most);
+    }
 
     /// <summary>col[(c,kh,kw), (oh,ow)] = x[c, oh*sh - ph + kh, ow*sw - pw + kw] (0 outside the image),
     /// for one image <paramref name="x"/> [C, H, W]; rows of <paramref name="col"/> are <paramref name="ldCol"/> apart.</summary>
@@ -194,4 +201,15 @@ internal static unsafe class Im2Col
         }
         for (; i < destination.Length; i++) destination[i] += source[i];
     }
+}
+
+/// <summary><paramref name="rows"/> output rows cut into <paramref name="count"/> bands of consecutive rows whose
+/// sizes differ by at most one.</summary>
+internal readonly struct RowBands(int rows, int count)
+{
+    public int Count => count;
+    /// <summary>Rows of the largest band (what a band's column matrix must hold).</summary>
+    public int MostRows => (rows + count - 1) / count;
+    /// <summary>First row of band <paramref name="band"/>; <c>Start(Count)</c> is the number of rows.</summary>
+    public int Start(int band) => (int)((long)band * rows / count);
 }

@@ -30,6 +30,7 @@ public sealed class ConvolutionTests
         new(3, 13, 5, 7, 7, 3, 3, 1, 1, 0, 0),
         // Outputs over 256 pixels are lowered a band of output rows at a time (Im2Col.BlockPixels).
         new(3, 3, 37, 37, 5, 3, 3, 1, 1, 1, 1),
+        new(2, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1), // the quickstart's stem: 4 bands of 7 rows
         new(1, 4, 45, 45, 3, 5, 5, 2, 2, 2, 2),
         // Stride 2 over rows long enough for the vectorized stride-2 lowering and raising (16 pixels into 8
         // columns): a whole vector, an overlapping last one, a scalar tail, and an exact fit at 1x1.
@@ -74,6 +75,29 @@ public sealed class ConvolutionTests
                 Assert.Fail($"{typeof(T).Name} {what} {g} threads={CpuParallel.ThreadCount}: element {i} = {actual[i]}, " +
                     $"expected {expected.Value[i]} (error {error:E2}, bound {bound:E2})");
         }
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(28, 28)]
+    [InlineData(37, 37)]
+    [InlineData(16, 16)]
+    [InlineData(17, 300)]
+    [InlineData(112, 112)]
+    [InlineData(13, 19)]
+    [InlineData(256, 1)]
+    public void RowBandsCoverEveryRowOnceInFewEvenBandsWithinTheBlock(int outHeight, int outWidth)
+    {
+        var g = new Conv2dGeometry(1, 1, outHeight, outWidth, 1, 1, 1, 1, 1, 0, 0);
+        var bands = Im2Col.Bands(g);
+        int most = Math.Max(1, Im2Col.BlockPixels / outWidth);
+        Assert.Equal((outHeight + most - 1) / most, bands.Count); // no more bands than the block size needs
+        Assert.Equal(0, bands.Start(0));
+        Assert.Equal(outHeight, bands.Start(bands.Count));
+        var sizes = Enumerable.Range(0, bands.Count).Select(b => bands.Start(b + 1) - bands.Start(b)).ToArray();
+        Assert.True(sizes.Max() - sizes.Min() <= 1, $"uneven bands: {string.Join(",", sizes)}");
+        Assert.Equal(sizes.Max(), bands.MostRows);
+        Assert.True(sizes.Max() <= most, $"a band of {sizes.Max()} rows exceeds {most}");
     }
 
     [Fact]
