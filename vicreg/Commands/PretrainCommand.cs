@@ -86,7 +86,7 @@ public sealed class PretrainCommand : ICommand
             NoTf32 = a.Switch("no-tf32", "CUDA: full float32 GEMMs and convolutions instead of TF32 tensor cores"),
             Deterministic = a.Switch("deterministic", "CUDA: deterministic cuDNN algorithms only (none chosen by timing), so a run repeats bit for bit on the same GPU and software; the CPU is always deterministic"),
             ImageSize = a.OptionalInt("image-size", $"side of the views' crops in pixels (default: {DatasetCatalog.PhotographSize} for image folders, the data set's own 28 or 32 otherwise); " +
-                "a smaller crop trains faster, and the evaluation, at the full size, gains from it (FixRes, Touvron et al. 2019)", 16, 1024),
+                "a smaller crop trains faster, and evaluation at the full size scores as well or better (FixRes, Touvron et al. 2019)", 16, 1024),
             Limit = a.Int("limit", d.Limit, "use only the first N training images (0 = all)", 0),
             MaxSteps = a.Int("max-steps", (int)d.MaxSteps, "stop after this many steps in total (0 = all epochs)", 0),
             Strict = a.Switch("strict", "stop at an unreadable image instead of skipping it"),
