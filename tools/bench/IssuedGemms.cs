@@ -35,9 +35,9 @@ public static class IssuedGemms
         WinogradFilter("wino wgrad 128ch (c)", 128, 128, 256, 1f),
         WinogradFilter("wino wgrad 256ch (c)", 256, 256, 256, 0f),
         WinogradFilter("wino wgrad 512ch (c)", 512, 512, 64, 0f),
-        // im2col weight gradient (stem, stride-2 3x3, 1x1): dY col^T over blocks of images.
+        // im2col weight gradient (stem, stride-2 3x3, 1x1): dY col^T over blocks of images. The quickstart's
+        // single-channel stem computes its weight gradient directly (SingleChannelConvolution), without a GEMM.
         Im2colFilter("stem wgrad (c)", 64, 27, 256, 1024, 256),
-        Im2colFilter("stem wgrad (q)", 16, 9, 196, 784, 196),
         Im2colFilter("3x3 s2 16->32 wgrad (q)", 32, 144, 392),
         Im2colFilter("1x1 s2 16->32 wgrad (q)", 32, 16, 392),
         Im2colFilter("3x3 s2 32->64 wgrad (q)", 64, 288, 294),

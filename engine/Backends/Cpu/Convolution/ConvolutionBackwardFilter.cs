@@ -25,6 +25,11 @@ internal static unsafe class ConvolutionBackwardFilter
             new Span<T>(dweight, checked((int)filterSize)).Clear();
             return;
         }
+        if (SingleChannelConvolution.Use<T>(g))
+        {
+            SingleChannelConvolution.BackwardFilter(g, (float*)x, (float*)dy, (float*)dweight);
+            return;
+        }
         if (WinogradPolicy.Use<T>(g))
         {
             WinogradBackwardFilter.Run(g, x, dy, dweight);

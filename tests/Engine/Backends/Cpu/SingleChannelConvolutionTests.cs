@@ -5,12 +5,13 @@ using Vicreg.Engine;
 namespace Vicreg.Tests.Engine.Backends.Cpu;
 
 /// <summary>
-/// The direct single-input-channel 3x3 forward kernel (<see cref="SingleChannelConvolution"/>, the grayscale
-/// stem's) against the float64 direct loops, at awkward sizes: rows of exactly one vector,
+/// The direct single-input-channel 3x3 kernel (<see cref="SingleChannelConvolution"/>, the grayscale stem's
+/// forward and weight gradient) against the float64 direct loops, at awkward sizes: rows of exactly one vector,
 /// rows that end in an overlapping vector (a lane, most lanes), prime widths and heights, one output row,
 /// padding 0, 1 and 2, batch 1 and odd batches, odd and prime output channel counts, one and two threads.
 /// Each element's error is bounded by its terms' magnitudes (<see cref="TestData.Bound{T}"/>), as for im2col:
-/// the nine products of an output are summed in one chain.
+/// the nine products of a forward output are summed in one chain, a weight gradient's in eight lanes then
+/// across them.
 /// </summary>
 [Collection(ThreadCountCollection.Name)]
 public sealed class SingleChannelConvolutionTests
@@ -37,7 +38,7 @@ public sealed class SingleChannelConvolutionTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void ForwardMatchesDirectLoops(int shape, int threads)
+    public void ForwardAndWeightGradientMatchDirectLoops(int shape, int threads)
     {
         var g = Geometry(shape);
         using var _ = new ThreadCountScope(threads);
@@ -46,6 +47,8 @@ public sealed class SingleChannelConvolutionTests
         using var c = new ConvolutionCase<float>(g, 4000 + (ulong)shape * 10);
         backend.Conv2dForward(g, c.X, c.W, c.Y);
         Compare("forward", g, ConvolutionReference.Forward(g, c.XValues, c.WValues), c.Y);
+        backend.Conv2dBackwardFilter(g, c.X, c.Dy, c.Dw);
+        Compare("backward-filter", g, ConvolutionReference.BackwardFilter(g, c.XValues, c.DyValues), c.Dw);
     }
 
     [Fact]
@@ -64,20 +67,26 @@ public sealed class SingleChannelConvolutionTests
         using (new ThreadCountScope(1, winograd: WinogradMode.Off)) Assert.False(SingleChannelConvolution.Use<float>(stem));
     }
 
-    /// <summary>Each image on one thread: bit-identical for 1 and 2 threads.</summary>
+    /// <summary>Forward: each image on one thread, bit-identical for 1 and 2 threads. Weight gradient: a fixed
+    /// reduction for a given thread count, bit-identical run to run.</summary>
     [Fact]
-    public void ForwardIsBitIdenticalAcrossThreadCounts()
+    public void ForwardIsBitIdenticalAcrossThreadCountsAndWeightGradientRunToRun()
     {
         var g = Geometry(5);
         var backend = CpuBackend.Instance;
         using var c = new ConvolutionCase<float>(g, 4100);
-        float[] Run(int threads)
+        (float[] Y, float[] Dw) Run(int threads)
         {
             using var _ = new ThreadCountScope(threads);
             backend.Conv2dForward(g, c.X, c.W, c.Y);
-            return c.Y.ToArray<float>();
+            backend.Conv2dBackwardFilter(g, c.X, c.Dy, c.Dw);
+            return (c.Y.ToArray<float>(), c.Dw.ToArray<float>());
         }
-        Assert.Equal(Run(1), Run(2));
+        var one = Run(1);
+        var two = Run(2);
+        Assert.Equal(one.Y, two.Y);
+        Assert.Equal(one.Dw, Run(1).Dw);
+        Assert.Equal(two.Dw, Run(2).Dw);
     }
 
     [Fact]
@@ -87,7 +96,11 @@ public sealed class SingleChannelConvolutionTests
         var g = Geometry(2);
         var backend = CpuBackend.Instance;
         using var c = new ConvolutionCase<float>(g, 4200);
-        long bytes = AllocationCheck.BytesAllocated(() => backend.Conv2dForward(g, c.X, c.W, c.Y));
+        long bytes = AllocationCheck.BytesAllocated(() =>
+        {
+            backend.Conv2dForward(g, c.X, c.W, c.Y);
+            backend.Conv2dBackwardFilter(g, c.X, c.Dy, c.Dw);
+        });
         Assert.Equal(0, bytes);
     }
 
