@@ -118,6 +118,10 @@ public static unsafe class CpuParallel
         public Worker(int index)
         {
             _index = index;
+            // The event creates its lock object (24 bytes) the first time a wait has to block, on the waiting thread:
+            // block once here, on the thread that builds the pool, so that a worker's first real block (which on a
+            // loaded machine can come late, inside a training step) allocates nothing.
+            _go.Wait(1);
             var thread = new Thread(Loop) { IsBackground = true, Name = $"vicreg-cpu-{index}" };
             thread.Start();
         }
