@@ -48,7 +48,9 @@ public static class DatasetCatalog
     /// <summary>The side of an image folder's crops unless a command says otherwise: the official 224.</summary>
     public const int PhotographSize = 224;
 
-    public static DatasetChoice Open(string name, string? dataDir, bool train, int imageSize = PhotographSize, long maxImagePixels = ImageLimits.DefaultMaxPixels)
+    /// <summary>A split of the named data set; <paramref name="imageSize"/> is an image folder's crop side (null:
+    /// <see cref="PhotographSize"/>), the small data sets keep their own.</summary>
+    public static DatasetChoice Open(string name, string? dataDir, bool train, int? imageSize = null, long maxImagePixels = ImageLimits.DefaultMaxPixels)
     {
         switch (name.ToLowerInvariant())
         {
@@ -68,8 +70,9 @@ public static class DatasetCatalog
             {
                 var ds = ImageFolderDataset.OpenSplit(Require(dataDir, name), train ? "train" : "val", maxPixels: maxImagePixels);
                 var norm = DatasetNormalization.ImageNet;
-                return new DatasetChoice("imagefolder", ds, norm, imageSize, VicregAugmentations.ImageNetTwoViews(imageSize),
-                    VicregAugmentations.LinearTrain(imageSize, norm), EvaluationTransforms.Photographs(imageSize, norm));
+                int size = imageSize ?? PhotographSize;
+                return new DatasetChoice("imagefolder", ds, norm, size, VicregAugmentations.ImageNetTwoViews(size),
+                    VicregAugmentations.LinearTrain(size, norm), EvaluationTransforms.Photographs(size, norm));
             }
             default:
                 throw Unknown(name);

@@ -38,7 +38,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
     {
         var o = options;
         var backend = BackendSelector.Resolve(o.Device, output.WriteLine, allowTf32: !o.NoTf32, deterministic: o.Deterministic, localRank: Communicators.LocalRank);
-        var split = DatasetCatalog.Open(o.Dataset, o.DataDir, train: true, o.ImageSize ?? DatasetCatalog.PhotographSize, o.MaxImagePixels);
+        var split = DatasetCatalog.Open(o.Dataset, o.DataDir, train: true, o.ImageSize, o.MaxImagePixels);
         int crop = o.ImageSize ?? split.ImageSize;
         var dataset = DatasetCatalog.Limit(split.Dataset, o.Limit);
         if (dataset.Count < o.BatchSize)
@@ -170,7 +170,7 @@ public sealed class Pretrainer(PretrainOptions options, string commandLine, Text
     private KnnMonitor CreateKnnMonitor(DatasetChoice split)
     {
         var o = options;
-        var queries = DatasetCatalog.Open(o.Dataset, o.DataDir, train: false, o.ImageSize ?? DatasetCatalog.PhotographSize, o.MaxImagePixels).Dataset;
+        var queries = DatasetCatalog.Open(o.Dataset, o.DataDir, train: false, o.ImageSize, o.MaxImagePixels).Dataset;
         return new KnnMonitor(DatasetCatalog.Limit(split.Dataset, o.KnnBank), DatasetCatalog.Limit(queries, o.KnnQueries),
             split.Evaluation, split.Dataset.Classes.Count, o.BatchSize, o.NumWorkers);
     }
