@@ -96,4 +96,64 @@ public static class IssuedGemms
         new("mlp wgrad 128 (q)", 2048, 128, 128, true, false),
         new("mlp wgrad/loss cov 2048 (q)", 2048, 2048, 128, true, false),
     ];
+
+    /// <summary>
+    /// The GEMMs of a ResNet-50 step (imagenet stem, 224x224, batch 8, mlp 8192-8192-8192; <c>bench vicreg50</c>),
+    /// read off one instrumented steady step at 1 thread: every distinct product that carries at least 0.8% of the
+    /// step's GEMM work, 48 of them and 93% of it, with the transposes, leading dimensions and beta of its most
+    /// frequent call. "conv": a pointwise or im2col product on the pre-packed weight (forward, or backward-data
+    /// then col2im); "conv wgrad": dY col^T; "wino"/"wino wgrad": Winograd's per-element products; "mlp": the
+    /// expander at 8 rows.
+    /// </summary>
+    public static readonly GemmShape[] ResNet50 =
+    [
+        new("conv 1024x196x256 (r50)", 1024, 196, 256, false, false, 0, 196, 196, 0f, true),
+        new("conv 256x196x1024 (r50)", 256, 196, 1024, false, false, 0, 196, 196, 0f, true),
+        new("wino 256x128x256 (r50)", 256, 128, 256, false, true, 0, 256, 136, 0f, true),
+        new("conv 128x784x512 (r50)", 128, 784, 512, false, false, 0, 784, 784, 0f, true),
+        new("conv 512x784x128 (r50)", 512, 784, 128, false, false, 0, 784, 784, 0f, true),
+        new("conv wgrad 1024x256x392 (r50)", 1024, 256, 392, false, true, 392, 392, 256, 1f, false),
+        new("conv 256x3136x64 (r50)", 256, 3136, 64, false, false, 0, 3136, 3136, 0f, true),
+        new("conv 64x3136x256 (r50)", 64, 3136, 256, false, false, 0, 3136, 3136, 0f, true),
+        new("wino 512x128x512 (r50)", 512, 128, 512, false, true, 0, 512, 136, 0f, true),
+        new("conv wgrad 256x1024x392 (r50)", 256, 1024, 392, false, true, 392, 392, 1024, 1f, false),
+        new("conv 1024x196x512 (r50)", 1024, 196, 512, false, false, 0, 196, 196, 0f, true),
+        new("conv wgrad 256x64x3136 (r50)", 256, 64, 3136, false, true, 3136, 3136, 64, 1f, false),
+        new("conv wgrad 512x128x784 (r50)", 512, 128, 784, false, true, 784, 784, 128, 1f, false),
+        new("conv 512x196x1024 (r50)", 512, 196, 1024, false, false, 0, 196, 196, 0f, true),
+        new("mlp 8x8192x8192 (r50)", 8, 8192, 8192, false, false, 8192, 8192, 8192, 0f, false),
+        new("mlp 8192x8192x8 (r50)", 8192, 8192, 8, true, false, 8192, 8192, 8192, 0f, false),
+        new("conv 2048x147x512 (r50)", 2048, 147, 512, false, false, 0, 147, 147, 0f, true),
+        new("conv 512x147x2048 (r50)", 512, 147, 2048, false, false, 0, 147, 147, 0f, true),
+        new("wino wgrad 256x256x128 (r50)", 256, 256, 128, true, false, 256, 256, 256, 0f, false),
+        new("wino 64x252x64 (r50)", 64, 252, 64, false, true, 0, 64, 264, 0f, true),
+        new("conv wgrad 128x512x784 (r50)", 128, 512, 784, false, true, 784, 784, 512, 1f, false),
+        new("mlp 8x8192x8192 (r50)", 8, 8192, 8192, false, true, 8192, 8192, 8192, 0f, false),
+        new("conv wgrad 64x147x224 (r50)", 64, 147, 224, false, true, 12544, 224, 147, 1f, false),
+        new("conv 64x224x147 (r50)", 64, 224, 147, false, false, 0, 224, 12544, 0f, true),
+        new("conv 1152x196x128 (r50)", 1152, 196, 128, false, false, 0, 784, 196, 0f, true),
+        new("conv wgrad 128x1152x196 (r50)", 128, 1152, 196, false, true, 784, 196, 1152, 1f, false),
+        new("conv 128x196x1152 (r50)", 128, 196, 1152, false, false, 0, 196, 784, 0f, true),
+        new("conv wgrad 2048x512x294 (r50)", 2048, 512, 294, false, true, 294, 294, 512, 0f, false),
+        new("conv 2304x196x256 (r50)", 2304, 196, 256, false, false, 0, 196, 196, 0f, true),
+        new("conv 256x196x2304 (r50)", 256, 196, 2304, false, false, 0, 196, 196, 0f, true),
+        new("conv wgrad 256x2304x392 (r50)", 256, 2304, 392, false, true, 392, 392, 2304, 1f, false),
+        new("wino 128x252x128 (r50)", 128, 252, 128, false, true, 0, 128, 264, 0f, true),
+        new("conv wgrad 1024x512x392 (r50)", 1024, 512, 392, false, true, 392, 392, 512, 1f, false),
+        new("conv wgrad 128x256x3136 (r50)", 128, 256, 3136, false, true, 3136, 3136, 256, 1f, false),
+        new("conv 128x3136x256 (r50)", 128, 3136, 256, false, false, 0, 3136, 3136, 0f, true),
+        new("conv 256x196x512 (r50)", 256, 196, 512, false, false, 0, 784, 196, 0f, true),
+        new("conv 256x3136x128 (r50)", 256, 3136, 128, false, false, 0, 3136, 3136, 0f, true),
+        new("conv wgrad 256x512x784 (r50)", 256, 512, 784, false, true, 784, 784, 512, 1f, false),
+        new("conv 256x784x512 (r50)", 256, 784, 512, false, false, 0, 784, 784, 0f, true),
+        new("conv wgrad 512x1024x392 (r50)", 512, 1024, 392, false, true, 392, 392, 1024, 1f, false),
+        new("conv 512x196x256 (r50)", 512, 196, 256, false, false, 0, 196, 784, 0f, true),
+        new("conv wgrad 512x256x196 (r50)", 512, 256, 196, false, true, 784, 196, 256, 1f, false),
+        new("conv 512x784x256 (r50)", 512, 784, 256, false, false, 0, 784, 784, 0f, true),
+        new("conv wgrad 64x256x3136 (r50)", 64, 256, 3136, false, true, 3136, 3136, 256, 1f, false),
+        new("conv 4608x147x512 (r50)", 4608, 147, 512, false, false, 0, 147, 147, 0f, true),
+        new("conv 512x147x4608 (r50)", 512, 147, 4608, false, false, 0, 147, 147, 0f, true),
+        new("conv wgrad 512x4608x294 (r50)", 512, 4608, 294, false, true, 294, 294, 4608, 0f, false),
+        new("wino wgrad 64x64x252 (r50)", 64, 64, 252, true, false, 64, 64, 64, 1f, false),
+    ];
 }
