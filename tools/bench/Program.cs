@@ -35,10 +35,12 @@ public static class Program
         }
         bool quick = false;
         int repeats = 7;
-        for (int i = 1; i < args.Length; i++)
+        var names = new List<string>();
+        for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
+                case var name when !name.StartsWith('-'): names.Add(name); break;
                 case "--quick": quick = true; break;
                 case "--repeats" when i + 1 < args.Length && int.TryParse(args[i + 1], out repeats) && repeats > 0: i++; break;
                 default:
@@ -47,10 +49,20 @@ public static class Program
             }
         }
         var options = new BenchOptions(quick, repeats);
-        var selected = args[0] == "all" ? Benchmarks.Where(b => b.InAll).ToArray() : Benchmarks.Where(b => b.Name == args[0]).ToArray();
-        if (selected.Length == 0)
+        var selected = new List<IBenchmark>();
+        foreach (var name in names)
         {
-            Console.Error.WriteLine($"bench: unknown section '{args[0]}' (try --help)");
+            var found = name == "all" ? Benchmarks.Where(b => b.InAll).ToArray() : Benchmarks.Where(b => b.Name == name).ToArray();
+            if (found.Length == 0)
+            {
+                Console.Error.WriteLine($"bench: unknown section '{name}' (try --help)");
+                return 2;
+            }
+            selected.AddRange(found);
+        }
+        if (selected.Count == 0)
+        {
+            Console.Error.WriteLine("bench: name a section, or all (try --help)");
             return 2;
         }
         Console.WriteLine($"# {Environment.ProcessorCount} cores, .NET {Environment.Version}, {DateTime.UtcNow:u}");
@@ -65,7 +77,7 @@ public static class Program
 
     private static void PrintUsage()
     {
-        Console.WriteLine("usage: Vicreg.Bench <section>|all [--quick] [--repeats N]");
+        Console.WriteLine("usage: Vicreg.Bench <section>... | all [--quick] [--repeats N]   (sections run in the order given, in one process)");
         foreach (var b in Benchmarks) Console.WriteLine($"  {b.Name,-10} {b.Description}");
         Console.WriteLine("  all      every section in turn, except those marked 'not in all'");
     }
