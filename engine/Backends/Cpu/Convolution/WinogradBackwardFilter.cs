@@ -10,8 +10,8 @@ namespace Vicreg.Engine.Backends.Cpu.Convolution;
 /// tiles, 16 GEMMs D[e] [K x tiles] · V[e]^T accumulated into dU[e] [K x C]; at the end dW = G^T dU G.
 /// Where <see cref="WinogradPolicy.UseF4Gradient{T}"/> says so, through F(4x4, 3x3) instead
 /// (<see cref="WinogradF4BackwardFilter"/>).
-/// <para>Determinism as <see cref="ConvolutionBackwardFilter"/>: one contiguous chunk of images per thread,
-/// each chunk's dW in its own buffer (chunk 0 in dW itself), added in chunk order, so the result depends
+/// <para>Determinism as <see cref="ConvolutionBackwardFilter"/>: one contiguous chunk of images per thread (or a
+/// single chunk when each would be thin, <see cref="FilterPartials.Chunks"/>), each chunk's dW in its own buffer (chunk 0 in dW itself), added in chunk order, so the result depends
 /// only on the batch and the thread count.</para>
 /// </summary>
 internal static unsafe class WinogradBackwardFilter
@@ -24,12 +24,10 @@ internal static unsafe class WinogradBackwardFilter
             return;
         }
         long filterSize = (long)g.OutChannels * g.InChannels * 9;
-        int chunks = Math.Min(CpuParallel.ThreadCount, g.Batch);
+        var tiling = new WinogradTiling(g, Vector256<T>.Count);
+        int chunks = FilterPartials.Chunks(g.Batch, (long)tiling.TilesHigh * tiling.TilesWide);
         T* partials = chunks > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvPartialFilter, (chunks - 1) * filterSize) : null;
-        var body = new ChunkBody<T>
-        {
-            Tiling = new WinogradTiling(g, Vector256<T>.Count), X = x, Dy = dy, Dweight = dweight, Partials = partials, Chunks = chunks,
-        };
+        var body = new ChunkBody<T> { Tiling = tiling, X = x, Dy = dy, Dweight = dweight, Partials = partials, Chunks = chunks };
         ConvolutionThreads.Run(chunks, chunks > 1, ref body);
         if (chunks > 1) FilterPartials.AddInOrder(dweight, partials, chunks - 1, filterSize);
     }

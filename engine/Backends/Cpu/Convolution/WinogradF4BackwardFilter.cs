@@ -11,18 +11,19 @@ namespace Vicreg.Engine.Backends.Cpu.Convolution;
 /// dU[e] [K x C] += D^T[e]^T · V^T[e]; at the end dW = G^T dU G. Against F(2x2) the GEMMs do 36 products for
 /// 16 outputs instead of 16 for 4 (9/16 of the work) over fewer, larger transforms; the price is coarser
 /// rounding (the bound in the tests).
-/// <para>Determinism as <see cref="WinogradBackwardFilter"/>: one contiguous chunk of images per thread, each
-/// chunk's dW in its own buffer (chunk 0 in dW itself), added in chunk order, so the result depends only on
-/// the batch and the thread count.</para>
+/// <para>Determinism as <see cref="WinogradBackwardFilter"/>: one contiguous chunk of images per thread (or a single
+/// chunk, <see cref="FilterPartials.Chunks"/>), each chunk's dW in its own buffer (chunk 0 in dW itself), added in
+/// chunk order, so the result depends only on the batch and the thread count.</para>
 /// </summary>
 internal static unsafe class WinogradF4BackwardFilter
 {
     public static void Run(in Conv2dGeometry g, float* x, float* dy, float* dweight)
     {
         long filterSize = (long)g.OutChannels * g.InChannels * 9;
-        int chunks = Math.Min(CpuParallel.ThreadCount, g.Batch);
+        var tiling = new WinogradF4Tiling(g);
+        int chunks = FilterPartials.Chunks(g.Batch, (long)tiling.TilesHigh * tiling.TilesWide);
         float* partials = chunks > 1 ? ThreadScratch.Get<float>(ScratchSlot.ConvPartialFilter, (chunks - 1) * filterSize) : null;
-        var body = new ChunkBody { Tiling = new WinogradF4Tiling(g), X = x, Dy = dy, Dweight = dweight, Partials = partials, Chunks = chunks };
+        var body = new ChunkBody { Tiling = tiling, X = x, Dy = dy, Dweight = dweight, Partials = partials, Chunks = chunks };
         ConvolutionThreads.Run(chunks, chunks > 1, ref body);
         if (chunks > 1) FilterPartials.AddInOrder(dweight, partials, chunks - 1, filterSize);
     }

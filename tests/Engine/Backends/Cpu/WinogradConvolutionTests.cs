@@ -50,6 +50,7 @@ public sealed class WinogradConvolutionTests
         (3, 16, 5, 5, 64, 0),   // 3x3
         (1, 3, 1, 13, 3, 1),    // 1x13
         (3, 1, 7, 1, 17, 2),    // 9x3
+        (4, 5, 32, 32, 7, 1),   // 32x32, batch 4: on two threads the weight gradient splits the batch (64 F(4x4) tiles an image)
     ];
 
     private static Conv2dGeometry Geometry(int shape)
@@ -110,6 +111,21 @@ public sealed class WinogradConvolutionTests
         Assert.Equal(fma, WinogradNarrowProducts.Applies(1, 64));
         Assert.False(WinogradNarrowProducts.Applies(64, 64));
         Assert.False(WinogradNarrowProducts.Applies(16, 17));
+    }
+
+    /// <summary>The weight gradient splits the batch over the threads only where each chunk holds enough tiles; a thinner
+    /// split runs as one chunk (the shapes above cover both on two threads).</summary>
+    [Fact]
+    public void WeightGradientSplitsTheBatchOnlyIntoChunksOfEnoughTiles()
+    {
+        using var _ = new ThreadCountScope(2);
+        Assert.Equal(2, FilterPartials.Chunks(4, 64));   // 2 images of 64 tiles a chunk
+        Assert.Equal(2, FilterPartials.Chunks(64, 4));   // ResNet-18's 8x8 outputs through F(4x4): 128 tiles a chunk
+        Assert.Equal(1, FilterPartials.Chunks(64, 1));   // its 4x4 outputs: 32 tiles a chunk
+        Assert.Equal(1, FilterPartials.Chunks(3, 36));   // 1 image of 36 tiles a chunk
+        Assert.Equal(1, FilterPartials.Chunks(1, 4096)); // one image
+        using var one = new ThreadCountScope(1);
+        Assert.Equal(1, FilterPartials.Chunks(64, 64));
     }
 
     private static void CheckAll<T>(Conv2dGeometry g, int threads, ulong seed, WinogradMode mode = WinogradMode.On) where T : unmanaged
