@@ -27,6 +27,7 @@ public sealed unsafe class GemmBenchmark : IBenchmark
         if (!options.Quick) shapes.Add(new("square 2048", 2048, 2048, 2048, false, false));
         shapes.AddRange(options.Quick ? IssuedGemms.Shapes.Where(s => s.Label.Contains("(c")) : IssuedGemms.Shapes);
         if (!options.Quick) shapes.AddRange(IssuedGemms.ResNet50);
+        if (options.Shapes is { } only) shapes = shapes.Where(s => s.Label.Contains(only, StringComparison.OrdinalIgnoreCase)).ToList();
 
         int all = Environment.ProcessorCount;
         // The 256-bit kernel is timed too where the machine picks the 512-bit one: it is what runs on

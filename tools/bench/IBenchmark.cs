@@ -14,4 +14,5 @@ public interface IBenchmark
 }
 
 /// <summary>Flags shared by all sections.</summary>
-public sealed record BenchOptions(bool Quick, int Repeats);
+/// <param name="Shapes">For <c>gemm</c>: only the products whose label contains this text (e.g. "(r50)", "wgrad").</param>
+public sealed record BenchOptions(bool Quick, int Repeats, string? Shapes = null);

@@ -36,19 +36,21 @@ public static class Program
         bool quick = false;
         int repeats = 7;
         var names = new List<string>();
+        string? shapes = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case var name when !name.StartsWith('-'): names.Add(name); break;
                 case "--quick": quick = true; break;
+                case "--shapes" when i + 1 < args.Length: shapes = args[++i]; break;
                 case "--repeats" when i + 1 < args.Length && int.TryParse(args[i + 1], out repeats) && repeats > 0: i++; break;
                 default:
                     Console.Error.WriteLine($"bench: unknown flag '{args[i]}'");
                     return 2;
             }
         }
-        var options = new BenchOptions(quick, repeats);
+        var options = new BenchOptions(quick, repeats, shapes);
         var selected = new List<IBenchmark>();
         foreach (var name in names)
         {
@@ -77,7 +79,8 @@ public static class Program
 
     private static void PrintUsage()
     {
-        Console.WriteLine("usage: Vicreg.Bench <section>... | all [--quick] [--repeats N]   (sections run in the order given, in one process)");
+        Console.WriteLine("usage: Vicreg.Bench <section>... | all [--quick] [--repeats N] [--shapes TEXT]");
+        Console.WriteLine("  sections run in the order given, in one process; --shapes: gemm times only the products whose label contains TEXT");
         foreach (var b in Benchmarks) Console.WriteLine($"  {b.Name,-10} {b.Description}");
         Console.WriteLine("  all      every section in turn, except those marked 'not in all'");
     }
