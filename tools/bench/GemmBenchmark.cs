@@ -4,7 +4,8 @@ using Vicreg.Engine.Backends.Cpu;
 namespace Vicreg.Bench;
 
 /// <summary>Our GEMM beside OpenBLAS sgemm on square sizes and on the GEMMs a VICReg step issues
-/// (<see cref="IssuedGemms"/>: ResNet-18 and the quickstart's network; ResNet-50 too unless --quick), single-threaded (timed by the thread's CPU clock) and on all cores (wall clock), the best of several
+/// (<see cref="IssuedGemms"/>: ResNet-18 and the quickstart's network; ResNet-50 too unless --quick),
+/// single-threaded (timed by the thread's CPU clock) and on all cores (wall clock), the best of several
 /// interleaved repeats.</summary>
 public sealed unsafe class GemmBenchmark : IBenchmark
 {
@@ -28,6 +29,11 @@ public sealed unsafe class GemmBenchmark : IBenchmark
         shapes.AddRange(options.Quick ? IssuedGemms.Shapes.Where(s => s.Label.Contains("(c")) : IssuedGemms.Shapes);
         if (!options.Quick) shapes.AddRange(IssuedGemms.ResNet50);
         if (options.Shapes is { } only) shapes = shapes.Where(s => s.Label.Contains(only, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (shapes.Count == 0)
+        {
+            Console.WriteLine($"no product's label contains '{options.Shapes}'");
+            return;
+        }
 
         int all = Environment.ProcessorCount;
         // The 256-bit kernel is timed too where the machine picks the 512-bit one: it is what runs on

@@ -44,6 +44,9 @@ public static class Program
                 case var name when !name.StartsWith('-'): names.Add(name); break;
                 case "--quick": quick = true; break;
                 case "--shapes" when i + 1 < args.Length: shapes = args[++i]; break;
+                case "--shapes":
+                    Console.Error.WriteLine("bench: --shapes needs the text to look for in the GEMM labels, e.g. --shapes \"(r50)\"");
+                    return 2;
                 case "--repeats" when i + 1 < args.Length && int.TryParse(args[i + 1], out repeats) && repeats > 0: i++; break;
                 default:
                     Console.Error.WriteLine($"bench: unknown flag '{args[i]}'");

@@ -11,8 +11,8 @@ namespace Vicreg.Engine.Backends.Cpu.Convolution;
 /// Where <see cref="WinogradPolicy.UseF4Gradient{T}"/> says so, through F(4x4, 3x3) instead
 /// (<see cref="WinogradF4BackwardFilter"/>).
 /// <para>Determinism as <see cref="ConvolutionBackwardFilter"/>: one contiguous chunk of images per thread (or a
-/// single chunk when each would be thin, <see cref="FilterPartials.Chunks"/>), each chunk's dW in its own buffer (chunk 0 in dW itself), added in chunk order, so the result depends
-/// only on the batch and the thread count.</para>
+/// single chunk when each would be thin, <see cref="FilterPartials.Chunks"/>), each chunk's dW in its own buffer
+/// (chunk 0 in dW itself), added in chunk order, so the result depends only on the batch and the thread count.</para>
 /// </summary>
 internal static unsafe class WinogradBackwardFilter
 {
