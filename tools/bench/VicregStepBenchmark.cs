@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Vicreg.Engine;
 using Vicreg.Engine.Backends.Cpu;
+using Vicreg.Engine.Backends.Cpu.Gemm;
 using Vicreg.Engine.Models;
 
 namespace Vicreg.Bench;
@@ -80,14 +81,15 @@ public sealed class VicregStepBenchmark(StepCase config) : IBenchmark
         => new(config.Width, config.Channels, config.Size, config.Batch, config.Mlp, backend, arch: config.Arch, stem: config.Stem);
 
     /// <summary>Median seconds per step of our engine, how many buffers the allocator took from the
-    /// system during the timed (steady) steps (0 when the cache serves everything), and the GC bytes a step allocates
+    /// system during the timed (steady) steps, kernel scratch grown on any thread included (0 when the cache and the
+    /// scratch serve everything), and the GC bytes a step allocates
     /// on all threads of this process (0: tensor headers and tape nodes come back from their pools).</summary>
     private static (double Seconds, long SystemAllocations, long GcBytesPerStep) OurStep(VicregStepFixture fixture, int steps)
     {
         void Step() => fixture.Step();
         Step();
         Step();
-        long before = CpuBackend.Instance.MemoryStatistics.SystemAllocations;
+        long before = NativeBuffersTaken();
         var times = new double[steps];
         var sw = new Stopwatch();
         long gcBefore = GC.GetTotalAllocatedBytes(precise: true); // after the two objects above, which are not the step's
@@ -97,11 +99,14 @@ public sealed class VicregStepBenchmark(StepCase config) : IBenchmark
             Step();
             times[i] = sw.Elapsed.TotalSeconds;
         }
-        long after = CpuBackend.Instance.MemoryStatistics.SystemAllocations;
+        long after = NativeBuffersTaken();
         long gcPerStep = (GC.GetTotalAllocatedBytes(precise: true) - gcBefore) / steps;
         Array.Sort(times);
         return (times[steps / 2], after - before, gcPerStep);
     }
+
+    /// <summary>Buffers taken from the system so far: the tensor allocator's, and every growth of a thread's kernel scratch.</summary>
+    private static long NativeBuffersTaken() => CpuBackend.Instance.MemoryStatistics.SystemAllocations + ThreadScratch.Growths;
 
     /// <summary>The nominal flops of one step, counted by running it once through <see cref="ProfilingBackend"/>.</summary>
     private double StepFlops()

@@ -36,6 +36,12 @@ internal static unsafe class ThreadScratch
 
     [ThreadStatic] private static Slots t_slots;
 
+    private static long s_growths;
+
+    /// <summary>How many times any thread's slot has grown (taken a new buffer from the system) since the process
+    /// started: a steady training step should add none.</summary>
+    public static long Growths => Interlocked.Read(ref s_growths);
+
     private struct Slots
     {
         public SlotArray Pointers;
@@ -56,6 +62,7 @@ internal static unsafe class ThreadScratch
         int i = (int)slot;
         if (slots.Bytes[i] < bytes)
         {
+            Interlocked.Increment(ref s_growths);
             if (slots.Pointers[i] != 0) NativeMemory.AlignedFree((void*)slots.Pointers[i]);
             slots.Pointers[i] = 0;
             slots.Bytes[i] = 0;
