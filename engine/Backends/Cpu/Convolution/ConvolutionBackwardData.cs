@@ -44,10 +44,9 @@ internal static unsafe class ConvolutionBackwardData
             int k = g.OutChannels, crs = g.InChannels * g.KernelHeight * g.KernelWidth, hw = g.OutHeight * g.OutWidth;
             nint imageIn = (nint)g.InChannels * g.InHeight * g.InWidth, imageOut = (nint)k * hw;
             int tile = ImageTile.ImagesPerTile(hw, ConvolutionForward.TargetColumns, end - start);
-            var bands = Im2Col.Bands(g);
-            bool blocked = tile == 1 && !g.IsPointwise && bands.Count > 1;
-            long colSize = blocked ? (long)crs * bands.MostRows * g.OutWidth : (long)crs * hw * tile;
-            T* col = g.IsPointwise && tile == 1 ? null : ThreadScratch.Get<T>(ScratchSlot.ConvColumns, colSize);
+            var plan = Im2Col.Plan(g, tile);
+            var bands = plan.Bands;
+            T* col = plan.ColumnElements > 0 ? ThreadScratch.Get<T>(ScratchSlot.ConvColumns, plan.ColumnElements) : null;
             T* dyTile = tile > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvGradOutputTile, (long)k * hw * tile) : null;
             for (int n = start; n < end; n += tile)
             {
@@ -55,7 +54,7 @@ internal static unsafe class ConvolutionBackwardData
                 int width = images * hw;
                 T* dxn = Dx + n * imageIn;
                 T* dyn = Dy + n * imageOut;
-                if (blocked)
+                if (plan.Banded)
                 {
                     // A large image a band of output rows at a time: col(band) = W^T dy_n[:, band], scattered at once.
                     new Span<T>(dxn, checked((int)imageIn)).Clear();

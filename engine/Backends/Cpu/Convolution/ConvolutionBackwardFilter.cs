@@ -36,7 +36,7 @@ internal static unsafe class ConvolutionBackwardFilter
             return;
         }
         int chunks = Math.Min(CpuParallel.ThreadCount, g.Batch);
-        T* partials = chunks > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvPartialFilter, (chunks - 1) * filterSize) : null;
+        T* partials = FilterPartials.Scratch<T>(chunks, filterSize);
         var body = new ChunkBody<T> { Geometry = g, X = x, Dy = dy, Dweight = dweight, Partials = partials, Chunks = chunks };
         ConvolutionThreads.Run(chunks, chunks > 1, ref body);
         if (chunks > 1) FilterPartials.AddInOrder(dweight, partials, chunks - 1, filterSize);
@@ -63,17 +63,16 @@ internal static unsafe class ConvolutionBackwardFilter
             T* target = chunk == 0 ? Dweight : Partials + (chunk - 1) * (nint)k * crs;
             int tile = ImageTile.ImagesPerTile(hw, TargetDepth, n1 - n0);
 
-            var bands = Im2Col.Bands(g);
-            bool blocked = tile == 1 && !g.IsPointwise && bands.Count > 1;
-            long colSize = blocked ? (long)crs * bands.MostRows * g.OutWidth : (long)crs * hw * tile;
-            T* col = g.IsPointwise && tile == 1 ? null : ThreadScratch.Get<T>(ScratchSlot.ConvColumns, colSize);
+            var plan = Im2Col.Plan(g, tile);
+            var bands = plan.Bands;
+            T* col = plan.ColumnElements > 0 ? ThreadScratch.Get<T>(ScratchSlot.ConvColumns, plan.ColumnElements) : null;
             T* dyTile = tile > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvGradOutputTile, (long)k * hw * tile) : null;
             bool first = true;
             for (int n = n0; n < n1; n += tile)
             {
                 int images = Math.Min(tile, n1 - n);
                 nint depth = (nint)images * hw;
-                if (blocked)
+                if (plan.Banded)
                 {
                     // A large image a band of output rows at a time: target (+)= dy_n[:, band] · col(band)^T.
                     for (int band = 0; band < bands.Count; band++)

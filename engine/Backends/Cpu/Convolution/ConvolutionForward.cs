@@ -47,18 +47,16 @@ internal static unsafe class ConvolutionForward
             int k = g.OutChannels, crs = g.InChannels * g.KernelHeight * g.KernelWidth, hw = g.OutHeight * g.OutWidth;
             nint imageIn = (nint)g.InChannels * g.InHeight * g.InWidth, imageOut = (nint)k * hw;
             int tile = ImageTile.ImagesPerTile(hw, TargetColumns, end - start);
-            bool lower = !g.IsPointwise || tile > 1;
-            var bands = Im2Col.Bands(g);
-            bool blocked = tile == 1 && !g.IsPointwise && bands.Count > 1;
-            long colSize = blocked ? (long)crs * bands.MostRows * g.OutWidth : (long)crs * hw * tile;
-            T* col = lower ? ThreadScratch.Get<T>(ScratchSlot.ConvColumns, colSize) : null;
+            var plan = Im2Col.Plan(g, tile);
+            var bands = plan.Bands;
+            T* col = plan.ColumnElements > 0 ? ThreadScratch.Get<T>(ScratchSlot.ConvColumns, plan.ColumnElements) : null;
             T* output = tile > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvGradOutputTile, (long)k * hw * tile) : null;
             for (int n = start; n < end; n += tile)
             {
                 int images = Math.Min(tile, end - n);
                 int width = images * hw;
                 T* xn = X + n * imageIn;
-                if (blocked)
+                if (plan.Banded)
                 {
                     // A large image a band of output rows at a time: y_n[:, band] = W · col(band).
                     for (int band = 0; band < bands.Count; band++)

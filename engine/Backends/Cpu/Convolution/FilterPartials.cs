@@ -1,4 +1,5 @@
 using System.Numerics;
+using Vicreg.Engine.Backends.Cpu.Gemm;
 
 namespace Vicreg.Engine.Backends.Cpu.Convolution;
 
@@ -22,6 +23,11 @@ internal static unsafe class FilterPartials
         int chunks = Math.Min(CpuParallel.ThreadCount, batch);
         return chunks > 1 && batch / chunks * tilesPerImage < MinChunkColumns ? 1 : chunks;
     }
+
+    /// <summary>This thread's buffer for the partial gradients of chunks 1 to <paramref name="chunks"/> - 1 (chunk 0
+    /// writes dW itself), each <paramref name="filterSize"/> elements; null for a single chunk.</summary>
+    public static T* Scratch<T>(int chunks, long filterSize) where T : unmanaged
+        => chunks > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvPartialFilter, (chunks - 1) * filterSize) : null;
 
     /// <summary>dW += partial_1 + partial_2 + ... (<paramref name="parts"/> buffers of <paramref name="length"/>
     /// elements, one after another) in that order, over blocks of elements on all threads.</summary>

@@ -26,6 +26,20 @@ internal static unsafe class Im2Col
         return new RowBands(rows, (rows + most - 1) / most);
     }
 
+    /// <summary>How a convolution lowers a unit of <paramref name="tile"/> images (<see cref="ImageTile"/>): a single
+    /// large image band by band (<see cref="Bands"/>), else the whole unit at once; and how many elements its column
+    /// matrix needs, none when the unit is one image of a pointwise convolution (the image is its own column matrix).</summary>
+    public static ColumnPlan Plan(in Conv2dGeometry g, int tile)
+    {
+        var bands = Bands(g);
+        bool banded = tile == 1 && !g.IsPointwise && bands.Count > 1;
+        long crs = (long)g.InChannels * g.KernelHeight * g.KernelWidth;
+        long elements = g.IsPointwise && tile == 1 ? 0
+            : banded ? crs * bands.MostRows * g.OutWidth
+            : crs * g.OutHeight * g.OutWidth * tile;
+        return new ColumnPlan(bands, banded, elements);
+    }
+
     /// <summary>col[(c,kh,kw), (oh,ow)] = x[c, oh*sh - ph + kh, ow*sw - pw + kw] (0 outside the image),
     /// for one image <paramref name="x"/> [C, H, W]; rows of <paramref name="col"/> are <paramref name="ldCol"/> apart.</summary>
     public static void Lower<T>(in Conv2dGeometry g, T* x, T* col, nint ldCol) where T : unmanaged
@@ -202,6 +216,10 @@ internal static unsafe class Im2Col
         for (; i < destination.Length; i++) destination[i] += source[i];
     }
 }
+
+/// <summary>A unit's lowering (<see cref="Im2Col.Plan"/>): <see cref="Banded"/> when a single image goes band by band
+/// of <see cref="Bands"/>; <see cref="ColumnElements"/> the column matrix's size, 0 when no lowering is needed.</summary>
+internal readonly record struct ColumnPlan(RowBands Bands, bool Banded, long ColumnElements);
 
 /// <summary><paramref name="rows"/> output rows cut into <paramref name="count"/> bands of consecutive rows whose
 /// sizes differ by at most one.</summary>

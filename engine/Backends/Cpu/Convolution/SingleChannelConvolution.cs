@@ -45,7 +45,7 @@ internal static unsafe class SingleChannelConvolution
     {
         int chunks = Math.Min(CpuParallel.ThreadCount, g.Batch);
         long filterSize = (long)g.OutChannels * Taps;
-        float* partials = chunks > 1 ? ThreadScratch.Get<float>(ScratchSlot.ConvPartialFilter, (chunks - 1) * filterSize) : null;
+        float* partials = FilterPartials.Scratch<float>(chunks, filterSize);
         var body = new FilterBody { Geometry = g, X = x, Dy = dy, Dweight = dweight, Partials = partials, Chunks = chunks };
         CpuParallel.For(chunks, ref body);
         if (chunks > 1) FilterPartials.AddInOrder(dweight, partials, chunks - 1, filterSize);

@@ -26,7 +26,7 @@ internal static unsafe class WinogradBackwardFilter
         long filterSize = (long)g.OutChannels * g.InChannels * 9;
         var tiling = new WinogradTiling(g, Vector256<T>.Count);
         int chunks = FilterPartials.Chunks(g.Batch, (long)tiling.TilesHigh * tiling.TilesWide);
-        T* partials = chunks > 1 ? ThreadScratch.Get<T>(ScratchSlot.ConvPartialFilter, (chunks - 1) * filterSize) : null;
+        T* partials = FilterPartials.Scratch<T>(chunks, filterSize);
         var body = new ChunkBody<T> { Tiling = tiling, X = x, Dy = dy, Dweight = dweight, Partials = partials, Chunks = chunks };
         ConvolutionThreads.Run(chunks, chunks > 1, ref body);
         if (chunks > 1) FilterPartials.AddInOrder(dweight, partials, chunks - 1, filterSize);

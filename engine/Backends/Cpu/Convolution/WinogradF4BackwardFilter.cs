@@ -22,7 +22,7 @@ internal static unsafe class WinogradF4BackwardFilter
         long filterSize = (long)g.OutChannels * g.InChannels * 9;
         var tiling = new WinogradF4Tiling(g);
         int chunks = FilterPartials.Chunks(g.Batch, (long)tiling.TilesHigh * tiling.TilesWide);
-        float* partials = chunks > 1 ? ThreadScratch.Get<float>(ScratchSlot.ConvPartialFilter, (chunks - 1) * filterSize) : null;
+        float* partials = FilterPartials.Scratch<float>(chunks, filterSize);
         var body = new ChunkBody { Tiling = tiling, X = x, Dy = dy, Dweight = dweight, Partials = partials, Chunks = chunks };
         ConvolutionThreads.Run(chunks, chunks > 1, ref body);
         if (chunks > 1) FilterPartials.AddInOrder(dweight, partials, chunks - 1, filterSize);
