@@ -100,6 +100,29 @@ public sealed class ConvolutionTests
         Assert.True(sizes.Max() <= most, $"a band of {sizes.Max()} rows exceeds {most}");
     }
 
+    /// <summary>The lowering plan: a pointwise convolution of one image needs no column matrix; a tile of images, or a
+    /// small image, is lowered whole; a single large image goes band by band, its column matrix one band high.</summary>
+    [Fact]
+    public void LoweringPlanSizesTheColumnMatrixForWholeUnitsOrOneBand()
+    {
+        var pointwise = new Conv2dGeometry(4, 5, 28, 28, 7, 1, 1, 1, 1, 0, 0);
+        Assert.Equal(0, Im2Col.Plan(pointwise, 1).ColumnElements);
+        Assert.False(Im2Col.Plan(pointwise, 1).Banded);
+        Assert.Equal(5L * 28 * 28 * 3, Im2Col.Plan(pointwise, 3).ColumnElements);
+
+        var large = new Conv2dGeometry(4, 5, 28, 28, 7, 3, 3, 1, 1, 1, 1); // 28 rows of 28: 4 bands of 7
+        var plan = Im2Col.Plan(large, 1);
+        Assert.True(plan.Banded);
+        Assert.Equal(4, plan.Bands.Count);
+        Assert.Equal(45L * 7 * 28, plan.ColumnElements);
+        Assert.False(Im2Col.Plan(large, 2).Banded); // a tile of images is lowered whole
+        Assert.Equal(45L * 28 * 28 * 2, Im2Col.Plan(large, 2).ColumnElements);
+
+        var small = new Conv2dGeometry(4, 5, 9, 11, 7, 3, 3, 2, 2, 1, 1); // 5x6 outputs: one band
+        Assert.False(Im2Col.Plan(small, 1).Banded);
+        Assert.Equal(45L * 5 * 6, Im2Col.Plan(small, 1).ColumnElements);
+    }
+
     [Fact]
     public void WeightGradientIsBitIdenticalRunToRunAndForwardAcrossThreadCounts()
     {
